@@ -1,0 +1,128 @@
+"""Run ONE measured piece of work in this (fresh) process and print its time and peak memory as JSON.
+
+The harness starts one process per measurement, so the peak RSS reported is that of the work alone
+(the collection's job function with its imports and connection, or an ansible-playbook run and all
+its children), never the harness's own. ``seconds`` is the wall time of the work itself, from just
+before connecting to just after the connection is closed (for a playbook: the whole process).
+
+    python -m bench.measure '{"kind": "compliance", "dsn": "...", "job": "data-retention", "options": {...}}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+from bench import common  # noqa: E402
+
+
+def _rss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def compliance(spec: dict):
+    common.link_collection()
+    import psycopg
+    from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_registry
+    with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+        summary = compliance_registry.run_job(conn, spec["job"], dict(spec["options"]), spec.get("dry_run", False))
+    return {"counts": summary.get("counts"), "batches": summary.get("batches")}
+
+
+def compliance_baseline(spec: dict):
+    import psycopg
+    from bench import baselines
+    with psycopg.connect(spec["dsn"]) as conn:
+        return {"counts": baselines.COMPLIANCE[spec["job"]](conn, spec["options"])}
+
+
+def seed(spec: dict):
+    common.link_collection()
+    import psycopg
+    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
+    started = time.perf_counter()
+    if spec.get("format") == "onet_text":
+        from ansible_collections.skillforge.dataops.plugins.module_utils import onet_text_import
+        dataset = onet_text_import.load_onet_text(spec["source"], onet_version="29.0")
+    else:
+        dataset = onet_dataset.load_fixtures(spec["source"])
+    read_seconds = time.perf_counter() - started
+    with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+        result = onet_seed.seed(conn, dataset, check_mode=spec.get("check", False))
+    return {"changed": result.changed, "counts": result.counts, "read_seconds": read_seconds}
+
+
+def seed_baseline(spec: dict):
+    import psycopg
+    from bench import baselines
+    with psycopg.connect(spec["dsn"]) as conn:
+        return {"counts": baselines.copy_fixtures(conn, spec["source"])}
+
+
+def migrate(spec: dict):
+    common.link_collection()
+    import psycopg
+    from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner
+    with psycopg.connect(spec["dsn"]) as conn:
+        result = migration_runner.migrate(conn, migration_runner.MigrationSettings(
+            locations=[str(common.MIGRATIONS_DIR)]), dry_run=spec.get("check", False))
+    return {"changed": result.changed, "applied": len(result.applied), "pending": len(result.pending)}
+
+
+def migrate_baseline(spec: dict):
+    import psycopg
+    from bench import baselines
+    with psycopg.connect(spec["dsn"]) as conn:
+        return {"files": baselines.apply_migration_files(conn, str(common.MIGRATIONS_DIR))}
+
+
+def playbook(spec: dict):
+    """``ansible-playbook`` from the virtualenv this process runs in, the repository's ansible.cfg."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), spec["playbook"],
+               "-i", str(common.REPO_ROOT / "inventories" / "local")]
+    if spec.get("check"):
+        command.append("--check")
+    if spec.get("extra_vars"):
+        command += ["-e", json.dumps(spec["extra_vars"])]
+    env = {key: value for key, value in os.environ.items() if not key.endswith(("DATABASE_URL", "REDIS_URL"))}
+    env.update(ANSIBLE_CONFIG=str(common.REPO_ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
+               ANSIBLE_NOCOLOR="1", **spec.get("env", {}))
+    completed = subprocess.run(command, env=env, cwd=str(common.REPO_ROOT), capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError("ansible-playbook failed (rc %d): %s" % (completed.returncode,
+                                                                    (completed.stdout + completed.stderr)[-3000:]))
+    output = json.loads(completed.stdout)
+    tasks = {}
+    for play in output.get("plays", []):
+        for task in play.get("tasks", []):
+            for host_result in task.get("hosts", {}).values():
+                tasks[task["task"]["name"]] = {key: host_result.get(key) for key in ("changed", "counts", "summary")
+                                               if key in host_result}
+    return {"tasks": tasks}
+
+
+KINDS = {"compliance": compliance, "compliance-baseline": compliance_baseline, "seed": seed,
+         "seed-baseline": seed_baseline, "migrate": migrate, "migrate-baseline": migrate_baseline,
+         "playbook": playbook}
+
+
+def main(argv=None) -> int:
+    spec = json.loads((argv or sys.argv[1:])[0])
+    work = KINDS[spec["kind"]]
+    started = time.perf_counter()
+    result = work(spec)
+    seconds = time.perf_counter() - started
+    # For a playbook: the largest process of the run (ansible-playbook, a worker or the module).
+    rss = _rss_mb(resource.RUSAGE_CHILDREN) if spec["kind"] == "playbook" else _rss_mb()
+    print(json.dumps({"seconds": seconds, "max_rss_mb": round(rss, 1), "result": result}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

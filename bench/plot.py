@@ -1,0 +1,44 @@
+"""Time against users for each job, the collection beside the baseline (docs/performance-scaling.png)."""
+
+from __future__ import annotations
+
+from bench.run import COMPLIANCE_JOBS, median
+
+TITLES = {"retention": "Retention purge (data-retention)", "consent": "Consent revocation, large tenant",
+          "segregation": "Partner segregation, large tenant"}
+
+
+def draw(results: list, png: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = sorted((r for r in results if r.get("jobs")), key=lambda r: r["users"])
+    jobs = [short for short in COMPLIANCE_JOBS if any(short in r["jobs"] for r in results)]
+    figure, axes = plt.subplots(1, len(jobs), figsize=(5 * len(jobs), 4.2), squeeze=False)
+    for axis, short in zip(axes[0], jobs):
+        points = [(r["users"], r["jobs"][short]) for r in results if short in r["jobs"]]
+        users = [u for u, _ in points]
+        series = (("function", "collection (job function)", "o-"), ("playbook", "collection (ansible-playbook)", "s--"),
+                  ("baseline", "hand-written SQL", "^-"), ("check", "collection, check mode", "x:"))
+        for key, label, style in series:
+            values = [median(e.get(key) or []) for _, e in points]
+            if any(v is not None for v in values):
+                axis.plot([u for u, v in zip(users, values) if v is not None], [v for v in values if v is not None],
+                          style, label=label)
+        if len(users) > 1:  # a line of slope 1 through the first baseline point: linear scaling
+            first = median(points[0][1]["baseline"])
+            axis.plot(users, [first * u / users[0] for u in users], color="grey", linewidth=0.6, label="linear")
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("users")
+        axis.set_ylabel("seconds (median)")
+        axis.set_title(TITLES.get(short, short), fontsize=10)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    machine = results[-1].get("machine", {}) if results else {}
+    figure.suptitle("skillforge.dataops vs hand-written SQL: %s CPUs, PostgreSQL %s" % (
+        machine.get("cpus", "?"), machine.get("postgresql", "?")), fontsize=11)
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)
