@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+"""The Ansible side of the connection helper: shared options and a clean failure for modules."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+    PSYCOPG_IMPORT_ERROR,
+    DatabaseConfigError,
+    DatabaseConnectionError,
+    connect,
+    resolve_database,
+)
+
+
+def database_argument_spec() -> dict:
+    """Connection options every database module takes (documented in the database doc fragment)."""
+    return dict(
+        dsn=dict(type="str", no_log=True),
+        env=dict(type="str"),
+        connect_timeout=dict(type="int", default=10),
+    )
+
+
+def open_database(module, application_name="skillforge.dataops", autocommit=False):
+    """Resolve and connect from the module's options; fail the task with one safe line on error.
+
+    Returns ``(connection, resolved)``; ``resolved.describe()`` belongs in the module's result.
+    """
+    if PSYCOPG_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("psycopg (version 3)"),
+                         exception=str(PSYCOPG_IMPORT_ERROR))
+    resolved = None
+    try:
+        resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
+        conn = connect(resolved, application_name=application_name, autocommit=autocommit,
+                       connect_timeout=module.params["connect_timeout"])
+    except (DatabaseConfigError, DatabaseConnectionError) as error:
+        module.fail_json(msg=str(error), database=resolved.describe() if resolved else None)
+    return conn, resolved

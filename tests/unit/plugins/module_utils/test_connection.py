@@ -1,0 +1,140 @@
+"""The connection helper: resolution order, Prisma URLs, redaction, and real connection failures."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+    LOCAL_FALLBACK_URL,
+    REDACTED,
+    DatabaseConfigError,
+    DatabaseConnectionError,
+    connect,
+    redact_url,
+    resolve_database,
+)
+
+STAGING = "postgresql://stage:s3cret@db.staging:5432/app"
+GENERIC = "postgresql://app:generic-pw@db.generic:5432/app"
+FALLBACK = "postgresql://app:fallback-pw@db.fallback:5432/app"
+
+
+@pytest.mark.parametrize(
+    "dsn, env, environ, expected_source",
+    [
+        ("postgresql://opt@h/db", "staging",
+         {"SKILLFORGE_STAGING_DATABASE_URL": STAGING, "DATABASE_URL": GENERIC}, "option"),
+        (None, "staging", {"SKILLFORGE_STAGING_DATABASE_URL": STAGING, "DATABASE_URL": GENERIC,
+                           "SKILLFORGE_DATABASE_URL": FALLBACK}, "SKILLFORGE_STAGING_DATABASE_URL"),
+        (None, "staging", {"DATABASE_URL": GENERIC, "SKILLFORGE_DATABASE_URL": FALLBACK}, "DATABASE_URL"),
+        (None, "staging", {"SKILLFORGE_DATABASE_URL": FALLBACK}, "SKILLFORGE_DATABASE_URL"),
+        (None, "local", {}, "local fallback"),
+        (None, "local", {"SKILLFORGE_LOCAL_DATABASE_URL": STAGING}, "SKILLFORGE_LOCAL_DATABASE_URL"),
+        (None, "data-eu", {"SKILLFORGE_DATA_EU_DATABASE_URL": STAGING}, "SKILLFORGE_DATA_EU_DATABASE_URL"),
+        (None, "staging", {"SKILLFORGE_STAGING_DATABASE_URL": "", "DATABASE_URL": GENERIC}, "DATABASE_URL"),
+    ],
+)
+def test_resolution_order(dsn, env, environ, expected_source):
+    resolved = resolve_database(dsn=dsn, env=env, environ=environ)
+    assert resolved.source == expected_source
+
+
+@pytest.mark.parametrize("env", ["staging", "production", "ci", None])
+def test_only_local_falls_back_to_localhost(env):
+    with pytest.raises(DatabaseConfigError) as error:
+        resolve_database(env=env, environ={})
+    message = str(error.value)
+    assert "SKILLFORGE_DATABASE_URL" in message and "DATABASE_URL" in message
+    if env:
+        assert "SKILLFORGE_%s_DATABASE_URL" % env.upper() in message
+
+
+def test_local_fallback_is_the_documented_url():
+    resolved = resolve_database(env="local", environ={})
+    assert (resolved.host, resolved.port, resolved.dbname, resolved.user) == (
+        "localhost", "5432", "skillforge", "postgres")
+    assert resolved.redacted_url == LOCAL_FALLBACK_URL.replace(":postgres@", ":%s@" % REDACTED)
+
+
+def test_bad_env_name_is_rejected():
+    with pytest.raises(DatabaseConfigError, match="env must be a name"):
+        resolve_database(env="staging; rm -rf", environ={"DATABASE_URL": GENERIC})
+
+
+def test_prisma_url_schema_becomes_search_path_and_prisma_parameters_are_dropped():
+    url = ("postgresql://app:pw@db:6543/skillforge?schema=tenant_data&connection_limit=5"
+           "&pool_timeout=10&pgbouncer=true&sslmode=disable")
+    resolved = resolve_database(dsn=url)
+    assert resolved.search_path == "tenant_data"
+    assert set(resolved.dropped_parameters) == {"connection_limit", "pool_timeout", "pgbouncer"}
+    params = psycopg.conninfo.conninfo_to_dict(resolved.conninfo)
+    assert params["sslmode"] == "disable"
+    assert "schema" not in params and "connection_limit" not in params
+    assert resolved.describe()["schema"] == "tenant_data"
+
+
+@pytest.mark.parametrize(
+    "url, secret",
+    [
+        ("postgresql://app:Sup3r%40Secret@db:5432/app?schema=x", "Sup3r"),
+        ("postgres://app:pw-in-netloc@db/app", "pw-in-netloc"),
+        ("postgresql://app@db/app?password=query-secret&sslmode=require", "query-secret"),
+        ("host=db dbname=app user=app password=kv-secret", "kv-secret"),
+        ("host=db dbname=app password='quoted secret' user=app", "quoted secret"),
+    ],
+)
+def test_redaction_hides_every_password_form(url, secret):
+    redacted = redact_url(url)
+    assert secret not in redacted
+    assert REDACTED in redacted
+    resolved = resolve_database(dsn=url)
+    assert secret not in repr(resolved.describe())
+
+
+def test_non_postgres_url_is_a_config_error_without_the_password():
+    with pytest.raises(DatabaseConfigError) as error:
+        resolve_database(dsn="mysql://root:topsecret@db/app")
+    assert "topsecret" not in str(error.value)
+    assert "option" in str(error.value)
+
+
+def test_connects_and_applies_prisma_schema_as_search_path(database_factory, admin_conninfo):
+    dbname = database_factory.create()
+    base = psycopg.conninfo.make_conninfo(admin_conninfo, dbname=dbname)
+    params = psycopg.conninfo.conninfo_to_dict(base)
+    url = "postgresql://%s@%s:%s/%s?schema=Tenant%%20Data&connection_limit=3" % (
+        params.get("user", "postgres"), params.get("host", "127.0.0.1"), params.get("port", "5432"), dbname)
+    resolved = resolve_database(dsn=url)
+    with connect(resolved) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier("Tenant Data")))
+        conn.execute("CREATE TABLE probe (id int)")
+        conn.commit()
+        schema = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relname = 'probe'").fetchone()[0]
+        assert schema == "Tenant Data"
+        assert conn.execute("SELECT current_setting('application_name')").fetchone()[0] == "skillforge.dataops"
+
+
+def test_missing_database_fails_with_one_line_naming_host_and_database(admin_conninfo):
+    params = psycopg.conninfo.conninfo_to_dict(admin_conninfo)
+    url = "postgresql://%s:hunter2-secret@%s:%s/no_such_db_here" % (
+        params.get("user", "postgres"), params.get("host", "127.0.0.1"), params.get("port", "5432"))
+    with pytest.raises(DatabaseConnectionError) as error:
+        connect(resolve_database(dsn=url))
+    message = str(error.value)
+    assert "\n" not in message
+    assert "no_such_db_here" in message and params.get("host", "127.0.0.1") in message
+    assert "does not exist" in message
+    assert "hunter2-secret" not in message
+
+
+def test_unreachable_server_fails_quickly_with_host_and_port():
+    url = "postgresql://app:pw-never-shown@127.0.0.1:1/appdb"
+    with pytest.raises(DatabaseConnectionError) as error:
+        connect(resolve_database(dsn=url), connect_timeout=2)
+    message = str(error.value)
+    assert "127.0.0.1:1" in message and "appdb" in message
+    assert "pw-never-shown" not in message and "\n" not in message
