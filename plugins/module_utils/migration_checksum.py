@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge; Apache-2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """Flyway-compatible checksum of a SQL migration script.
 
 Flyway (``ChecksumCalculator`` / ``LoadableResource.calculateChecksum``) reads

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge; Apache-2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """Resolve Flyway SQL migrations from directories on disk.
 
 Naming follows Flyway's defaults: ``V<version>__<description>.sql`` for

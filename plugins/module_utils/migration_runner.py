@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge; Apache-2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """Flyway-compatible ``migrate``, ``validate``, ``info``, ``baseline`` and ``repair`` for PostgreSQL.
 
 Every operation takes a psycopg 3 connection and a :class:`MigrationSettings`

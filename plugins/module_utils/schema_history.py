@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge; Apache-2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """The ``flyway_schema_history`` table, read and written exactly as Flyway does on PostgreSQL.
 
 DDL: Flyway's ``PostgreSQLDatabase.getRawCreateScript`` (formerly

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge; Apache-2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """Locate statements inside a PostgreSQL script, for error reports only.
 
 Migrations are executed as one script (PostgreSQL parses it, so its own rules
