@@ -78,11 +78,15 @@ def _rating(value: float, low: int, high: int) -> decimal.Decimal:
     return (decimal.Decimal(round(value * 8)) / 8).quantize(TWO)
 
 
-def build_rows(seed: int = 29) -> dict:
-    """Rows per reference table, as tuples in the column order of ``onet_dataset``'s tables."""
+def build_rows(seed: int = 29, occupation_count: int = OCCUPATIONS) -> dict:
+    """Rows per reference table, as tuples in the column order of ``onet_dataset``'s tables.
+
+    ``occupation_count`` below O*NET's 1,016 gives a proportionally smaller dataset (the smoke test)."""
     rng = random.Random("onet:%d" % seed)
+    rated = round(occupation_count * RATED_OCCUPATIONS / OCCUPATIONS)
+    with_tasks = round(occupation_count * TASK_OCCUPATIONS / OCCUPATIONS)
     codes = []
-    while len(codes) < OCCUPATIONS:
+    while len(codes) < occupation_count:
         code = "%s-%04d.%02d" % (MAJOR_GROUPS[len(codes) % len(MAJOR_GROUPS)], 1000 + len(codes) * 7, rng.choice((0, 0, 0, 1, 2)))
         codes.append(code)
     occupations = []
@@ -95,7 +99,7 @@ def build_rows(seed: int = 29) -> dict:
     skills = [(element_id, name, "The skill of %s, as described by the O*NET Content Model." % name.lower(),
                _category(element_id)) for element_id, name in SKILLS]
     ratings = []
-    for index, code in enumerate(codes[:RATED_OCCUPATIONS]):
+    for index, code in enumerate(codes[:rated]):
         date = RELEASE_DATE if index % 3 else dt.date(2023, 8, 1)
         source = "Analyst" if index % 4 else "Incumbent"
         for element_id, _ in SKILLS:
@@ -110,7 +114,7 @@ def build_rows(seed: int = 29) -> dict:
                                 "Y" if rng.random() < 0.02 else "N", not_relevant, date, source))
     tasks = []
     task_id = 1
-    for index, code in enumerate(codes[:TASK_OCCUPATIONS]):
+    for index, code in enumerate(codes[:with_tasks]):
         date = RELEASE_DATE if index % 2 else dt.date(2022, 8, 1)
         for n in range(rng.randint(*TASKS_PER_OCCUPATION)):
             statement = "%s %s and %s %s to meet requirements (task %d)." % (
@@ -179,9 +183,9 @@ def write_text_release(directory: str, rows: dict) -> None:
                ((t[1], titles[t[1]], t[0], t[2], t[3], t[4], t[5], t[6]) for t in rows["onet_tasks"]))
 
 
-def write_all(out: str, seed: int = 29) -> dict:
+def write_all(out: str, seed: int = 29, occupation_count: int = OCCUPATIONS) -> dict:
     """Both formats under ``out``: ``fixtures/`` and ``db_29_0_text/``. Returns the row counts."""
-    rows = build_rows(seed)
+    rows = build_rows(seed, occupation_count)
     write_fixture_set(os.path.join(out, "fixtures"), rows)
     write_text_release(os.path.join(out, "db_29_0_text"), rows)
     return {table: len(table_rows) for table, table_rows in rows.items()}
@@ -191,8 +195,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="directory to write fixtures/ and db_29_0_text/ into")
     parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--occupations", type=int, default=OCCUPATIONS, help="fewer for a smaller dataset")
     args = parser.parse_args(argv)
-    print(write_all(args.out, args.seed))
+    print(write_all(args.out, args.seed, args.occupations))
     return 0
 
 

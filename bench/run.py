@@ -194,9 +194,9 @@ class Bench:
         """Rows inserted, updated or deleted in the reference tables and views since the stats reset."""
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SELECT pg_stat_clear_snapshot()")
-            return conn.execute(
+            return int(conn.execute(
                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_all_tables"
-                " WHERE relname = ANY(%s)", (list(REFERENCE_RELATIONS),)).fetchone()[0]
+                " WHERE relname = ANY(%s)", (list(REFERENCE_RELATIONS),)).fetchone()[0])
 
     def seed(self, schema_template: str, source: str) -> dict:
         entry = {"first_seed": [], "first_seed_check": [], "reseed": [], "reseed_check": [], "baseline": [],
@@ -266,11 +266,14 @@ class Bench:
         """One job on an empty scope vs community.postgresql.postgresql_query SELECT 1, same playbook shape."""
         entry = {"job_playbook": [], "query_playbook": []}
         name, url, _ = self.copy(template)
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        extra_vars = {"bench_dsn": url, "bench_tenant": EMPTY_TENANT, "bench_db": name,
+                      "bench_host": params.get("host", "127.0.0.1"), "bench_port": int(params.get("port", 5432)),
+                      "bench_user": params.get("user", "postgres")}
         for run in range(self.args.overhead_runs):
             for side in (["job_playbook", "query_playbook"] if run % 2 == 0 else ["query_playbook", "job_playbook"]):
                 playbook = PLAYBOOKS / ("overhead_job.yml" if side == "job_playbook" else "overhead_query.yml")
-                m = measure({"kind": "playbook", "playbook": str(playbook), "env": {"DATABASE_URL": url},
-                             "extra_vars": {"bench_dsn": url, "bench_tenant": EMPTY_TENANT}})
+                m = measure({"kind": "playbook", "playbook": str(playbook), "extra_vars": extra_vars})
                 entry[side].append(m["seconds"])
         self.drop(name)
         log("  overhead: job playbook %.2fs, postgresql_query playbook %.2fs (medians)" % (
@@ -302,7 +305,7 @@ class Bench:
             log("seed (O*NET-size dataset)")
             from bench import onet_data
             with tempfile.TemporaryDirectory(prefix="sf_bench_onet_") as out:
-                counts = onet_data.write_all(out)
+                counts = onet_data.write_all(out, occupation_count=self.args.onet_occupations)
                 schema = self.database("schema")
                 common.migrate_schema(common.url_for(schema))
                 self.results["jobs"]["seed"] = dict(self.seed(schema, os.path.join(out, "fixtures")), dataset=counts)
@@ -405,6 +408,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per job and side (medians are reported)")
     parser.add_argument("--playbook-runs", type=int, default=1, help="runs of the whole playbook per job")
     parser.add_argument("--overhead-runs", type=int, default=5)
+    parser.add_argument("--onet-occupations", type=int, default=1016,
+                        help="occupations of the reference dataset (O*NET 29.0: 1016)")
     parser.add_argument("--batch-size", type=int, default=1000, help="the jobs' batch_size (their default: 1000)")
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset of %s" % ", ".join(ALL_JOBS))
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,

@@ -1,0 +1,86 @@
+"""The benchmark harness (bench/) at a tiny scale, so it cannot rot: every job done by the collection
+and by the hand-written SQL on identical database copies, with the same effect, and nothing left behind.
+
+The figures themselves are not asserted (seconds on a shared machine mean nothing at 300 users);
+docs/PERFORMANCE.md has the real runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench_results(admin_conninfo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
+    env = dict(os.environ, SKILLFORGE_BENCH_ADMIN_URL=admin_conninfo, SKILLFORGE_BENCH_DB_PREFIX=prefix)
+    env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--runs", "1",
+         "--playbook-runs", "0", "--jobs", "retention,consent,segregation,seed,migrate",
+         "--onet-occupations", "12", "--out", str(out)],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300)
+    with psycopg.connect(admin_conninfo) as conn:
+        leftovers = [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
+    return json.loads(out.read_text()), completed.stdout, leftovers
+
+
+def test_every_database_is_dropped(bench_results):
+    _, _, leftovers = bench_results
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("job", ["retention", "consent", "segregation"])
+def test_compliance_job_matches_the_hand_written_sql(bench_results, job):
+    results, stdout, _ = bench_results
+    entry = results["jobs"][job]
+    assert entry["rows"] > 0  # the generated data gives every job work to do
+    assert entry["baseline_counts"] == {k: v for k, v in entry["function_counts"].items() if k in entry["baseline_counts"]}
+    assert entry["check_counts"] == entry["function_counts"]  # the dry run predicted the execution
+    assert entry["same_effect"] is True  # the tables hold the same rows after either side
+    row = next(r for r in results["summary"] if r["job"] == job)
+    assert row["ratio"] > 0 and row["peak_rss_mb"] > 0
+    assert job in stdout
+
+
+def test_seed_and_reseed(bench_results):
+    results, _, _ = bench_results
+    seed = results["jobs"]["seed"]
+    assert seed["rows"] == sum(seed["dataset"].values())
+    assert seed["reseed_changed"] is False
+    assert seed["reseed_rows_written"] == [0]
+    assert seed["first_seed"][0] > 0 and seed["baseline"][0] > 0
+
+
+def test_migrate_on_an_empty_database(bench_results):
+    results, _, _ = bench_results
+    migrate = results["jobs"]["migrate"]
+    assert migrate["applied"] >= 3
+    assert migrate["function"][0] > 0 and migrate["baseline"][0] > 0
+
+
+def test_plot(bench_results, tmp_path):
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench import plot
+    results, _, _ = bench_results
+    bigger = json.loads(json.dumps(results))
+    bigger["users"] *= 10
+    png = tmp_path / "scaling.png"
+    plot.draw([results, bigger], str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
