@@ -8,7 +8,10 @@ last active more than 24 months before ``--as-of`` (default: today), 3% are unde
 not), 50% opted in to marketing. 5% of the ingestion metadata objects and notification actions carry a
 foreign tenant's id and partner, and 10% of ingestion metadata has no tenant keys at all (older parses),
 so partner segregation has work to do. The first tenant (``tenant-000``) holds 20% of the users: the
-"large tenant" of the consent-revocation benchmark.
+"large tenant" of the consent-revocation benchmark. A user's rows are created between the user's
+creation and last activity, and every table is stored in "createdAt" order (``--layout time``, the
+default), so one user's rows lie scattered as after years of inserts; ``--layout user`` stores each
+user's rows together instead, which flatters per-user index access.
 
 How it loads, and why (measured on the 2-core benchmark machine, see docs/PERFORMANCE.md):
 
@@ -18,7 +21,9 @@ How it loads, and why (measured on the 2-core benchmark machine, see docs/PERFOR
   INSERT is never parallel), and expressing the per-user randomness (child counts, statuses, foreign
   ids) in SQL costs the server more than the parsing COPY saves it.
 * One transaction: ``TRUNCATE`` then ``COPY ... FREEZE``, so rows are written frozen and all-visible
-  (no hint-bit rewrite or anti-wraparound vacuum of the template and of every copy made from it later).
+  (no hint-bit rewrite or anti-wraparound vacuum of the template and of every copy made from it later);
+  with ``--layout time`` the tables are then rewritten in "createdAt" order (``CLUSTER``) and a final
+  ``VACUUM (FREEZE, ANALYZE)`` restores that state.
 * Indexes and constraints are dropped before the load and re-created after it (a sorted index build is
   far cheaper than millions of random B-tree inserts), exactly as the migrations defined them: the
   definitions are read back from the catalog with ``pg_get_indexdef``/``pg_get_constraintdef``.
@@ -64,6 +69,9 @@ class Scale:
     legal_hold_share: float = 0.03
     foreign_share: float = 0.05
     untagged_share: float = 0.10
+    # "time": every table physically in "createdAt" order, as rows inserted over the years are, so
+    # one user's rows are scattered; "user": each user's rows stored together (kinder to index access).
+    layout: str = "time"
 
 
 def tenant_id(k: int) -> str:
@@ -129,6 +137,7 @@ class Generator:
         self.clock = _Clock(scale.as_of)
         self.user_tenant = array("H")
         self.user_day = array("H")  # days before as_of of the user's last activity (or creation)
+        self.user_span = array("H")  # days between the user's creation and last activity
         self.resume_owner = array("I")
         self.counts: dict[str, int] = {}
         weights = [LARGE_TENANT_SHARE] + [(1 - LARGE_TENANT_SHARE) / max(scale.tenants - 1, 1)] * (scale.tenants - 1)
@@ -172,37 +181,42 @@ class Generator:
             minute = rng.randrange(1440)
             active = clock.at(day, minute)
             never_active = rng.random() < 0.08
-            created = active if never_active else clock.at(min(day + rng.randrange(365), 2399), minute)
+            span = 0 if never_active else min(rng.randrange(365), 2399 - day)
+            created = clock.at(day + span, minute)
             hold = "t" if rng.random() < s.legal_hold_share else "f"
             optin = "t" if rng.random() < 0.5 else "f"
             self.user_tenant.append(tenant)
             self.user_day.append(day)
+            self.user_span.append(span)
             w.row("usr_%08d" % i, tenant_id(tenant), "user%d@%s.example.test" % (i, tenant_slug(tenant)),
                   optin, hold, NULL if never_active else active, created, active)
+
+    def _child_time(self, rng: random.Random, user: int) -> str:
+        """A row of the user's made some time between the user's creation and last activity."""
+        return self.clock.at(self.user_day[user] + rng.randrange(self.user_span[user] + 1), rng.randrange(1440))
 
     def profiles(self, w: _Writer) -> None:
         at = self.clock.at
         for i, day in enumerate(self.user_day):
-            ts = at(day, 0)
+            ts = at(day + self.user_span[i], 0)
             w.row("prf_%08d" % i, "usr_%08d" % i, "User %d" % i, "Headline %d" % (i % 97), ts, ts)
 
     def resumes(self, w: _Writer) -> None:
         rng = self.rng("Resume")
-        at = self.clock.at
         n = 0
         owner = self.resume_owner
-        for i, day in enumerate(self.user_day):
+        child_time = self._child_time
+        for i in range(len(self.user_day)):
             for _ in range(rng.randint(1, 3)):
-                ts = at(day, rng.randrange(1440))
+                ts = child_time(rng, i)
                 w.row("res_%09d" % n, "usr_%08d" % i, "Resume %d" % (n % 10), "resumes/%09d.pdf" % n, ts, ts)
                 owner.append(i)
                 n += 1
 
     def ingestions(self, w: _Writer) -> None:
         rng = self.rng("ResumeIngestion")
-        at = self.clock.at
+        child_time = self._child_time
         tenants = self.user_tenant
-        days = self.user_day
         n = 0
         for r, user in enumerate(self.resume_owner):
             for _ in range(rng.randint(1, 2)):
@@ -211,7 +225,7 @@ class Generator:
                     meta = TAGGED_METADATA % ((pages,) + self._owner_json(rng, tenants[user]))
                 else:
                     meta = UNTAGGED_METADATA % pages
-                ts = at(days[user], rng.randrange(1440))
+                ts = child_time(rng, user)
                 w.row("ing_%09d" % n, "res_%09d" % r, meta, ts, ts)
                 n += 1
 
@@ -222,7 +236,7 @@ class Generator:
         for i, day in enumerate(self.user_day):
             for _ in range(rng.randint(0, 4)):
                 status = ASSESSMENT_STATUSES[rng.randrange(4)]
-                ts = at(day, rng.randrange(1440))
+                ts = self._child_time(rng, i)
                 w.row("asm_%09d" % n, "usr_%08d" % i, "Assessment %d" % (n % 25), status,
                       "t" if status in ("scheduled", "processing") or rng.random() < 0.5 else "f",
                       at(max(day - 7, 0), 600), ts, ts)
@@ -230,14 +244,13 @@ class Generator:
 
     def notifications(self, w: _Writer) -> None:
         rng = self.rng("Notification")
-        at = self.clock.at
         tenants = self.user_tenant
         n = 0
-        for i, day in enumerate(self.user_day):
+        for i in range(len(self.user_day)):
             for _ in range(rng.randint(0, 6)):
                 actions = ",".join(ACTION % ((ACTION_TYPES[a], n) + self._owner_json(rng, tenants[i]))
                                    for a in range(rng.randint(0, 3)))
-                ts = at(day, rng.randrange(1440))
+                ts = self._child_time(rng, i)
                 w.row("ntf_%09d" % n, "usr_%08d" % i, NOTIFICATION_STATUSES[rng.randrange(4)],
                       "Notification %d" % (n % 40), "Body of notification %d" % n, "[%s]" % actions, ts, ts)
                 n += 1
@@ -249,7 +262,7 @@ class Generator:
         for i, day in enumerate(self.user_day):
             for channel in CHANNELS:
                 if rng.random() < 2 / 3:
-                    ts = at(day, 0)
+                    ts = at(day + self.user_span[i], 0)
                     w.row("pref_%09d" % n, "usr_%08d" % i, channel, "t" if rng.random() < 0.8 else "f", ts, ts)
                     n += 1
 
@@ -316,6 +329,14 @@ def _restore_definitions(conn, defs: _Definitions) -> None:
                      + sql.SQL(definition))
 
 
+def _order_by_creation(conn, table: str) -> None:
+    """Rewrite the table in "createdAt" order (CLUSTER on a throwaway index), as years of inserts lay it out."""
+    index = sql.Identifier("bench_layout_idx")
+    conn.execute(sql.SQL('CREATE INDEX {} ON {} ("createdAt")').format(index, sql.Identifier(table)))
+    conn.execute(sql.SQL("CLUSTER {} USING {}").format(sql.Identifier(table), index))
+    conn.execute(sql.SQL("DROP INDEX {}").format(index))
+
+
 def generate(conninfo: str, scale: Scale, progress=None) -> dict:
     """Replace the application rows of the (migrated) database with a generated population.
 
@@ -341,6 +362,13 @@ def generate(conninfo: str, scale: Scale, progress=None) -> dict:
             timings["copy " + table] = time.perf_counter() - started
             if progress:
                 progress("%-24s %10d rows %7.1fs" % (table, writer.rows, timings["copy " + table]))
+        if scale.layout == "time":
+            started = time.perf_counter()
+            for table in tables[1:]:
+                _order_by_creation(conn, table)
+            timings["order by createdAt"] = time.perf_counter() - started
+            if progress:
+                progress("order by createdAt      %7.1fs" % timings["order by createdAt"])
         started = time.perf_counter()
         _restore_definitions(conn, defs)
         timings["indexes and constraints"] = time.perf_counter() - started
@@ -349,8 +377,10 @@ def generate(conninfo: str, scale: Scale, progress=None) -> dict:
         conn.commit()
         conn.autocommit = True
         started = time.perf_counter()
-        conn.execute("ANALYZE")
-        timings["analyze"] = time.perf_counter() - started
+        # Frozen, hinted and in the visibility map before any copy is made: no copy pays for it later
+        # (CLUSTER rewrote the rows COPY FREEZE had frozen).
+        conn.execute("VACUUM (FREEZE, ANALYZE)" if scale.layout == "time" else "ANALYZE")
+        timings["vacuum and analyze"] = time.perf_counter() - started
     return {"rows": gen.counts, "seconds": timings, "scale": {**asdict(scale), "as_of": scale.as_of.isoformat()}}
 
 
@@ -361,13 +391,15 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=10000)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--layout", choices=("time", "user"), default="time",
+                        help="physical row order: by creation time (default) or each user's rows together")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None,
                         help="date the activity is relative to (default: today, UTC)")
     args = parser.parse_args(argv)
     if args.create:
         common.create_database(args.database)
         common.migrate_schema(common.url_for(args.database))
-    scale = Scale(users=args.users, tenants=args.tenants, seed=args.seed)
+    scale = Scale(users=args.users, tenants=args.tenants, seed=args.seed, layout=args.layout)
     if args.as_of:
         scale.as_of = args.as_of
     started = time.perf_counter()

@@ -108,7 +108,8 @@ class Bench:
         url = common.url_for(name)
         started = time.perf_counter()
         common.migrate_schema(url)
-        scale = appdata.Scale(users=self.args.users, tenants=self.args.tenants, seed=self.args.seed)
+        scale = appdata.Scale(users=self.args.users, tenants=self.args.tenants, seed=self.args.seed,
+                              layout=self.args.layout)
         generated = appdata.generate(url, scale, progress=lambda line: log("  " + line))
         with psycopg.connect(url, autocommit=True) as conn:
             # A tenant without users: the scope of the Ansible-overhead comparison.
@@ -285,6 +286,7 @@ class Bench:
         args = self.args
         self.results.update(
             users=args.users, tenants=args.tenants, seed=args.seed, runs=args.runs, batch_size=args.batch_size,
+            layout=args.layout,
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=machine(),
             command="bench/.venv/bin/python -m bench.run " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         jobs = args.jobs
@@ -405,6 +407,8 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=10000)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7, help="data generator seed")
+    parser.add_argument("--layout", choices=("time", "user"), default="time",
+                        help="physical row order of the generated data (see bench.appdata)")
     parser.add_argument("--runs", type=int, default=3, help="runs per job and side (medians are reported)")
     parser.add_argument("--playbook-runs", type=int, default=1, help="runs of the whole playbook per job")
     parser.add_argument("--overhead-runs", type=int, default=5)
