@@ -6,6 +6,9 @@
 # so the files git knows about (tracked and new, not ignored, as they are in the working tree: the
 # set ansible-test itself would test in a git checkout) are copied into a temporary one.
 #
+# Usage: tests/sanity.sh [CHECKOUT]  (CHECKOUT: another git work tree of this collection to test, e.g. a
+# branch's worktree; default: the one this script is in. Only read from.)
+#
 # Environment: ANSIBLE_TEST (default: ansible-test on PATH), SANITY_PYTHON (default 3.11),
 # SANITY_ARGS (extra ansible-test sanity arguments, e.g. "--test pylint"), SANITY_UNITS=1 to also run
 # `ansible-test units` (tests/unit; needs the PostgreSQL the unit tests use), KEEP_SANITY_TREE=1 to
@@ -13,6 +16,7 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source_root="$(cd "${1:-$repo_root}" && pwd)"
 ansible_test="${ANSIBLE_TEST:-ansible-test}"
 python_version="${SANITY_PYTHON:-3.11}"
 
@@ -41,9 +45,9 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$collection_dir"
 
-cd "$repo_root"
+cd "$source_root"
 if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    echo "sanity: FAILED: $repo_root is not a git checkout; the tested file set comes from git" >&2
+    echo "sanity: FAILED: $source_root is not a git checkout; the tested file set comes from git" >&2
     exit 2
 fi
 # Deleted-but-tracked files are skipped; -z keeps odd file names intact.
