@@ -59,17 +59,28 @@ echo "sanity: testing $(find "$collection_dir" -type f | wc -l) files copied to 
 
 # 3. Sanity tests, each in the virtualenv ansible-test builds for it from the package index.
 cd "$collection_dir"
+log="$work_dir/ansible-test.log"
 status=0
 # shellcheck disable=SC2086  # SANITY_ARGS is a list of arguments on purpose
-"$ansible_test" sanity --python "$python_version" --color no ${SANITY_ARGS:-} || status=$?
+"$ansible_test" sanity --python "$python_version" --color no ${SANITY_ARGS:-} 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+
+# One closing line in the "N passed, N failed" form, from ansible-test's own output.
+ran=$(grep -c '^Running sanity test' "$log" || true)
+skipped=$({ grep -o '^WARNING: Required program "[^"]*" not found' "$log" || true; } | sort -u | wc -l)
+failed=$(sed -n 's/^FATAL: The \([0-9]*\) sanity test(s) listed below.*/\1/p' "$log" | tail -n1)
+if [[ $status -ne 0 && -z "$failed" ]]; then
+    echo "sanity: FAILED: ansible-test stopped with status $status before finishing (see above)" >&2
+    exit "$status"
+fi
+failed=${failed:-0}
+summary="$((ran - failed - skipped)) passed, $failed failed, $skipped skipped"
 
 if [[ "${SANITY_UNITS:-0}" == 1 && $status -eq 0 ]]; then
     "$ansible_test" units --python "$python_version" --requirements --color no || status=$?
 fi
 
-if [[ $status -eq 0 ]]; then
-    echo "sanity: PASSED (ansible-test sanity, Python $python_version, no ignore entries)"
-else
-    echo "sanity: FAILED (ansible-test exit status $status; errors above, results in tests/output of the copy)" >&2
+if [[ $status -ne 0 ]]; then
+    echo "ansible-test failed (status $status): errors above; KEEP_SANITY_TREE=1 keeps tests/output of the copy" >&2
 fi
+echo "sanity: $summary"
 exit "$status"
