@@ -79,23 +79,30 @@ def consent_revocation(conn, tenant: str) -> dict:
 
 
 def partner_segregation(conn, tenant: str) -> dict:
-    """Stamp the tenant's id and partner into its users' ingestion metadata and notification actions."""
+    """Stamp the tenant's id and partner into its users' ingestion metadata and notification actions.
+
+    The tenant's rows are collected first (MATERIALIZED CTEs over the tenantId index): left to
+    itself the planner underestimates the JSON filter, hash-joins every ingestion in the database
+    and probes "User" once per row (10x slower at 100k users)."""
     with conn.transaction():
         tenant_id, partner_id = _tenant(conn, tenant)
         params = {"tenant": tenant_id, "stamp": Jsonb({"tenantId": tenant_id, "partnerId": partner_id})}
         counts = {}
         counts["resumeUpdates"] = conn.execute(
-            'UPDATE "ResumeIngestion" t SET "ingestionMetadata" = t."ingestionMetadata" || %(stamp)s,'
-            ' "updatedAt" = ' + UTC_NOW + ' FROM "Resume" r JOIN "User" u ON u."id" = r."userId"'
-            ' WHERE t."resumeId" = r."id" AND u."tenantId" = %(tenant)s'
+            'WITH tenant_resumes AS MATERIALIZED (SELECT r."id" FROM "Resume" r JOIN "User" u ON u."id" = r."userId"'
+            '  WHERE u."tenantId" = %(tenant)s)'
+            ' UPDATE "ResumeIngestion" t SET "ingestionMetadata" = t."ingestionMetadata" || %(stamp)s,'
+            ' "updatedAt" = ' + UTC_NOW + ' FROM tenant_resumes r WHERE t."resumeId" = r."id"'
             " AND jsonb_typeof(t.\"ingestionMetadata\") = 'object' AND NOT t.\"ingestionMetadata\" @> %(stamp)s",
             params).rowcount
         counts["notificationUpdates"] = conn.execute(
-            'UPDATE "Notification" t SET "actions" = (SELECT jsonb_agg(CASE WHEN jsonb_typeof(a.value) = \'object\''
+            'WITH tenant_notifications AS MATERIALIZED (SELECT n."id", n."actions" FROM "Notification" n'
+            '  JOIN "User" u ON u."id" = n."userId" WHERE u."tenantId" = %(tenant)s)'
+            ' UPDATE "Notification" t SET "actions" = (SELECT jsonb_agg(CASE WHEN jsonb_typeof(a.value) = \'object\''
             ' THEN a.value || %(stamp)s ELSE a.value END ORDER BY a.ordinality)'
-            '   FROM jsonb_array_elements(t."actions") WITH ORDINALITY AS a(value, ordinality)),'
-            ' "updatedAt" = ' + UTC_NOW + ' FROM "User" u WHERE t."userId" = u."id" AND u."tenantId" = %(tenant)s'
-            " AND jsonb_typeof(t.\"actions\") = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.\"actions\")"
+            '   FROM jsonb_array_elements(c."actions") WITH ORDINALITY AS a(value, ordinality)),'
+            ' "updatedAt" = ' + UTC_NOW + ' FROM tenant_notifications c WHERE t."id" = c."id"'
+            " AND jsonb_typeof(c.\"actions\") = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements(c.\"actions\")"
             " AS a(value) WHERE jsonb_typeof(a.value) = 'object' AND NOT a.value @> %(stamp)s)", params).rowcount
         _audit(conn, "partner-segregation", {"tenant": tenant}, counts)
     return counts
