@@ -131,7 +131,9 @@ class Bench:
 
     def compliance_job(self, short: str, template: str) -> dict:
         job, options, extra_vars = COMPLIANCE_JOBS[short]
-        function_options = dict(options, triggered_by=TRIGGERED_BY, batch_size=self.args.batch_size)
+        function_options = dict(options, triggered_by=TRIGGERED_BY)
+        if self.args.batch_size:
+            function_options["batch_size"] = self.args.batch_size
         entry = {"job": job, "options": function_options, "function": [], "baseline": [], "check": [],
                  "playbook": [], "playbook_check": [], "function_rss_mb": [], "check_rss_mb": [],
                  "playbook_rss_mb": [], "copy_seconds": []}
@@ -186,7 +188,9 @@ class Bench:
 
     def compliance_playbook(self, url: str, job: str, extra_vars: dict, check: bool) -> dict:
         variables = dict(extra_vars, compliance_job=job, compliance_triggered_by=TRIGGERED_BY,
-                         compliance_execute=not check, compliance_batch_size=self.args.batch_size)
+                         compliance_execute=not check)
+        if self.args.batch_size:
+            variables["compliance_batch_size"] = self.args.batch_size
         return measure({"kind": "playbook", "playbook": str(common.REPO_ROOT / "playbooks" / "compliance.yml"),
                         "check": check, "extra_vars": variables, "env": {"DATABASE_URL": url}})
 
@@ -227,8 +231,8 @@ class Bench:
                     m = measure(dict(spec, dsn=url, check=True))
                     entry["reseed_check"].append(m["seconds"])
                     if run < self.args.playbook_runs:
-                        m = measure({"kind": "playbook", "playbook": str(PLAYBOOKS / "seed.yml"),
-                                     "extra_vars": {"bench_source": source}, "env": {"DATABASE_URL": url}})
+                        m = measure({"kind": "playbook", "playbook": str(common.REPO_ROOT / "playbooks" / "seed.yml"),
+                                     "extra_vars": {"onet_seed_fixtures_dir": source}, "env": {"DATABASE_URL": url}})
                         entry["playbook_reseed"].append(m["seconds"])
                 self.drop(name)
             log("  seed run %d: first %.2fs (read %.2fs), baseline %.2fs, re-seed %.2fs (%d rows written)" % (
@@ -414,7 +418,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overhead-runs", type=int, default=5)
     parser.add_argument("--onet-occupations", type=int, default=1016,
                         help="occupations of the reference dataset (O*NET 29.0: 1016)")
-    parser.add_argument("--batch-size", type=int, default=1000, help="the jobs' batch_size (their default: 1000)")
+    parser.add_argument("--batch-size", type=int, help="the compliance jobs' batch_size (default: theirs)")
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset of %s" % ", ".join(ALL_JOBS))
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="compare table fingerprints after collection and baseline (default: up to 100k users)")
