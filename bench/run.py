@@ -340,7 +340,9 @@ def machine() -> dict:
 
 # ---- report ------------------------------------------------------------------------------------------------
 def _fmt(value, pattern="%.2f") -> str:
-    return "-" if value is None else pattern % value
+    if value is None:
+        return "-"
+    return pattern.format(value) if "{" in pattern else pattern % value
 
 
 def _ratio(a, b):
@@ -406,6 +408,22 @@ def print_summary(results: dict) -> None:
             print("%-20s %s" % ("", notes))
 
 
+def markdown(results: dict) -> str:
+    """The summary as a Markdown table (what docs/PERFORMANCE.md shows)."""
+    lines = ["| job | collection (s) | baseline (s) | ratio | playbook (s) | check (s) | check / execute |"
+             " peak RSS (MB) | rows | rows/s collection | rows/s baseline |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in summary_rows(results):
+        ratio = row.get("ratio") if "ratio" in row else row.get("ratio_to_first_seed")
+        rows = row.get("rows") if row.get("rows") is not None else row.get("rows_written")
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["job"], _fmt(row.get("collection_s")), _fmt(row.get("baseline_s")), _fmt(ratio),
+            _fmt(row.get("playbook_s")), _fmt(row.get("check_s")), _fmt(row.get("check_over_execute")),
+            _fmt(row.get("peak_rss_mb"), "%.0f"), "-" if rows is None else "{:,}".format(rows),
+            _fmt(row.get("rows_per_s_collection"), "{:,.0f}"), _fmt(row.get("rows_per_s_baseline"), "{:,.0f}")))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10000)
@@ -424,11 +442,18 @@ def main(argv=None) -> int:
                         help="compare table fingerprints after collection and baseline (default: up to 100k users)")
     parser.add_argument("--out", help="results JSON (default bench/results/users-N.json)")
     parser.add_argument("--plot", nargs="+", metavar="RESULTS_JSON", help="only draw the scaling plot from results files")
+    parser.add_argument("--markdown", nargs="+", metavar="RESULTS_JSON", help="only print results as Markdown tables")
     parser.add_argument("--png", default=str(common.REPO_ROOT / "docs" / "performance-scaling.png"))
     parser.add_argument("--cleanup", action="store_true", help="only drop every leftover sf_bench_* database")
     args = parser.parse_args(argv)
     if args.cleanup:
         print("dropped: %s" % (", ".join(common.drop_all_bench_databases()) or "nothing"))
+        return 0
+    if args.markdown:
+        for path in args.markdown:
+            results = json.loads(Path(path).read_text())
+            print("%s users (%s; %d run(s) per side)\n" % ("{:,}".format(results["users"]), path, results["runs"]))
+            print(markdown(results) + "\n")
         return 0
     if args.plot:
         from bench import plot
