@@ -10,6 +10,7 @@ before connecting to just after the connection is closed (for a playbook: the wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -41,25 +42,49 @@ def _children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
 
+SERVER_CPU = []  # CPU seconds of each server backend the work used
+
+
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a local server process (the benchmark runs on the database's machine)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _connect(dsn: str, **kwargs):
+    """psycopg.connect, noting the CPU time its backend spends until the work is done: on a shared
+    machine CPU seconds vary less than wall-clock seconds."""
+    import psycopg
+    with psycopg.connect(dsn, **kwargs) as conn:
+        pid = conn.info.backend_pid
+        before = _backend_cpu_seconds(pid)
+        yield conn
+        after = _backend_cpu_seconds(pid)
+        if before is not None and after is not None:
+            SERVER_CPU.append(after - before)
+
+
 def compliance(spec: dict):
     common.link_collection()
-    import psycopg
     from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_registry
-    with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+    with _connect(spec["dsn"], autocommit=True) as conn:
         summary = compliance_registry.run_job(conn, spec["job"], dict(spec["options"]), spec.get("dry_run", False))
     return {"counts": summary.get("counts"), "batches": summary.get("batches")}
 
 
 def compliance_baseline(spec: dict):
-    import psycopg
     from bench import baselines
-    with psycopg.connect(spec["dsn"]) as conn:
+    with _connect(spec["dsn"]) as conn:
         return {"counts": baselines.COMPLIANCE[spec["job"]](conn, spec["options"])}
 
 
 def seed(spec: dict):
     common.link_collection()
-    import psycopg
     from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
     started = time.perf_counter()
     if spec.get("format") == "onet_text":
@@ -68,32 +93,29 @@ def seed(spec: dict):
     else:
         dataset = onet_dataset.load_fixtures(spec["source"])
     read_seconds = time.perf_counter() - started
-    with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+    with _connect(spec["dsn"], autocommit=True) as conn:
         result = onet_seed.seed(conn, dataset, check_mode=spec.get("check", False))
     return {"changed": result.changed, "counts": result.counts, "read_seconds": read_seconds}
 
 
 def seed_baseline(spec: dict):
-    import psycopg
     from bench import baselines
-    with psycopg.connect(spec["dsn"]) as conn:
+    with _connect(spec["dsn"]) as conn:
         return {"counts": baselines.copy_fixtures(conn, spec["source"])}
 
 
 def migrate(spec: dict):
     common.link_collection()
-    import psycopg
     from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner
-    with psycopg.connect(spec["dsn"]) as conn:
+    with _connect(spec["dsn"]) as conn:
         result = migration_runner.migrate(conn, migration_runner.MigrationSettings(
             locations=[str(common.MIGRATIONS_DIR)]), dry_run=spec.get("check", False))
     return {"changed": result.changed, "applied": len(result.applied), "pending": len(result.pending)}
 
 
 def migrate_baseline(spec: dict):
-    import psycopg
     from bench import baselines
-    with psycopg.connect(spec["dsn"]) as conn:
+    with _connect(spec["dsn"]) as conn:
         return {"files": baselines.apply_migration_files(conn, str(common.MIGRATIONS_DIR))}
 
 
@@ -130,12 +152,17 @@ KINDS = {"compliance": compliance, "compliance-baseline": compliance_baseline, "
 def main(argv=None) -> int:
     spec = json.loads((argv or sys.argv[1:])[0])
     work = KINDS[spec["kind"]]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    started_cpu = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     result = work(spec)
     seconds = time.perf_counter() - started
     # For a playbook: the largest process of the run (ansible-playbook, a worker or the module).
     rss = _children_peak_rss_mb() if spec["kind"] == "playbook" else _peak_rss_mb()
-    print(json.dumps({"seconds": seconds, "max_rss_mb": round(rss, 1), "result": result}, default=str))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = {"client_cpu_s": round(usage.ru_utime + usage.ru_stime - started_cpu, 3),
+           "server_cpu_s": round(sum(SERVER_CPU), 3) if SERVER_CPU else None}
+    print(json.dumps(dict(seconds=seconds, max_rss_mb=round(rss, 1), result=result, **cpu), default=str))
     return 0
 
 

@@ -63,12 +63,17 @@ def log(message: str) -> None:
 
 
 def measure(spec: dict) -> dict:
-    """Run bench.measure in a fresh process: {"seconds", "max_rss_mb", "result"}."""
+    """Run bench.measure in a fresh process: {"seconds", "max_rss_mb", "result", "cpu_s"}.
+
+    ``cpu_s`` is the CPU time of the measuring process plus its server backends."""
     completed = subprocess.run([sys.executable, "-m", "bench.measure", json.dumps(spec)], cwd=str(common.REPO_ROOT),
                                capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError("measurement %s failed: %s" % (spec["kind"], completed.stderr[-3000:]))
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    if measured.get("server_cpu_s") is not None:
+        measured["cpu_s"] = measured["server_cpu_s"] + measured["client_cpu_s"]
+    return measured
 
 
 def median(values):
@@ -152,6 +157,7 @@ class Bench:
                     m = measure({"kind": "compliance-baseline", "dsn": url, "job": job, "options": options})
                     entry["baseline_counts"] = m["result"]["counts"]
                 entry[side].append(m["seconds"])
+                entry.setdefault(side + "_cpu", []).append(m.get("cpu_s"))
                 if run == 0 and self.args.verify:
                     fingerprints[side] = self.fingerprint(url)
                 self.drop(name)
@@ -166,6 +172,7 @@ class Bench:
                                  "dry_run": True})
                     entry["check_counts"] = m["result"]["counts"]
                     entry["check_rss_mb"].append(m["max_rss_mb"])
+                    entry.setdefault("check_cpu", []).append(m.get("cpu_s"))
                 elif run < self.args.playbook_runs:
                     m = self.compliance_playbook(url, job, extra_vars, check=True)
                 else:
@@ -214,17 +221,20 @@ class Bench:
                 if side == "baseline":
                     m = measure({"kind": "seed-baseline", "dsn": url, "source": source})
                     entry["baseline"].append(m["seconds"])
+                    entry.setdefault("baseline_cpu", []).append(m.get("cpu_s"))
                     entry["rows"] = sum(m["result"]["counts"].values())
                 else:
                     m = measure(dict(spec, dsn=url, check=True))
                     entry["first_seed_check"].append(m["seconds"])
                     m = measure(dict(spec, dsn=url))
                     entry["first_seed"].append(m["seconds"])
+                    entry.setdefault("first_seed_cpu", []).append(m.get("cpu_s"))
                     entry["first_seed_read"].append(m["result"]["read_seconds"])
                     entry["first_seed_rss_mb"].append(m["max_rss_mb"])
                     before = self.reference_writes(url)
                     m = measure(dict(spec, dsn=url))
                     entry["reseed"].append(m["seconds"])
+                    entry.setdefault("reseed_cpu", []).append(m.get("cpu_s"))
                     entry["reseed_changed"] = m["result"]["changed"]
                     entry["reseed_rss_mb"].append(m["max_rss_mb"])
                     entry["reseed_rows_written"].append(self.reference_writes(url) - before)
@@ -364,18 +374,24 @@ def summary_rows(results: dict) -> list:
             "check_over_execute": _ratio(median(e["check"]), f), "peak_rss_mb": max(e["function_rss_mb"] or [0]),
             "rows": e["rows"], "rows_per_s_collection": e["rows"] / f if f else None,
             "rows_per_s_baseline": e["rows"] / b if b else None, "counts_match": e.get("counts_match"),
-            "same_effect": e.get("same_effect"), "batches": e.get("batches")})
+            "same_effect": e.get("same_effect"), "batches": e.get("batches"),
+            "cpu_collection_s": median(e.get("function_cpu") or []), "cpu_baseline_s": median(e.get("baseline_cpu") or []),
+            "cpu_ratio": _ratio(median(e.get("function_cpu") or []), median(e.get("baseline_cpu") or []))})
     if "seed" in jobs:
         e = jobs["seed"]
         f, b, r = median(e["first_seed"]), median(e["baseline"]), median(e["reseed"])
         rows.append({"job": "first seed", "collection_s": f, "baseline_s": b, "ratio": _ratio(f, b),
                      "check_s": median(e["first_seed_check"]), "check_over_execute": _ratio(median(e["first_seed_check"]), f),
                      "peak_rss_mb": max(e["first_seed_rss_mb"] or [0]), "rows": e.get("rows"),
+                     "cpu_collection_s": median(e.get("first_seed_cpu") or []),
+                     "cpu_baseline_s": median(e.get("baseline_cpu") or []),
+                     "cpu_ratio": _ratio(median(e.get("first_seed_cpu") or []), median(e.get("baseline_cpu") or [])),
                      "rows_per_s_collection": e["rows"] / f if f else None, "read_s": median(e["first_seed_read"])})
         rows.append({"job": "no-change re-seed", "collection_s": r, "ratio_to_first_seed": _ratio(r, f),
                      "check_s": median(e["reseed_check"]), "check_over_execute": _ratio(median(e["reseed_check"]), r),
                      "rows_written": max(e["reseed_rows_written"] or [0]), "changed": e.get("reseed_changed"),
-                     "playbook_s": median(e["playbook_reseed"]), "peak_rss_mb": max(e["reseed_rss_mb"] or [0])})
+                     "playbook_s": median(e["playbook_reseed"]), "peak_rss_mb": max(e["reseed_rss_mb"] or [0]),
+                     "cpu_collection_s": median(e.get("reseed_cpu") or [])})
     if "migrate" in jobs:
         e = jobs["migrate"]
         f, b = median(e["function"]), median(e["baseline"])
@@ -402,22 +418,23 @@ def print_summary(results: dict) -> None:
             _fmt(row.get("playbook_s")), _fmt(row.get("check_s")), _fmt(row.get("check_over_execute")),
             _fmt(row.get("peak_rss_mb"), "%.0f"), _fmt(row.get("rows_per_s_collection"), "%.0f"),
             _fmt(row.get("rows_per_s_baseline"), "%.0f")))
-        notes = {k: row[k] for k in ("counts_match", "same_effect", "rows", "rows_written", "changed", "read_s", "batches")
-                 if row.get(k) is not None}
+        notes = {k: (round(row[k], 2) if isinstance(row[k], float) else row[k])
+                 for k in ("counts_match", "same_effect", "rows", "rows_written", "changed", "read_s", "batches",
+                           "cpu_collection_s", "cpu_baseline_s", "cpu_ratio") if row.get(k) is not None}
         if notes:
             print("%-20s %s" % ("", notes))
 
 
 def markdown(results: dict) -> str:
     """The summary as a Markdown table (what docs/PERFORMANCE.md shows)."""
-    lines = ["| job | collection (s) | baseline (s) | ratio | playbook (s) | check (s) | check / execute |"
+    lines = ["| job | collection (s) | baseline (s) | ratio | CPU ratio | playbook (s) | check (s) | check / execute |"
              " peak RSS (MB) | rows | rows/s collection | rows/s baseline |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in summary_rows(results):
         ratio = row.get("ratio") if "ratio" in row else row.get("ratio_to_first_seed")
         rows = row.get("rows") if row.get("rows") is not None else row.get("rows_written")
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            row["job"], _fmt(row.get("collection_s")), _fmt(row.get("baseline_s")), _fmt(ratio),
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["job"], _fmt(row.get("collection_s")), _fmt(row.get("baseline_s")), _fmt(ratio), _fmt(row.get("cpu_ratio")),
             _fmt(row.get("playbook_s")), _fmt(row.get("check_s")), _fmt(row.get("check_over_execute")),
             _fmt(row.get("peak_rss_mb"), "%.0f"), "-" if rows is None else "{:,}".format(rows),
             _fmt(row.get("rows_per_s_collection"), "{:,.0f}"), _fmt(row.get("rows_per_s_baseline"), "{:,.0f}")))
