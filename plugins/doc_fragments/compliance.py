@@ -30,7 +30,7 @@ options:
         audit record's counts commit in one transaction, so an interrupted run leaves no user
         half processed and running the job again finishes the rest.
     type: int
-    default: 1000
+    default: 5000
   lock_timeout:
     description:
       - Seconds to wait for another run of the same job to finish. Only one run per job executes

@@ -92,6 +92,7 @@ DEFINITION = JobDefinition(
     scope_options=("tenant", "before", "retention_months"),
     validate=_validate,
     resolve_scope=_resolve_scope,
+    lock_users=True,  # eligibility is read from the user row: nobody may change it mid-batch
     steps=(
         Step("users", "User", owner="self"),
         Step("notifications", "Notification"),
