@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared mechanics of the compliance jobs: options, batching, locking, dry-run counts, audit.
 
 A job is declared as data (a ``JobDefinition``): how to resolve its scope into a SQL predicate on
@@ -290,7 +291,6 @@ def _scoped_users_cte(scope: Scope) -> "sql.Composable":
 # a sequential scan per batch (which the planner picks for a large = ANY() list on small tables
 # and which would make the whole run quadratic).
 BATCH_PLANNER_SETTINGS = "SET LOCAL enable_seqscan = off"
-
 
 
 def _order(scope: Scope) -> tuple:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -60,7 +61,10 @@ summary:
   type: dict
   contains:
     job: {description: Always V(data-retention)., type: str, returned: always}
-    mode: {description: V(dry-run) in check mode, else V(execute)., type: str, returned: always}
+    mode:
+      description: V(dry-run) in check mode, else V(execute).
+      type: str
+      returned: always
     scope:
       description: V(cutoff) (ISO-8601 UTC), V(before) or V(retention_months), and V(tenant) when set.
       type: dict
@@ -69,8 +73,14 @@ summary:
     triggered_by: {description: The O(triggered_by) option., type: str, returned: always}
     reason: {description: The O(reason) option., type: str, returned: always}
     note: {description: The O(note) option., type: str, returned: always}
-    started_at: {description: Start time, ISO-8601 UTC., type: str, returned: always}
-    finished_at: {description: End time, ISO-8601 UTC (null while a run is unfinished)., type: str, returned: always}
+    started_at:
+      description: Start time, ISO-8601 UTC.
+      type: str
+      returned: always
+    finished_at:
+      description: End time, ISO-8601 UTC.
+      type: str
+      returned: always
     changed: {description: Whether any count is above zero., type: bool, returned: always}
     counts:
       description: Rows deleted (or, in check mode, that executing would delete) per entity.
