@@ -9,9 +9,10 @@ which rows change. From that single declaration this module builds both
 
 * the dry run: one read-only statement counting, per step, the rows the predicate matches over the
   whole scope (no locks, no writes, no run-then-rollback), and
-* the execution: keyset pagination over the users in scope; each batch of users is locked
-  (``FOR UPDATE``) and changed by ONE statement of data-modifying CTEs, and the batch, its child
-  rows and the audit record commit in one transaction.
+* the execution: keyset pagination over the users in scope; each batch of users (locked with
+  ``FOR UPDATE`` where the job needs it) is changed by ONE statement of data-modifying CTEs that
+  reach every row by index lookups on the batch's user ids, and the batch, its child rows and the
+  audit record's counts commit in one transaction.
 
 so dry-run counts and executed counts come from the same predicates. A second run of the same
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
@@ -199,9 +200,9 @@ def existing_user_ids(conn, job: str, user_ids) -> list:
     return wanted
 
 
-def tenant_scope(tenant_id: str, slug: str, report=None) -> Scope:
+def tenant_scope(tenant_id: str, slug: str) -> Scope:
     """Every user of one tenant, walked by the ("tenantId", "id") index."""
-    return Scope(report=dict(report or {}, tenant=slug),
+    return Scope(report={"tenant": slug},
                  user_filter='u."tenantId" = %(scope_tenant_id)s',
                  params={"scope_tenant_id": tenant_id})
 
@@ -432,8 +433,10 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             _run_batches(conn, definition, scope, options, run)
         except psycopg.Error as error:
             message = "%s: failed after %d committed batch(es): %s" % (definition.name, run.batches, safe_error(error))
-            if not conn.closed and not conn.broken:
+            try:
                 run.fail(conn, message)
+            except psycopg.Error:  # connection lost: the row stays 'running' with the committed counts
+                pass
             summary = run.summary()
             audit.emit(summary, log)
             raise JobRunError(message, summary) from None

@@ -213,7 +213,8 @@ def test_a_second_run_of_the_same_job_is_refused_or_waits(conn, migrated_databas
         assert time.monotonic() - started >= 0.4
         assert summary["outcome"] == "succeeded" and summary["changed"]
     # The lock was released at the end of the run.
-    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                        " (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0] == 0
 
 
 def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
