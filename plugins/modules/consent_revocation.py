@@ -58,7 +58,10 @@ RETURN = r"""
 summary:
   description:
     - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
-    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason), C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts); after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or V(failed)) and, for a failed run, C(error) (no personal data).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
+      C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
+      V(failed)) and, for a failed run, C(error) (no personal data).
     - C(scope) is C(tenant) (a slug) or C(users) (the de-duplicated user ids).
     - C(counts) - rows changed, or in check mode that executing would change - C(users) (users with at least one
       change), C(marketingOptOuts) (users whose flag flipped), C(notificationPreferencesDeleted),

@@ -40,7 +40,10 @@ RETURN = r"""
 summary:
   description:
     - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
-    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason), C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts); after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or V(failed)) and, for a failed run, C(error) (no personal data).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
+      C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
+      V(failed)) and, for a failed run, C(error) (no personal data).
     - C(scope) is C(tenant) (the slug).
     - C(counts) - C(resumeUpdates) and C(notificationUpdates), rows whose JSON changed (or, in check mode, would).
   returned: always
