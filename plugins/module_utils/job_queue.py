@@ -41,6 +41,10 @@ PAYLOAD_VERSION = 1
 # ("Custom Id cannot contain :"). Ours are stricter: letters, digits, '.', '_', '-'.
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._{}-]{0,63}$")
+# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
+# name is not their camelCase form.
+SCOPE_OPTIONS = ("tenant", "user")
+PAYLOAD_NAMES = {"before": "cutoff"}
 JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed")
 
 
@@ -54,9 +58,9 @@ class QueuedJob:
 
 
 QUEUED_JOBS = (
-    QueuedJob("consent_revocation", "consent-revocation-jobs", "consent-revocation"),
-    QueuedJob("data_retention", "data-retention-jobs", "data-retention"),
-    QueuedJob("partner_segregation", "partner-segregation-jobs", "partner-segregation"),
+    QueuedJob("consent-revocation", "consent-revocation-jobs", "consent-revocation"),
+    QueuedJob("data-retention", "data-retention-jobs", "data-retention"),
+    QueuedJob("partner-segregation", "partner-segregation-jobs", "partner-segregation"),
 )
 BY_JOB = {entry.job: entry for entry in QUEUED_JOBS}
 BY_QUEUE = {entry.queue: entry for entry in QUEUED_JOBS}
@@ -106,25 +110,42 @@ def _json_value(value, rename):
 
 
 def build_payload(options: dict, dry_run: bool) -> dict:
-    """The job data the Node workers expect: the job's options in camelCase, plus ``dryRun``.
+    """The job data the Node workers expect (docs/QUEUE.md) from the job's options.
 
-    Options that are None are left out, so a request means the same with or without them.
+    The scope options go in ``scope``, ``before`` is ``cutoff``, the others are camelCase at the
+    top level, and ``dryRun`` says whether it is a dry run. Options that are None are left out,
+    so a request means the same (and gets the same job id) with or without them.
     """
-    data = {_camel(key): _json_value(value, _camel) for key, value in sorted(options.items())
-            if value is not None}
+    data, scope = {}, {}
+    for key, value in sorted(options.items()):
+        if value is None:
+            continue
+        value = _json_value(value, _camel)
+        if key in SCOPE_OPTIONS:
+            scope[_camel(key)] = value
+        else:
+            data[PAYLOAD_NAMES.get(key, _camel(key))] = value
+    data["scope"] = scope
     data["dryRun"] = bool(dry_run)
     return data
 
 
 def parse_payload(data) -> tuple:
-    """``(options, dry_run)`` in the collection's snake_case from a job's data (from any producer)."""
+    """``(options, dry_run)`` in the collection's terms from a job's data (from any producer)."""
     if not isinstance(data, dict):
         raise JobInputError("job data must be a JSON object, got %s" % type(data).__name__)
     data = dict(data)
     dry_run = data.pop("dryRun", False)
     if not isinstance(dry_run, bool):
         raise JobInputError("job data field dryRun must be true or false")
-    return {_snake(key): _json_value(value, _snake) for key, value in data.items()}, dry_run
+    scope = data.pop("scope", None) or {}
+    if not isinstance(scope, dict):
+        raise JobInputError("job data field scope must be a JSON object")
+    option_names = {payload: option for option, payload in PAYLOAD_NAMES.items()}
+    options = {}
+    for key, value in list(scope.items()) + list(data.items()):
+        options[option_names.get(key, _snake(key))] = _json_value(value, _snake)
+    return options, dry_run
 
 
 def job_id_for(entry: QueuedJob, payload: dict) -> str:

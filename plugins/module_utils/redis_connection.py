@@ -15,6 +15,7 @@ Ansible.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -165,13 +166,14 @@ def run_bounded(operation, resolved: ResolvedRedis, deadline: float | None = Non
 
     The client is opened with ``open_client`` and always closed. Redis failures and the deadline
     become QueueConnectionError; QueueError from the operation passes through unchanged.
+    ``deadline=math.inf`` sets no overall limit (each command is still bounded by the timeout).
     """
     deadline = resolved.timeout if deadline is None else deadline
 
     async def main():
         client = open_client(resolved)
         try:
-            return await asyncio.wait_for(operation(client), deadline)
+            return await asyncio.wait_for(operation(client), None if math.isinf(deadline) else deadline)
         finally:
             try:
                 await asyncio.wait_for(client.aclose(), resolved.timeout)
