@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
     DatabaseConfigError,
+    ResolvedDatabase,
     connect,
     resolve_database,
 )
@@ -86,22 +87,25 @@ def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None) -
 class WorkerSettings:
     """Everything a worker run needs besides Redis: the database and how jobs are run."""
 
-    database_url: str | None = None  # None: resolved from the environment by ``env``
-    env: str | None = None
+    database: ResolvedDatabase  # resolved once, up front: a wrong URL stops the worker, not the jobs
     connect_timeout: int = 10
     queues: tuple = tuple(BY_QUEUE)
     concurrency: int = 1
     run_job: object = run_compliance_job
     log: object = None  # called with each JSON log line; None: print to stdout
-    environ: dict | None = None
     lock_duration_ms: int = 30000
 
     def emit(self, record: dict) -> None:
-        line = json.dumps(dict(record, logger=LOGGER_NAME), sort_keys=True, default=str)
-        if self.log is None:
-            print(line, flush=True)
-        else:
-            self.log(line)
+        _emit(record, self.log)
+
+
+def _emit(record: dict, log=None) -> None:
+    """One JSON log line; to stdout (the journal, for the service) unless ``log`` takes it."""
+    line = json.dumps(dict(record, logger=LOGGER_NAME), sort_keys=True, default=str)
+    if log is None:
+        print(line, flush=True)
+    else:
+        log(line)
 
 
 def failure_reason(error: BaseException) -> tuple:
@@ -113,7 +117,7 @@ def failure_reason(error: BaseException) -> tuple:
         )
     except ImportError:
         JobError = ComplianceInputError = ()
-    if isinstance(error, (JobInputError, DatabaseConfigError)) or (
+    if isinstance(error, JobInputError) or (
             ComplianceInputError and isinstance(error, ComplianceInputError)):
         return str(error), False
     if JobError and isinstance(error, JobError):
@@ -128,8 +132,7 @@ def failure_reason(error: BaseException) -> tuple:
 def execute_job(settings: WorkerSettings, job: str, data) -> dict:
     """Run one queued job against the database (blocking; the worker calls it in a thread)."""
     options, dry_run = parse_payload(data)
-    resolved = resolve_database(dsn=settings.database_url, env=settings.env, environ=settings.environ)
-    conn = connect(resolved, application_name=APPLICATION_NAME, connect_timeout=settings.connect_timeout)
+    conn = connect(settings.database, application_name=APPLICATION_NAME, connect_timeout=settings.connect_timeout)
     try:
         summary = settings.run_job(conn, job, options, dry_run, log=lambda line: None)
     finally:
@@ -259,6 +262,25 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
     return run_bounded(operation, target.redis, deadline=math.inf)
 
 
+def ready_jobs(target: QueueTarget, queues) -> tuple:
+    """``(ready, counts)``: how many jobs ``drain`` would find now (waiting, prioritized, and delayed
+    retries that are due), and the jobs per state of each queue. Reads only."""
+    validate_prefix(target.prefix)
+
+    async def operation(client):
+        ready, counts = 0, {}
+        # BullMQ scores a delayed job by (due time in ms) * 0x1000 + a counter.
+        due = (int(time.time() * 1000) + 1) * 0x1000 - 1
+        for name in queues:
+            queue = target.queue(client, name)
+            counts[name] = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed")
+            ready += counts[name]["waiting"] + counts[name]["prioritized"]
+            ready += await client.zcount(queue.toKey("delayed"), 0, due)
+        return ready, counts
+
+    return run_bounded(operation, target.redis)
+
+
 # --- long-running service ------------------------------------------------------------------------
 
 async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Event) -> None:
@@ -321,19 +343,20 @@ def main(argv=None) -> int:
     """Entry point of ``scripts/skillforge-worker``; exit status 0 after a clean stop."""
     args = _parse_args(argv)
     missing = missing_libraries()
-    settings = WorkerSettings(env=args.env, queues=tuple(args.queues or BY_QUEUE), concurrency=args.concurrency)
     if missing:
-        settings.emit({"event": "fatal", "error": "missing Python package(s): %s" % ", ".join(missing)})
+        _emit({"event": "fatal", "error": "missing Python package(s): %s" % ", ".join(missing)})
         return 2
     try:
+        settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),
+                                  concurrency=args.concurrency)
         target = QueueTarget(resolve_redis(env=args.env, timeout=args.redis_timeout), validate_prefix(args.prefix))
         if args.once:
             result = drain(target, settings, limit=args.limit, time_budget=args.time_budget)
             settings.emit({"event": "drained", "stopped": result["stopped"], "jobs": len(result["jobs"])})
             return 0
         run_bounded(lambda client: client.ping(), target.redis)  # fail fast on a wrong URL or password
-    except QueueError as error:
-        settings.emit({"event": "fatal", "error": str(error)})
+    except (QueueError, DatabaseConfigError) as error:
+        _emit({"event": "fatal", "error": str(error)})
         return 1
 
     async def run():

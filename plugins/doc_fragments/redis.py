@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Redis options shared by every skillforge.dataops module that uses the BullMQ queues."""
+
+    DOCUMENTATION = r"""
+options:
+  redis_url:
+    description:
+      - Redis URL of the BullMQ queues (C(redis://[user:password@]host:port/db), C(rediss://...)
+        for TLS, or C(unix:///path/to/socket)).
+      - When not set, the URL is taken from the first of these environment variables that is set
+        on the managed host - C(SKILLFORGE_<ENV>_REDIS_URL) (for example
+        C(SKILLFORGE_STAGING_REDIS_URL) with O(env=staging)), C(REDIS_URL), C(SKILLFORGE_REDIS_URL) -
+        and, for O(env=local) only, from the development fallback C(redis://localhost:6379/0).
+      - The password never appears in results, messages or logs.
+    type: str
+  redis_timeout:
+    description:
+      - Seconds to wait for Redis to accept the connection and to answer each command. An
+        unreachable or silent Redis fails the task within about this time; nothing is added twice
+        when the task is run again, because job ids are deterministic.
+    type: float
+    default: 5
+  queue_prefix:
+    description:
+      - BullMQ key prefix, the C(prefix) option of the API's queues. Letters, digits, C(.), C(_),
+        C(-) (and C({}) for a Redis Cluster hash tag).
+    type: str
+    default: bull
+requirements:
+  - redis >= 6.2 (Python)
+  - bullmq >= 3.4 (Python)
+notes:
+  - The queues are C(consent-revocation-jobs), C(data-retention-jobs) and
+    C(partner-segregation-jobs); the job payload is documented in docs/QUEUE.md of the collection.
+  - Results carry a C(redis) dictionary saying which source the URL came from, with the password
+    redacted.
+"""
