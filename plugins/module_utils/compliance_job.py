@@ -327,13 +327,17 @@ def release_job_lock(conn, job: str) -> None:
 
 
 def safe_error(error: Exception) -> str:
-    """One line for the audit row and the task: the server's primary message and SQLSTATE only,
-    never its DETAIL (which quotes key values such as email addresses)."""
+    """One line for the audit row and the task: the error class, SQLSTATE and the table and
+    constraint it names. Never the server's message text or DETAIL, which can quote row values
+    (an email in a unique-key or trigger message)."""
     diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    if primary:
-        return "%s (SQLSTATE %s)" % (primary, getattr(error, "sqlstate", None) or "?")
-    return type(error).__name__
+    parts = [type(error).__name__]
+    for label, attribute in (("table", "table_name"), ("constraint", "constraint_name")):
+        value = getattr(diag, attribute, None) if diag is not None else None
+        if value:
+            parts.append("%s %s" % (label, value))
+    sqlstate = getattr(error, "sqlstate", None)
+    return " ".join(parts) + (" (SQLSTATE %s)" % sqlstate if sqlstate else "")
 
 
 def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:

@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: data_retention
+short_description: Purge users inactive past the retention window, with everything they own
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - A user is eligible when C(coalesce(lastActiveAt, createdAt)) is before the cutoff and
+    C(legalHold) is false. For each eligible user the job deletes notifications, resume
+    ingestions, resumes, assessments, notification preferences and the profile, then the user.
+  - The cutoff is computed once at the start (by the database clock) and reported in the summary's
+    scope; the dry run and the execution use the same predicate.
+  - Runs in batches of users; each batch commits whole, so an interrupted purge leaves every user
+    either complete or gone, and running it again finishes the rest.
+options:
+  retention_months:
+    description:
+      - The retention window - users inactive for longer are purged. Ignored when O(before) is set.
+    type: int
+    default: 24
+  before:
+    description:
+      - An explicit ISO-8601 cutoff (date or date-time; without a zone it is UTC). Wins over
+        O(retention_months). A cutoff in the future is refused.
+    type: str
+  tenant:
+    description:
+      - Only purge users of the tenant with this slug.
+    type: str
+extends_documentation_fragment:
+  - skillforge.dataops.database
+  - skillforge.dataops.compliance
+"""
+
+EXAMPLES = r"""
+- name: What would the 24-month purge delete? (check mode)
+  skillforge.dataops.data_retention:
+    env: production
+    triggered_by: dpo@skillforge.com
+  check_mode: true
+
+- name: Purge one tenant's users inactive since before 2024
+  skillforge.dataops.data_retention:
+    env: production
+    tenant: globex
+    before: "2024-01-01T00:00:00Z"
+    triggered_by: dpo@skillforge.com
+    reason: Quarterly retention run
+"""
+
+RETURN = r"""
+summary:
+  description: The audit-friendly summary of the run (also logged as one JSON line).
+  returned: success or after a failed run
+  type: dict
+  contains:
+    job: {description: Always V(data-retention)., type: str, returned: always}
+    mode: {description: V(dry-run) in check mode, else V(execute)., type: str, returned: always}
+    scope:
+      description: V(cutoff) (ISO-8601 UTC), V(before) or V(retention_months), and V(tenant) when set.
+      type: dict
+      returned: always
+      sample: {cutoff: "2024-11-26T15:13:03.352Z", retention_months: 24}
+    triggered_by: {description: The O(triggered_by) option., type: str, returned: always}
+    reason: {description: The O(reason) option., type: str, returned: always}
+    note: {description: The O(note) option., type: str, returned: always}
+    started_at: {description: Start time, ISO-8601 UTC., type: str, returned: always}
+    finished_at: {description: End time, ISO-8601 UTC (null while a run is unfinished)., type: str, returned: always}
+    changed: {description: Whether any count is above zero., type: bool, returned: always}
+    counts:
+      description: Rows deleted (or, in check mode, that executing would delete) per entity.
+      type: dict
+      returned: always
+      sample: {users: 28, notifications: 34, resumes: 26, resumeIngestions: 40, assessments: 41,
+               notificationPreferences: 40, profiles: 25}
+    audit_id: {description: Id of the C(ComplianceAuditLog) row., type: str, returned: when executed}
+    batches: {description: Batches committed., type: int, returned: when executed}
+    outcome: {description: "V(succeeded), V(failed) (or V(running))", type: str, returned: when executed}
+    error: {description: What failed (no personal data)., type: str, returned: when the run failed}
+database:
+  description: Where the database URL came from and which database it is, password redacted.
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module
+
+
+def main():
+    run_compliance_module("data-retention", dict(
+        retention_months=dict(type="int", default=24), before=dict(type="str"), tenant=dict(type="str")))
+
+
+if __name__ == "__main__":
+    main()

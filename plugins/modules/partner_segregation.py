@@ -1,0 +1,76 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: partner_segregation
+short_description: Make a tenant's JSON blobs carry that tenant's ids and no other's
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - For the users of one tenant, sets the C(tenantId) and C(partnerId) keys of every
+    C(ResumeIngestion.ingestionMetadata) object and of every object in C(Notification.actions) to
+    the tenant's C(id) and C(partnerId) (JSON null when the tenant has none). Every other key, and
+    array elements that are not objects, stay as they were.
+  - Only rows whose JSON actually changes are updated and counted.
+  - With C(--diff), shows a sample of before and after values.
+options:
+  tenant:
+    description:
+      - Slug of the tenant. Required - without it the job fails and touches nothing.
+    type: str
+extends_documentation_fragment:
+  - skillforge.dataops.database
+  - skillforge.dataops.compliance
+"""
+
+EXAMPLES = r"""
+- name: Segregate a partner tenant's JSON
+  skillforge.dataops.partner_segregation:
+    env: staging
+    tenant: acme-partners
+    triggered_by: privacy@skillforge.com
+    reason: Partner audit PA-2025-07
+"""
+
+RETURN = r"""
+summary:
+  description: The audit-friendly summary of the run (also logged as one JSON line).
+  returned: success or after a failed run
+  type: dict
+  contains:
+    job: {description: Always V(partner-segregation)., type: str, returned: always}
+    mode: {description: V(dry-run) in check mode, else V(execute)., type: str, returned: always}
+    scope: {description: V(tenant) (the slug)., type: dict, returned: always}
+    triggered_by: {description: The O(triggered_by) option., type: str, returned: always}
+    reason: {description: The O(reason) option., type: str, returned: always}
+    note: {description: The O(note) option., type: str, returned: always}
+    started_at: {description: Start time, ISO-8601 UTC., type: str, returned: always}
+    finished_at: {description: End time, ISO-8601 UTC (null while a run is unfinished)., type: str, returned: always}
+    changed: {description: Whether any count is above zero., type: bool, returned: always}
+    counts:
+      description: V(resumeUpdates) and V(notificationUpdates) - rows whose JSON changed (or would).
+      type: dict
+      returned: always
+      sample: {resumeUpdates: 28, notificationUpdates: 29}
+    audit_id: {description: Id of the C(ComplianceAuditLog) row., type: str, returned: when executed}
+    batches: {description: Batches committed., type: int, returned: when executed}
+    outcome: {description: "V(succeeded), V(failed) (or V(running))", type: str, returned: when executed}
+    error: {description: What failed (no personal data)., type: str, returned: when the run failed}
+database:
+  description: Where the database URL came from and which database it is, password redacted.
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module
+
+
+def main():
+    run_compliance_module("partner-segregation", dict(tenant=dict(type="str")))
+
+
+if __name__ == "__main__":
+    main()
