@@ -41,3 +41,39 @@ notes:
   - Results carry a C(redis) dictionary saying which source the URL came from, with the password
     redacted.
 """
+
+    # skillforge.dataops.redis.queue: the compliance modules' queue options (with DOCUMENTATION).
+    QUEUE = r"""
+options:
+  queue:
+    description:
+      - Add one job to the job's BullMQ queue (C(consent-revocation-jobs), C(data-retention-jobs) or
+        C(partner-segregation-jobs)) instead of running it; the API's workers, the
+        C(skillforge-worker) service or M(skillforge.dataops.compliance_worker) run it later with the
+        same code, audit included.
+      - The job id is derived from the job and its options, so queueing the same request again adds
+        nothing and reports RV(changed=false) while that job is in the queue (completed jobs are kept
+        for 7 days, at most 1000).
+      - In check mode the job is looked up, not added; RV(changed) says whether a real run would add it.
+      - The database is not contacted when queueing.
+    type: bool
+    default: false
+  queue_dry_run:
+    description:
+      - With O(queue=true), queue a dry run - the worker counts what the job would change and changes
+        nothing.
+    type: bool
+    default: false
+  queue_attempts:
+    description:
+      - With O(queue=true), how many times the job is tried before it stays in the failed set. Bad
+        input is never retried.
+    type: int
+    default: 3
+  queue_backoff:
+    description:
+      - With O(queue=true), seconds before the first retry; each further retry waits twice as long
+        (BullMQ exponential backoff).
+    type: float
+    default: 30
+"""
