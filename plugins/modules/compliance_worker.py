@@ -53,7 +53,7 @@ attributes:
     support: full
     description:
       - Check mode takes no job and counts the jobs a real run would take (waiting, and delayed
-        retries that are due), up to O(limit); RV(changed) is whether there is at least one.
+        retries that are due), up to O(limit); the result says V(changed=true) when there is at least one.
 """
 
 EXAMPLES = r"""
@@ -77,23 +77,53 @@ jobs:
   type: list
   elements: dict
   contains:
-    job: {description: The compliance job (V(data-retention), ...)., type: str}
-    queue: {description: Its queue., type: str}
-    job_id: {description: The BullMQ job id., type: str}
-    job_name: {description: The BullMQ job name., type: str}
+    job:
+      description: The compliance job (V(data-retention), ...).
+      type: str
+    queue:
+      description: Its queue.
+      type: str
+    job_id:
+      description: The BullMQ job id.
+      type: str
+    job_name:
+      description: The BullMQ job name.
+      type: str
     state:
       description: V(completed), V(delayed) (failed, will be retried) or V(failed) (no retry left, or bad input).
       type: str
-    attempt: {description: Which attempt this was., type: int}
-    attempts: {description: Attempts allowed., type: int}
-    dry_run: {description: Whether the job was a dry run., type: bool}
-    counts: {description: The run's counts (null when it failed)., type: dict}
-    mode: {description: V(dry-run) or V(execute) (null when it failed)., type: str}
-    audit_id: {description: The C(ComplianceAuditLog) row of an executed run., type: str}
-    summary: {description: The run's summary, as the inline module returns it (null when it failed)., type: dict}
-    error: {description: Why the attempt failed (no personal data)., type: str, returned: when it failed}
-    will_retry: {description: Whether BullMQ will retry it., type: bool, returned: when it failed}
-    duration_ms: {description: How long the attempt took., type: int}
+    attempt:
+      description: Which attempt this was.
+      type: int
+    attempts:
+      description: Attempts allowed.
+      type: int
+    dry_run:
+      description: Whether the job was a dry run.
+      type: bool
+    counts:
+      description: The run's counts (null when it failed).
+      type: dict
+    mode:
+      description: "V(dry-run) or V(execute) (null when it failed)."
+      type: str
+    audit_id:
+      description: The C(ComplianceAuditLog) row of an executed run.
+      type: str
+    summary:
+      description: The run's summary, as the inline module returns it (null when it failed).
+      type: dict
+    error:
+      description: Why the attempt failed (no personal data).
+      type: str
+      returned: when it failed
+    will_retry:
+      description: Whether BullMQ will retry it.
+      type: bool
+      returned: when it failed
+    duration_ms:
+      description: How long the attempt took.
+      type: int
 stopped:
   description: Why the run stopped - V(empty) (nothing waiting), V(limit) or V(time_budget).
   returned: when not in check mode

@@ -103,20 +103,42 @@ job:
   returned: always
   type: dict
   contains:
-    queue: {description: Its queue., type: str}
-    job_id: {description: Its id., type: str}
-    job_name: {description: The BullMQ job name (the compliance job)., type: str}
+    queue:
+      description: Its queue.
+      type: str
+    job_id:
+      description: Its id.
+      type: str
+    job_name:
+      description: The BullMQ job name (the compliance job).
+      type: str
     state:
       description: V(waiting), V(active), V(delayed) (waiting for a retry), V(prioritized), V(completed) or V(failed).
       type: str
-    data: {description: The job payload (docs/QUEUE.md)., type: dict}
-    attempts: {description: Attempts allowed., type: int}
-    attempts_made: {description: Attempts made so far., type: int}
-    failed_reason: {description: Why the last attempt failed, or null., type: str}
-    return_value: {description: The run's summary once completed, or null., type: dict}
-    created_at: {description: When it was added (ISO 8601, UTC)., type: str}
-    processed_at: {description: When its last attempt started, or null., type: str}
-    finished_at: {description: When it completed or finally failed, or null., type: str}
+    data:
+      description: The job payload (docs/QUEUE.md).
+      type: dict
+    attempts:
+      description: Attempts allowed.
+      type: int
+    attempts_made:
+      description: Attempts made so far.
+      type: int
+    failed_reason:
+      description: Why the last attempt failed, or null.
+      type: str
+    return_value:
+      description: The run's summary once completed, or null.
+      type: dict
+    created_at:
+      description: When it was added (ISO 8601, UTC).
+      type: str
+    processed_at:
+      description: When its last attempt started, or null.
+      type: str
+    finished_at:
+      description: When it completed or finally failed, or null.
+      type: str
 prefix:
   description: The BullMQ key prefix used.
   returned: always
