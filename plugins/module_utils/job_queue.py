@@ -24,9 +24,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connectio
 )
 
 try:
-    from bullmq import Job, Queue
+    from bullmq import Queue
 except ImportError:  # reported through redis_connection.missing_libraries()
-    Job = Queue = None
+    Queue = None
 
 DEFAULT_PREFIX = "bull"
 DEFAULT_ATTEMPTS = 3

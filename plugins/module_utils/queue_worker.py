@@ -47,7 +47,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
     DEFAULT_TIMEOUT,
     QueueConfigError,
-    QueueConnectionError,
     QueueError,
     describe_redis_error,
     missing_libraries,
@@ -103,7 +102,8 @@ def _emit(record: dict, log=None) -> None:
     """One JSON log line; to stdout (the journal, for the service) unless ``log`` takes it."""
     line = json.dumps(dict(record, logger=LOGGER_NAME), sort_keys=True, default=str)
     if log is None:
-        print(line, flush=True)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
     else:
         log(line)
 
@@ -368,7 +368,3 @@ def main(argv=None) -> int:
 
     asyncio.run(run())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

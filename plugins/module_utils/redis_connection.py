@@ -15,6 +15,7 @@ Ansible.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -37,12 +38,8 @@ except ImportError as import_error:  # reported by the modules through missing_r
     aioredis = redis_errors = Retry = NoBackoff = None
     REDIS_IMPORT_ERROR = import_error
 
-try:
-    import bullmq  # noqa: F401  (imported for its presence; job_queue and queue_worker use it)
-
-    BULLMQ_IMPORT_ERROR = None
-except ImportError as import_error:
-    BULLMQ_IMPORT_ERROR = import_error
+# job_queue and queue_worker import bullmq themselves; here we only say whether it is installed.
+BULLMQ_MISSING = importlib.util.find_spec("bullmq") is None
 
 LOCAL_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5
@@ -66,7 +63,7 @@ def missing_libraries() -> list:
     missing = []
     if REDIS_IMPORT_ERROR is not None:
         missing.append("redis")
-    if BULLMQ_IMPORT_ERROR is not None:
+    if BULLMQ_MISSING:
         missing.append("bullmq")
     return missing
 

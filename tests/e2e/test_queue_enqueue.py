@@ -13,7 +13,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connectio
     QueueConnectionError,
     resolve_redis,
 )
-from queue_testing import REDIS_URL, closed_port, queue_prefix, silent_redis  # noqa: F401  (fixtures)
+from queue_testing import REDIS_URL, closed_port, queue_prefix, silent_redis  # noqa: F401  pylint: disable=unused-import
 
 OPTIONS = {"tenant": "globex", "before": "2024-01-01", "triggered_by": "dpo@example.invalid", "reason": "ticket 42"}
 

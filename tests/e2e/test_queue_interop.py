@@ -6,14 +6,19 @@ import pytest
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
-from queue_testing import REDIS_URL, node_bullmq, queue_prefix  # noqa: F401  (fixtures)
+from queue_testing import REDIS_URL, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
+# In the collection's terms, as a compliance module passes them (not every job takes every option:
+# Node does not care, and the worker refuses what its job does not take).
 OPTIONS = {
-    "scope": {"tenant_id": "tenant-a", "user_ids": ["u1", "u2"]},
-    "cutoff": "2026-01-01T00:00:00+00:00",
+    "tenant": "acme-partners",
+    "user": ["usr-1", "usr-2"],
+    "before": "2026-01-01T00:00:00+00:00",
+    "retention_months": None,
     "triggered_by": "dpo@example.invalid",
     "reason": "GDPR art. 17 request",
     "note": None,
+    "batch_size": 500,
 }
 
 
@@ -31,10 +36,11 @@ def test_job_enqueued_from_python_is_consumed_by_node_worker(entry, queue_prefix
     assert job["id"] == request.job_id
     assert job["name"] == entry.name
     assert job["data"] == {
-        "scope": {"tenantId": "tenant-a", "userIds": ["u1", "u2"]},
+        "scope": {"tenant": "acme-partners", "user": ["usr-1", "usr-2"]},
         "cutoff": "2026-01-01T00:00:00+00:00",
         "triggeredBy": "dpo@example.invalid",
         "reason": "GDPR art. 17 request",
+        "batchSize": 500,
         "dryRun": False,
     }
     assert job["opts"]["attempts"] == 4
@@ -62,7 +68,7 @@ def test_ids_node_bullmq_rejects_are_rejected_before_redis(job_id, node_bullmq):
 
 def test_node_sees_one_job_when_python_enqueues_twice(queue_prefix, node_bullmq):
     target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
-    request = job_queue.enqueue_request("data_retention", OPTIONS, dry_run=True)
+    request = job_queue.enqueue_request("data-retention", OPTIONS, dry_run=True)
     assert job_queue.enqueue(target, request)["changed"] is True
     again = job_queue.enqueue(target, request)
     assert again["changed"] is False and again["state"] == "waiting"

@@ -9,7 +9,7 @@ import yaml
 import sample_data
 from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
-from queue_testing import REDIS_URL, closed_port, queue_prefix  # noqa: F401  (fixtures)
+from queue_testing import REDIS_URL, closed_port, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 RETENTION = {"tenant": "globex", "before": "2024-06-01T00:00:00Z", "triggered_by": "dpo@example.invalid"}
 
@@ -18,8 +18,8 @@ def playbook(tmp_path, *tasks) -> str:
     path = tmp_path / "queue_play.yml"
     path.write_text(yaml.safe_dump([{
         "name": "Queue", "hosts": "{{ skillforge_hosts | default('skillforge_db') }}", "gather_facts": False,
-        "module_defaults": {"group/skillforge.dataops.database": {"env": "{{ skillforge_env }}",
-                                                                   "queue_prefix": "{{ prefix }}"}},
+        "module_defaults": {
+            "group/skillforge.dataops.database": {"env": "{{ skillforge_env }}", "queue_prefix": "{{ prefix }}"}},
         "tasks": list(tasks)}], sort_keys=False))
     return str(path)
 
@@ -69,8 +69,8 @@ def test_compliance_worker_predicts_runs_and_reports_jobs(tmp_path, run_playbook
     assert drained["database"]["url"] and "redis" in drained
 
 
-def test_compliance_worker_fails_the_task_when_a_job_fails(tmp_path, run_playbook, migrated_database_url,
-                                                            queue_prefix):
+def test_compliance_worker_fails_the_task_when_a_job_fails(
+        tmp_path, run_playbook, migrated_database_url, queue_prefix):
     target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
     bad = job_queue.enqueue_request("consent-revocation", {"user": ["usr-missing"], "triggered_by": "dpo"}, False)
     job_queue.enqueue(target, bad)

@@ -23,7 +23,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connectio
     QueueConnectionError,
     resolve_redis,
 )
-from queue_testing import REDIS_URL, closed_port, node_bullmq, queue_prefix  # noqa: F401  (fixtures)
+from queue_testing import REDIS_URL, closed_port, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_TIME = datetime(2026, 1, 1)
@@ -53,7 +53,8 @@ def seeded_url(migrated_database_url) -> str:
 def twin_urls(database_factory, migrated_template):
     """Two databases with the same sample data: one for the inline run, one for the worker."""
     from conftest import url_for
-    return [seeded(url_for(database_factory.create(template=migrated_template))) for _ in range(2)]
+    inline, queued = (database_factory.create(template=migrated_template) for name in ("inline", "queued"))
+    return [seeded(url_for(inline)), seeded(url_for(queued))]
 
 
 def content(url: str) -> dict:
@@ -216,8 +217,11 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
         [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", queue_prefix,
          "--queue", "data-retention-jobs"],
         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def status(request):
+        return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
+
     try:
-        status = lambda request: job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
         wait_for(lambda: status(held)["state"] == "active", 20, "the worker to take the job")
         job_queue.enqueue(target, later)  # arrives while the job is in hand; must stay waiting
         worker.send_signal(signal.SIGTERM)
