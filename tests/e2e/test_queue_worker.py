@@ -211,12 +211,7 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
                                       dry_run=False)
     job_queue.enqueue(target, held)
     lock = hold_job_lock(queued_url, "data-retention")
-    environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=queued_url, SKILLFORGE_CI_REDIS_URL=REDIS_URL,
-                       PYTHONUNBUFFERED="1")
-    worker = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", queue_prefix,
-         "--queue", "data-retention-jobs"],
-        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = start_service(queued_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs")
 
     def status(request):
         return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
@@ -243,3 +238,53 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
     assert status(held)["state"] == "completed" and status(later)["state"] == "waiting"
     assert content(queued_url) == content(inline_url)
     assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]
+
+
+def start_service(database_url: str, redis_url: str, prefix: str, *arguments) -> subprocess.Popen:
+    environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=database_url, SKILLFORGE_CI_REDIS_URL=redis_url,
+                       PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", prefix]
+        + list(arguments), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue_prefix):
+    target = target_for(queue_prefix)
+    requests = [job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant=tenant,
+                                                                 lock_timeout=60), dry_run=False)
+                for tenant in ("globex", "umbrella", "initech")]
+    for request in requests:
+        job_queue.enqueue(target, request)
+    lock = hold_job_lock(seeded_url, "data-retention")  # every job waits for it once started
+    worker = start_service(seeded_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs", "--concurrency", "2")
+    try:
+        def counts():
+            return job_queue.queue_status(target, ["data-retention-jobs"])["queues"]["data-retention-jobs"]["counts"]
+
+        wait_for(lambda: counts()["active"] == 2, 20, "two jobs in hand")
+        time.sleep(1)
+        assert (counts()["active"], counts()["waiting"]) == (2, 1)  # never more than the concurrency
+        lock.close()
+        wait_for(lambda: counts()["completed"] == 3, 60, "all three jobs to complete")
+        worker.send_signal(signal.SIGTERM)
+        stdout, stderr = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        lock.close()
+    assert worker.returncode == 0, stderr
+    completed = [json.loads(line) for line in stdout.splitlines() if '"state": "completed"' in line]
+    assert sorted(record["job_id"] for record in completed) == sorted(request.job_id for request in requests)
+    assert [row[4] for row in audit_rows(seeded_url)] == ["succeeded"] * 3
+
+
+def test_service_with_redis_down_exits_at_once_with_a_clear_message(queue_prefix):
+    port = closed_port()
+    worker = start_service("postgresql://postgres@127.0.0.1:%d/unused" % closed_port(),
+                           "redis://:service-secret@127.0.0.1:%d/0" % port, queue_prefix)
+    stdout, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 1, stderr
+    record = json.loads(stdout.strip().splitlines()[-1])
+    assert record["event"] == "fatal"
+    assert record["error"].startswith("cannot connect to Redis at 127.0.0.1:%d (URL from SKILLFORGE_CI_REDIS_URL)" % port)
+    assert "service-secret" not in stdout + stderr
