@@ -52,9 +52,9 @@ options:
         C(skillforge-worker) service or M(skillforge.dataops.compliance_worker) run it later with the
         same code, audit included.
       - The job id is derived from the job and its options, so queueing the same request again adds
-        nothing and reports RV(changed=false) while that job is in the queue (completed jobs are kept
+        nothing and reports C(changed=false) while that job is in the queue (completed jobs are kept
         for 7 days, at most 1000).
-      - In check mode the job is looked up, not added; RV(changed) says whether a real run would add it.
+      - In check mode the job is looked up, not added; C(changed) says whether a real run would add it.
       - The database is not contacted when queueing.
     type: bool
     default: false
