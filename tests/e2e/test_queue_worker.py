@@ -3,6 +3,7 @@ with backoff, bad input, Redis down, and SIGTERM while a job is in hand."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -201,6 +202,33 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError("timed out waiting for %s" % what)
 
 
+def start_service(database_url: str, redis_url: str, prefix: str, *arguments) -> subprocess.Popen:
+    """scripts/skillforge-worker as systemd runs it: URLs from the environment, JSON lines on stdout."""
+    environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=database_url, SKILLFORGE_CI_REDIS_URL=redis_url,
+                       PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", prefix]
+        + list(arguments), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def service(*arguments):
+    worker = start_service(*arguments)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:  # the test failed before stopping it
+            worker.kill()
+            worker.communicate()
+
+
+def finish(worker: subprocess.Popen) -> list:
+    """Wait for the worker to exit cleanly; its JSON log records."""
+    stdout, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
 def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, queue_prefix):
     inline_url, queued_url = twin_urls
     with psycopg.connect(inline_url) as conn:
@@ -210,18 +238,12 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
     later = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant="umbrella"),
                                       dry_run=False)
     job_queue.enqueue(target, held)
-    lock = hold_job_lock(queued_url, "data-retention")
-    environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=queued_url, SKILLFORGE_CI_REDIS_URL=REDIS_URL,
-                       PYTHONUNBUFFERED="1")
-    worker = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", queue_prefix,
-         "--queue", "data-retention-jobs"],
-        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def status(request):
         return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
 
-    try:
+    with hold_job_lock(queued_url, "data-retention") as lock, \
+            service(queued_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs") as worker:
         wait_for(lambda: status(held)["state"] == "active", 20, "the worker to take the job")
         job_queue.enqueue(target, later)  # arrives while the job is in hand; must stay waiting
         worker.send_signal(signal.SIGTERM)
@@ -229,13 +251,7 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
         assert worker.poll() is None, "the worker exited with a job in hand"
         assert status(held)["state"] == "active"
         lock.close()  # the other run ends: the job in hand can proceed
-        stdout, stderr = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-        lock.close()
-    assert worker.returncode == 0, stderr
-    records = [json.loads(line) for line in stdout.splitlines()]
+        records = finish(worker)
     events = [r.get("event") or r.get("state") for r in records]
     assert events == ["started", "stopping", "completed", "stopped"]
     assert records[1]["jobs_in_hand"] == 1
@@ -243,3 +259,41 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
     assert status(held)["state"] == "completed" and status(later)["state"] == "waiting"
     assert content(queued_url) == content(inline_url)
     assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]
+
+
+def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue_prefix):
+    target = target_for(queue_prefix)
+    requests = [job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant=tenant,
+                                                                 lock_timeout=60), dry_run=False)
+                for tenant in ("globex", "umbrella", "initech")]
+    for request in requests:
+        job_queue.enqueue(target, request)
+
+    def counts():
+        return job_queue.queue_status(target, ["data-retention-jobs"])["queues"]["data-retention-jobs"]["counts"]
+
+    # Every job waits for the job lock once started.
+    with hold_job_lock(seeded_url, "data-retention") as lock, \
+            service(seeded_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs", "--concurrency", "2") as worker:
+        wait_for(lambda: counts()["active"] == 2, 20, "two jobs in hand")
+        time.sleep(1)
+        assert (counts()["active"], counts()["waiting"]) == (2, 1)  # never more than the concurrency
+        lock.close()
+        wait_for(lambda: counts()["completed"] == 3, 60, "all three jobs to complete")
+        worker.send_signal(signal.SIGTERM)
+        records = finish(worker)
+    completed = [record for record in records if record.get("state") == "completed"]
+    assert sorted(record["job_id"] for record in completed) == sorted(request.job_id for request in requests)
+    assert [row[4] for row in audit_rows(seeded_url)] == ["succeeded"] * 3
+
+
+def test_service_with_redis_down_exits_at_once_with_a_clear_message(queue_prefix):
+    port = closed_port()
+    worker = start_service("postgresql://postgres@127.0.0.1:%d/unused" % closed_port(),
+                           "redis://:service-secret@127.0.0.1:%d/0" % port, queue_prefix)
+    stdout, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 1, stderr
+    record = json.loads(stdout.strip().splitlines()[-1])
+    assert record["event"] == "fatal"
+    assert record["error"].startswith("cannot connect to Redis at 127.0.0.1:%d (URL from SKILLFORGE_CI_REDIS_URL)" % port)
+    assert "service-secret" not in stdout + stderr
