@@ -46,6 +46,11 @@ def h(key_sql: str) -> str:
     return H.format(key=key_sql)
 
 
+# Every tenant numbered 0..n-1, so "another tenant" is arithmetic on the numbers, not a lookup per row.
+TENANTS = """WITH tenants AS (SELECT "id", "partnerId", row_number() OVER (ORDER BY "id") - 1 AS ord,
+                                count(*) OVER () AS n FROM "Tenant")
+"""
+
 STATEMENTS = [
     # Tenants come from the parameter list.
     """INSERT INTO "Tenant" ("id", "slug", "name", "partnerId", "createdAt")
@@ -78,7 +83,7 @@ STATEMENTS = [
          FROM "User" u CROSS JOIN LATERAL generate_series(1, (""" + h("u.\"id\" || ':resumes'") + """ %% 3)::int) g""",
     # One or two ingestions per resume. Metadata: objects that carry another tenant's ids, objects
     # already right, objects without the keys, and (rarely) a non-object blob the jobs must leave.
-    """INSERT INTO "ResumeIngestion" ("id", "resumeId", "ingestionMetadata", "createdAt", "updatedAt")
+    TENANTS + """INSERT INTO "ResumeIngestion" ("id", "resumeId", "ingestionMetadata", "createdAt", "updatedAt")
        SELECT 'ing-' || r."id" || '-' || g, r."id",
               CASE x.kind
                 WHEN 0 THEN jsonb_build_object('source', 'upload', 'pages', x.r %% 9 + 1,
@@ -91,12 +96,11 @@ STATEMENTS = [
               r."createdAt", r."createdAt"
          FROM "Resume" r
          JOIN "User" u ON u."id" = r."userId"
-         JOIN "Tenant" own ON own."id" = u."tenantId"
+         JOIN tenants own ON own."id" = u."tenantId"
          CROSS JOIN LATERAL generate_series(1, 1 + (""" + h("r.\"id\" || ':ingestions'") + """ %% 2)::int) g
          CROSS JOIN LATERAL (SELECT """ + h("r.\"id\" || ':ing:' || g") + """ AS r) hr
          CROSS JOIN LATERAL (SELECT hr.r, CASE WHEN hr.r %% 20 = 0 THEN 4 ELSE (hr.r / 20) %% 4 END AS kind) x
-         JOIN LATERAL (SELECT "id", "partnerId" FROM "Tenant" o WHERE o."id" <> own."id"
-                       ORDER BY """ + h("o.\"id\" || r.\"id\" || g") + """ LIMIT 1) other ON true""",
+         JOIN tenants other ON other.ord = (own.ord + 1 + hr.r %% (own.n - 1)) %% own.n""",
     # Zero to three assessments per user across every status.
     """INSERT INTO "Assessment" ("id", "userId", "title", "status", "notificationsEnabled", "scheduledAt",
                                  "createdAt", "updatedAt")
@@ -107,7 +111,7 @@ STATEMENTS = [
          FROM "User" u CROSS JOIN LATERAL generate_series(1, (""" + h("u.\"id\" || ':asms'") + """ %% 4)::int) g""",
     # Zero to three notifications per user across every status; actions arrays mix objects with
     # another tenant's ids, objects already right, objects without ids and plain strings.
-    """INSERT INTO "Notification" ("id", "userId", "status", "title", "body", "actions", "createdAt", "updatedAt")
+    TENANTS + """INSERT INTO "Notification" ("id", "userId", "status", "title", "body", "actions", "createdAt", "updatedAt")
        SELECT 'ntf-' || u."id" || '-' || g, u."id",
               (ARRAY['pending', 'sent', 'read', 'archived'])[1 + (x.r %% 4)::int]::"NotificationStatus",
               'Notification ' || g, 'Hello',
@@ -122,11 +126,10 @@ STATEMENTS = [
               END,
               u."createdAt", u."createdAt"
          FROM "User" u
-         JOIN "Tenant" own ON own."id" = u."tenantId"
+         JOIN tenants own ON own."id" = u."tenantId"
          CROSS JOIN LATERAL generate_series(1, (""" + h("u.\"id\" || ':ntfs'") + """ %% 4)::int) g
          CROSS JOIN LATERAL (SELECT """ + h("u.\"id\" || ':ntf:' || g") + """ AS r) x
-         JOIN LATERAL (SELECT "id", "partnerId" FROM "Tenant" o WHERE o."id" <> own."id"
-                       ORDER BY """ + h("o.\"id\" || u.\"id\" || g") + """ LIMIT 1) other ON true""",
+         JOIN tenants other ON other.ord = (own.ord + 1 + x.r %% (own.n - 1)) %% own.n""",
     # A subset of the three channels per user.
     """INSERT INTO "NotificationPreference" ("id", "userId", "channel", "enabled", "createdAt", "updatedAt")
        SELECT 'npf-' || u."id" || '-' || c.channel, u."id", c.channel, c.bit <> 4, u."createdAt", u."createdAt"

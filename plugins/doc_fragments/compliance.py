@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ options:
         audit record's counts commit in one transaction, so an interrupted run leaves no user
         half processed and running the job again finishes the rest.
     type: int
-    default: 1000
+    default: 5000
   lock_timeout:
     description:
       - Seconds to wait for another run of the same job to finish. Only one run per job executes

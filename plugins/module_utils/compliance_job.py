@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared mechanics of the compliance jobs: options, batching, locking, dry-run counts, audit.
 
 A job is declared as data (a ``JobDefinition``): how to resolve its scope into a SQL predicate on
@@ -8,9 +9,10 @@ which rows change. From that single declaration this module builds both
 
 * the dry run: one read-only statement counting, per step, the rows the predicate matches over the
   whole scope (no locks, no writes, no run-then-rollback), and
-* the execution: keyset pagination over the users in scope; each batch of users is locked
-  (``FOR UPDATE``) and changed by ONE statement of data-modifying CTEs, and the batch, its child
-  rows and the audit record commit in one transaction.
+* the execution: keyset pagination over the users in scope; each batch of users (locked with
+  ``FOR UPDATE`` where the job needs it) is changed by ONE statement of data-modifying CTEs that
+  reach every row by index lookups on the batch's user ids, and the batch, its child rows and the
+  audit record's counts commit in one transaction.
 
 so dry-run counts and executed counts come from the same predicates. A second run of the same
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
@@ -32,7 +34,7 @@ except ImportError:  # reported by the modules through missing_required_lib()
     psycopg = None
     sql = None
 
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
 COMMON_OPTIONS = ("triggered_by", "reason", "note", "batch_size", "lock_timeout")
 
@@ -106,7 +108,10 @@ class JobDefinition:
 
     ``validate(options)`` checks options without the database; ``resolve_scope(conn, options)``
     turns them into a ``Scope`` (raising ``JobInputError`` for unknown tenants or users).
-    ``count_users`` adds a ``users`` count of distinct users with at least one changed row."""
+    ``count_users`` adds a ``users`` count of distinct users with at least one changed row.
+    ``lock_users`` locks each batch's users (``FOR UPDATE``) from selection to commit: needed when
+    the decision depends on the user row itself (a purge must not delete a user who just became
+    active); row changes lock their own rows anyway, so other jobs skip that cost."""
 
     name: str
     scope_options: tuple
@@ -114,6 +119,7 @@ class JobDefinition:
     resolve_scope: object
     steps: tuple
     count_users: bool = False
+    lock_users: bool = False
 
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
@@ -194,9 +200,9 @@ def existing_user_ids(conn, job: str, user_ids) -> list:
     return wanted
 
 
-def tenant_scope(tenant_id: str, slug: str, report=None) -> Scope:
+def tenant_scope(tenant_id: str, slug: str) -> Scope:
     """Every user of one tenant, walked by the ("tenantId", "id") index."""
-    return Scope(report=dict(report or {}, tenant=slug),
+    return Scope(report={"tenant": slug},
                  user_filter='u."tenantId" = %(scope_tenant_id)s',
                  params={"scope_tenant_id": tenant_id})
 
@@ -212,47 +218,63 @@ def users_scope(user_ids: list) -> Scope:
 # SQL built from the steps
 
 
-def _owner_condition(step: Step, membership) -> "sql.Composable":
-    column = {"self": 't."id"', "userId": 't."userId"', "resume": 'r."userId"'}[step.owner]
-    condition = sql.SQL(column + " ") + membership
+class _Membership:
+    """How "belongs to the users being processed" is written. Over a whole scope (dry run) it is
+    ``IN (subquery)``, which the planner runs as one hash semi-join; for a batch it is
+    ``= ANY(array)``, which can only be an index lookup per id: a hash join per batch would read
+    whole child tables once per batch and make a run quadratic."""
+
+    def __init__(self, batch: bool):
+        self.batch = batch
+        self.users = "= ANY(%(batch_user_ids)s)" if batch else 'IN (SELECT "id" FROM scoped_users)'
+
+    def of(self, subquery: str) -> str:
+        return ("= ANY(ARRAY(%s))" if self.batch else "IN (%s)") % subquery
+
+
+RESUMES_OF_USERS = 'SELECT r."id" FROM "Resume" r WHERE r."userId" '
+
+
+def _owner_condition(step: Step, membership: _Membership) -> "sql.Composable":
     if step.owner == "resume":
-        condition = sql.SQL('t."resumeId" = r."id" AND ') + condition
+        condition = 't."resumeId" ' + membership.of(RESUMES_OF_USERS + membership.users)
+    else:
+        condition = ('t."id" ' if step.owner == "self" else 't."userId" ') + membership.users
     if step.where is not None:
-        condition = condition + sql.SQL(" AND (" + step.where + ")")
-    return condition
+        condition += " AND (" + step.where + ")"
+    return sql.SQL(condition)
 
 
-def _user_column(step: Step) -> "sql.Composable":
-    return sql.SQL({"self": 't."id"', "userId": 't."userId"', "resume": 'r."userId"'}[step.owner])
+def _user_column(step: Step, wanted: bool) -> "sql.Composable":
+    """The owning user's id of a changed row, when the job counts distinct users."""
+    if not wanted:
+        return sql.SQL("NULL")
+    return sql.SQL({"self": 't."id"', "userId": 't."userId"',
+                    "resume": '(SELECT r."userId" FROM "Resume" r WHERE r."id" = t."resumeId")'}[step.owner])
 
 
-def _step_cte(step: Step, index: int, membership, dry_run: bool) -> "sql.Composable":
+def _step_cte(step: Step, index: int, membership: _Membership, dry_run: bool, want_user: bool) -> "sql.Composable":
     """The CTE for one step: a SELECT of the rows it would change, or the change itself."""
-    table = sql.Identifier(step.table)
-    resume = sql.SQL(' "Resume" r') if step.owner == "resume" else sql.SQL("")
-    condition = _owner_condition(step, membership)
-    returning = _user_column(step)
+    parts = dict(table=sql.Identifier(step.table), cond=_owner_condition(step, membership),
+                 user=_user_column(step, want_user))
     if dry_run:
-        body = sql.SQL("SELECT {user} AS user_id FROM {table} t{comma}{resume} WHERE {cond}").format(
-            user=returning, table=table, comma=sql.SQL(",") if step.owner == "resume" else sql.SQL(""),
-            resume=resume, cond=condition)
+        body = sql.SQL("SELECT {user} AS user_id FROM {table} t WHERE {cond}").format(**parts)
     elif step.is_delete:
-        body = sql.SQL("DELETE FROM {table} t{using}{resume} WHERE {cond} RETURNING {user} AS user_id").format(
-            table=table, using=sql.SQL(" USING") if step.owner == "resume" else sql.SQL(""), resume=resume,
-            cond=condition, user=returning)
+        body = sql.SQL("DELETE FROM {table} t WHERE {cond} RETURNING {user} AS user_id").format(**parts)
     else:
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = " + expression).format(sql.Identifier(column)) for column, expression in step.assignments)
-        body = sql.SQL("UPDATE {table} t SET {assign}, \"updatedAt\" = " + UTC_NOW + "{from_}{resume}"
-                       " WHERE {cond} RETURNING {user} AS user_id").format(
-            table=table, assign=assignments, from_=sql.SQL(" FROM") if step.owner == "resume" else sql.SQL(""),
-            resume=resume, cond=condition, user=returning)
+        body = sql.SQL('UPDATE {table} t SET {assign}, "updatedAt" = ' + UTC_NOW +
+                       " WHERE {cond} RETURNING {user} AS user_id").format(assign=assignments, **parts)
     return sql.SQL("{name} AS ({body})").format(name=sql.Identifier("step_%d" % index), body=body)
 
 
-def _counting_statement(definition: JobDefinition, membership, dry_run: bool, prefix=()) -> "sql.Composable":
-    """``WITH <prefix>, step_0 AS (...), ... SELECT <users>, count(step_0), ...``."""
-    ctes = list(prefix) + [_step_cte(step, i, membership, dry_run) for i, step in enumerate(definition.steps)]
+def _counting_statement(definition: JobDefinition, dry_run: bool, prefix=()) -> "sql.Composable":
+    """``WITH <prefix>, step_0 AS (...), ... SELECT <users>, count(step_0), ...``: the dry run's
+    count over the whole scope, or the change of one batch."""
+    membership = _Membership(batch=not dry_run)
+    ctes = list(prefix) + [_step_cte(step, i, membership, dry_run, definition.count_users)
+                           for i, step in enumerate(definition.steps)]
     names = [sql.Identifier("step_%d" % i) for i in range(len(definition.steps))]
     columns = [sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names]
     if definition.count_users:
@@ -266,34 +288,36 @@ def _scoped_users_cte(scope: Scope) -> "sql.Composable":
     return sql.SQL('scoped_users AS MATERIALIZED (SELECT u."id" FROM "User" u WHERE ' + scope.user_filter + ")")
 
 
-SCOPED_MEMBERSHIP = 'IN (SELECT "id" FROM scoped_users)'
-BATCH_MEMBERSHIP = "= ANY(%(batch_user_ids)s)"
+# A batch touches a few thousand rows of tables with millions: index lookups by user id, never
+# a sequential scan per batch (which the planner picks for a large = ANY() list on small tables
+# and which would make the whole run quadratic).
+BATCH_PLANNER_SETTINGS = "SET LOCAL enable_seqscan = off"
 
 
 def _order(scope: Scope) -> tuple:
     return tuple(sql.SQL(key) for key in scope.order or ('u."id"',))
 
 
-def _batch_query(scope: Scope, after) -> "sql.Composable":
-    """The next batch of users after the keyset cursor, locked for the batch's transaction."""
+def _batch_query(scope: Scope, after, lock: bool) -> "sql.Composable":
+    """The next batch of users after the keyset cursor (locked for the transaction if ``lock``)."""
     order = _order(scope)
     condition = sql.SQL(scope.user_filter)
     if after is not None:
         condition = sql.SQL("({}) AND ({}) > ({})").format(
             condition, sql.SQL(", ").join(order),
             sql.SQL(", ").join(sql.Placeholder("after_%d" % i) for i in range(len(order))))
-    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s FOR UPDATE OF u'
-                   ).format(order=sql.SQL(", ").join(order), cond=condition)
+    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s{lock}').format(
+        order=sql.SQL(", ").join(order), cond=condition, lock=sql.SQL(" FOR UPDATE OF u" if lock else ""))
 
 
 def _sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
     """Up to ``limit`` rows the step would change, with the column's value before and after."""
     column, expression = step.assignments[0]
-    return sql.SQL('WITH {scoped} SELECT t."id", t.{col}, ' + expression + ' FROM {table} t{resume} WHERE {cond}'
+    return sql.SQL('WITH {scoped} SELECT t."id", t.{col}, ' + expression + ' FROM {table} t WHERE {cond}'
                    ' ORDER BY t."id" LIMIT {limit}').format(
         scoped=_scoped_users_cte(scope), col=sql.Identifier(column),
-        table=sql.Identifier(step.table), resume=sql.SQL(', "Resume" r') if step.owner == "resume" else sql.SQL(""),
-        cond=_owner_condition(step, sql.SQL(SCOPED_MEMBERSHIP)), limit=sql.Literal(limit))
+        table=sql.Identifier(step.table), cond=_owner_condition(step, _Membership(batch=False)),
+        limit=sql.Literal(limit))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +365,7 @@ def safe_error(error: Exception) -> str:
 
 
 def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:
-    statement = _counting_statement(definition, sql.SQL(SCOPED_MEMBERSHIP), True, prefix=[_scoped_users_cte(scope)])
+    statement = _counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
     row = conn.execute(statement, scope.params).fetchone()
     return dict(zip(definition.count_names(), row))
 
@@ -359,15 +383,16 @@ def _sample(conn, definition: JobDefinition, scope: Scope, limit: int) -> list:
 
 def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun) -> None:
     """Execute batch after batch; each commits its users, their rows and the audit counts."""
-    change = _counting_statement(definition, sql.SQL(BATCH_MEMBERSHIP), False)
+    change = _counting_statement(definition, False)
     order_width = len(_order(scope))
     after = None
     while True:
         with conn.transaction():
+            conn.execute(BATCH_PLANNER_SETTINGS)
             params = dict(scope.params, batch_size=options["batch_size"])
             if after is not None:
                 params.update(("after_%d" % i, value) for i, value in enumerate(after))
-            keys = conn.execute(_batch_query(scope, after), params).fetchall()
+            keys = conn.execute(_batch_query(scope, after, definition.lock_users), params).fetchall()
             if not keys:
                 run.finish(conn)
                 return
@@ -408,8 +433,10 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             _run_batches(conn, definition, scope, options, run)
         except psycopg.Error as error:
             message = "%s: failed after %d committed batch(es): %s" % (definition.name, run.batches, safe_error(error))
-            if not conn.closed and not conn.broken:
+            try:
                 run.fail(conn, message)
+            except psycopg.Error:  # connection lost: the row stays 'running' with the committed counts
+                pass
             summary = run.summary()
             audit.emit(summary, log)
             raise JobRunError(message, summary) from None

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Find and open the SkillForge database: the one connection helper every module uses.
 
 Resolution order (the ops runbook's): the ``dsn`` option, ``SKILLFORGE_<ENV>_DATABASE_URL``,
@@ -88,8 +89,8 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
-        userinfo, _, hosts = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
+        userinfo, _at, hosts = netloc.rpartition("@")
+        user, has_password, _password = userinfo.partition(":")
         netloc = "%s%s@%s" % (user, ":" + REDACTED if has_password else "", hosts)
     query = [(key, REDACTED if key == "password" else value)
              for key, value in parse_qsl(parts.query, keep_blank_values=True)]

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """consent-revocation: a tenant's users (or listed users) stop receiving anything from SkillForge.
 
 Per user in scope: marketing opt-in off, every notification preference removed, scheduled or

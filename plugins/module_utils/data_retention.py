@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """data-retention: delete users inactive past the retention window, with everything they own.
 
 A user is eligible when ``coalesce("lastActiveAt", "createdAt")`` is before the cutoff and
@@ -92,6 +93,7 @@ DEFINITION = JobDefinition(
     scope_options=("tenant", "before", "retention_months"),
     validate=_validate,
     resolve_scope=_resolve_scope,
+    lock_users=True,  # eligibility is read from the user row: nobody may change it mid-batch
     steps=(
         Step("users", "User", owner="self"),
         Step("notifications", "Notification"),

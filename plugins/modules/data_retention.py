@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -57,33 +58,27 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: The audit-friendly summary of the run (also logged as one JSON line).
+  description:
+    - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason), C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts); after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(scope) has C(cutoff) (ISO-8601 UTC, computed once at the start), C(before) or C(retention_months), and
+      C(tenant) when set.
+    - C(counts) - rows deleted, or in check mode that executing would delete - C(users), C(notifications),
+      C(resumes), C(resumeIngestions), C(assessments), C(notificationPreferences), C(profiles).
   returned: when the job ran (not with O(queue=true)), also after a failed run
   type: dict
-  contains:
-    job: {description: Always V(data-retention)., type: str, returned: always}
-    mode: {description: V(dry-run) in check mode, else V(execute)., type: str, returned: always}
-    scope:
-      description: V(cutoff) (ISO-8601 UTC), V(before) or V(retention_months), and V(tenant) when set.
-      type: dict
-      returned: always
-      sample: {cutoff: "2024-11-26T15:13:03.352Z", retention_months: 24}
-    triggered_by: {description: The O(triggered_by) option., type: str, returned: always}
-    reason: {description: The O(reason) option., type: str, returned: always}
-    note: {description: The O(note) option., type: str, returned: always}
-    started_at: {description: Start time, ISO-8601 UTC., type: str, returned: always}
-    finished_at: {description: End time, ISO-8601 UTC (null while a run is unfinished)., type: str, returned: always}
-    changed: {description: Whether any count is above zero., type: bool, returned: always}
-    counts:
-      description: Rows deleted (or, in check mode, that executing would delete) per entity.
-      type: dict
-      returned: always
-      sample: {users: 28, notifications: 34, resumes: 26, resumeIngestions: 40, assessments: 41,
-               notificationPreferences: 40, profiles: 25}
-    audit_id: {description: Id of the C(ComplianceAuditLog) row., type: str, returned: when executed}
-    batches: {description: Batches committed., type: int, returned: when executed}
-    outcome: {description: "V(succeeded), V(failed) (or V(running))", type: str, returned: when executed}
-    error: {description: What failed (no personal data)., type: str, returned: when the run failed}
+  sample:
+    job: data-retention
+    mode: dry-run
+    scope: {cutoff: "2024-11-26T15:13:03.352Z", retention_months: 24}
+    triggered_by: dpo@skillforge.com
+    reason: null
+    note: null
+    started_at: "2026-11-26T15:13:03.350Z"
+    finished_at: "2026-11-26T15:13:03.416Z"
+    changed: true
+    counts: {users: 28, notifications: 34, resumes: 26, resumeIngestions: 40, assessments: 41,
+             notificationPreferences: 40, profiles: 25}
 database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -39,28 +40,27 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: The audit-friendly summary of the run (also logged as one JSON line).
+  description:
+    - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason), C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts); after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(scope) is C(tenant) (the slug).
+    - C(counts) - C(resumeUpdates) and C(notificationUpdates), rows whose JSON changed (or, in check mode, would).
   returned: when the job ran (not with O(queue=true)), also after a failed run
   type: dict
-  contains:
-    job: {description: Always V(partner-segregation)., type: str, returned: always}
-    mode: {description: V(dry-run) in check mode, else V(execute)., type: str, returned: always}
-    scope: {description: V(tenant) (the slug)., type: dict, returned: always}
-    triggered_by: {description: The O(triggered_by) option., type: str, returned: always}
-    reason: {description: The O(reason) option., type: str, returned: always}
-    note: {description: The O(note) option., type: str, returned: always}
-    started_at: {description: Start time, ISO-8601 UTC., type: str, returned: always}
-    finished_at: {description: End time, ISO-8601 UTC (null while a run is unfinished)., type: str, returned: always}
-    changed: {description: Whether any count is above zero., type: bool, returned: always}
-    counts:
-      description: V(resumeUpdates) and V(notificationUpdates) - rows whose JSON changed (or would).
-      type: dict
-      returned: always
-      sample: {resumeUpdates: 28, notificationUpdates: 29}
-    audit_id: {description: Id of the C(ComplianceAuditLog) row., type: str, returned: when executed}
-    batches: {description: Batches committed., type: int, returned: when executed}
-    outcome: {description: "V(succeeded), V(failed) (or V(running))", type: str, returned: when executed}
-    error: {description: What failed (no personal data)., type: str, returned: when the run failed}
+  sample:
+    job: partner-segregation
+    mode: execute
+    scope: {tenant: acme-partners}
+    triggered_by: privacy@skillforge.com
+    reason: Partner audit PA-2025-07
+    note: null
+    started_at: "2026-11-26T15:13:03.607Z"
+    finished_at: "2026-11-26T15:13:03.642Z"
+    changed: true
+    counts: {resumeUpdates: 28, notificationUpdates: 29}
+    audit_id: 4006a5f2706f4a2a8cc7a816904a6531
+    batches: 1
+    outcome: succeeded
 database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always

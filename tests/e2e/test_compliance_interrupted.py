@@ -117,5 +117,3 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
                          ' FROM "ComplianceAuditLog"').fetchone()
     assert total == (len(eligible), sum(before[u][0] for u in eligible))
     conn.close()
-
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 import sample_data
+from conftest import REPO_ROOT
 
 PLAYBOOK = "playbooks/compliance.yml"
 WHO = "privacy@skillforge.com"
@@ -121,6 +122,6 @@ def test_bad_input_fails_the_play_and_changes_nothing(run_playbook, sample_url, 
 
 def test_staging_never_falls_back_to_the_local_database(run_playbook):
     result = run_playbook(PLAYBOOK, extra_vars={"compliance_job": "data-retention", "compliance_triggered_by": WHO},
-                          check=True, inventory=sample_data.__file__.rsplit("/tests/", 1)[0] + "/inventories/staging")
+                          check=True, inventory=REPO_ROOT / "inventories" / "staging")
     assert result.rc != 0
     assert "SKILLFORGE_STAGING_DATABASE_URL" in result.stdout

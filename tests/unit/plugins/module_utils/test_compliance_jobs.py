@@ -16,14 +16,19 @@ import psycopg
 import pytest
 import sample_data
 from conftest import url_for
+from psycopg import sql
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    BATCH_PLANNER_SETTINGS,
     JobBusyError,
     JobInputError,
     JobRunError,
+    _batch_query,
+    _counting_statement,
     lock_keys,
+    normalize_options,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS, run_job
 
 WHO = "privacy@skillforge.com"
 
@@ -208,7 +213,8 @@ def test_a_second_run_of_the_same_job_is_refused_or_waits(conn, migrated_databas
         assert time.monotonic() - started >= 0.4
         assert summary["outcome"] == "succeeded" and summary["changed"]
     # The lock was released at the end of the run.
-    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                        " (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0] == 0
 
 
 def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
@@ -238,3 +244,25 @@ def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
     assert remaining["counts"]["users"] == dry["counts"]["users"] - 2
     for name, value in summary["counts"].items():
         assert remaining["counts"][name] == dry["counts"][name] - value, name
+
+
+@pytest.mark.parametrize("job", sorted(JOB_RUNS))
+def test_a_batch_is_index_lookups_only(unchanging_conn, job):
+    """Each batch reads its users' rows by index; a sequential scan or a hash join over a child
+    table per batch would make a run over millions of users quadratic."""
+    conn = unchanging_conn
+    definition = JOBS[job]
+    options = normalize_options(definition, dict(JOB_RUNS[job], triggered_by=WHO))
+    scope = definition.resolve_scope(conn, options)
+    conn.autocommit = False
+    try:
+        conn.execute(BATCH_PLANNER_SETTINGS)
+        params = dict(scope.params, batch_size=50)
+        keys = conn.execute(_batch_query(scope, None, definition.lock_users), params).fetchall()
+        params["batch_user_ids"] = [row[-1] for row in keys]
+        plan = "\n".join(row[0] for row in conn.execute(
+            sql.SQL("EXPLAIN ") + _counting_statement(definition, dry_run=False), params))
+    finally:
+        conn.rollback()
+        conn.autocommit = True
+    assert not [line for line in plan.splitlines() if "Seq Scan" in line or " Join" in line], plan
