@@ -100,7 +100,7 @@ def test_queue_info_with_redis_down_fails_fast_without_the_password(tmp_path, ru
 
 def test_queue_true_adds_one_job_node_consumes_it(tmp_path, run_playbook, queue_prefix, node_bullmq):
     options = {"tenant": "globex", "before": "2024-06-01", "triggered_by": "dpo@example.invalid",
-               "reason": "ticket 9", "queue": True, "queue_attempts": 4, "queue_backoff": 5}
+               "reason": "ticket 9", "batch_size": 200, "queue": True, "queue_attempts": 4, "queue_backoff": 5}
     run = run_playbook(playbook(
         tmp_path,
         task("Predict", "data_retention", check=True, **options),
@@ -121,7 +121,7 @@ def test_queue_true_adds_one_job_node_consumes_it(tmp_path, run_playbook, queue_
     job, = consumed["jobs"]
     assert (job["id"], job["name"]) == (queued["job_id"], "data-retention")
     assert job["data"] == {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01", "retentionMonths": 24,
-                           "triggeredBy": "dpo@example.invalid", "reason": "ticket 9", "batchSize": 1000,
+                           "triggeredBy": "dpo@example.invalid", "reason": "ticket 9", "batchSize": 200,
                            "lockTimeout": 0, "dryRun": False}
     assert job["opts"]["attempts"] == 4 and job["opts"]["backoff"] == {"type": "exponential", "delay": 5000}
 
