@@ -20,6 +20,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.module_support 
     database_argument_spec,
     open_database,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import (
+    enqueue_for_module,
+    queue_argument_spec,
+)
 
 DIFF_SAMPLE_SIZE = 5
 
@@ -46,10 +50,12 @@ def _diff(sample: list) -> dict:
 
 def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> None:
     """The whole body of a compliance module: check mode is the dry run."""
-    module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options), supports_check_mode=True,
-                           **module_kwargs)
+    module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options, **queue_argument_spec()),
+                           supports_check_mode=True, **module_kwargs)
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
+    if module.params["queue"]:
+        enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
     conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
     try:
         outcome = run_job_with_sample(conn, job_name, options, dry_run=module.check_mode, log=module.log,

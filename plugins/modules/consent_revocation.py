@@ -32,6 +32,8 @@ options:
 extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.compliance
+  - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis
 """
 
 EXAMPLES = r"""
@@ -66,7 +68,7 @@ summary:
     - C(counts) - rows changed, or in check mode that executing would change - C(users) (users with at least one
       change), C(marketingOptOuts) (users whose flag flipped), C(notificationPreferencesDeleted),
       C(assessmentsCancelled), C(notificationsArchived).
-  returned: always
+  returned: when the job ran (not with O(queue=true)), also after a failed run
   type: dict
   sample:
     job: consent-revocation
@@ -86,6 +88,48 @@ summary:
 database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always
+  type: dict
+queued:
+  description: Whether the job was queued (O(queue=true)) rather than run; the keys below come with it.
+  returned: when O(queue=true)
+  type: bool
+queue:
+  description: The BullMQ queue.
+  returned: when O(queue=true)
+  type: str
+  sample: consent-revocation-jobs
+job_name:
+  description: The BullMQ job name.
+  returned: when O(queue=true)
+  type: str
+  sample: consent-revocation
+job_id:
+  description: The deterministic job id (the same request always gets the same id).
+  returned: when O(queue=true)
+  type: str
+  sample: consent-revocation-3c9d0a4f1e2b7c6d5a4f3e2d1c0b9a87
+state:
+  description:
+    - The job's BullMQ state after the task - V(waiting) when just added, or the state of the job
+      already there (V(active), V(completed), V(failed), ...). V(absent) in check mode when the job
+      would be added.
+  returned: when O(queue=true)
+  type: str
+data:
+  description: The job payload (docs/QUEUE.md).
+  returned: when O(queue=true)
+  type: dict
+opts:
+  description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
+  returned: when O(queue=true)
+  type: dict
+prefix:
+  description: The BullMQ key prefix.
+  returned: when O(queue=true)
+  type: str
+redis:
+  description: Which Redis was used, without the password.
+  returned: when O(queue=true)
   type: dict
 """
 
