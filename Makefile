@@ -25,6 +25,7 @@ demo: setup
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" tests/sanity.sh
 
 unit: setup
