@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fill the application schema at production scale, deterministically from a seed.
 
     python -m bench.appdata --database sf_bench_big --create --users 1000000 --tenants 50 --seed 7

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The best hand-written SQL a DBA would run for the same effect as each job: set-based, one transaction.
 
 Each function takes a psycopg connection (not in a transaction) and returns the rows changed per

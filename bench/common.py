@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every benchmark script shares: the admin connection, throwaway ``sf_bench_`` databases,
 the schema, and the import path of the collection under test."""
 

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run ONE measured piece of work in this (fresh) process and print its time and peak memory as JSON.
 
 The harness starts one process per measurement, so the peak RSS reported is that of the work alone

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """An O*NET-size reference dataset, in the collection's fixture format and in O*NET's text format.
 
     python -m bench.onet_data --out /tmp/onet-full            # both formats, in fixtures/ and db_29_0_text/

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time against users for each job, the collection beside the baseline (docs/performance-scaling.png)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The benchmark harness: each job done by the collection and by hand-written SQL, side by side.
 
     bench/.venv/bin/python -m bench.run --users 100000 --runs 3

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The benchmark harness (bench/) at a tiny scale, so it cannot rot: every job done by the collection
 and by the hand-written SQL on identical database copies, with the same effect, and nothing left behind.
 
