@@ -43,10 +43,9 @@ def link_collection() -> None:
         if other not in sys.path:
             sys.path.insert(0, other)
         return
-    link = COLLECTIONS_DIR / "ansible_collections" / "skillforge" / "dataops"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(Path("..", "..", ".."), target_is_directory=True)
+    if not (COLLECTIONS_DIR / "ansible_collections" / "skillforge" / "dataops").exists():
+        raise SystemExit("run `make setup` first: it links this checkout as %s/ansible_collections/skillforge/dataops"
+                         % COLLECTIONS_DIR)
     if str(COLLECTIONS_DIR) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS_DIR))
 

@@ -9,9 +9,9 @@ The size of the O*NET 29.0 database release: 1,016 occupations, the 35 skills of
 about 18,800 task statements. Skills are O*NET's own (element ids, names, categories); occupation
 codes, titles, ratings and tasks are generated deterministically from a seed: plausible shapes and
 value ranges, not O*NET's figures. The fixture set is written by the collection's own writer
-(``onet_dataset.write_fixtures``) and the text release in the layout ``onet_text_import`` reads
-(tab-delimited, header row, ``n/a`` for null, ``MM/YYYY`` dates), so both are exactly what a seed
-of real data reads.
+(``onet_dataset.write_fixtures``) and the text release by the writer the seeding tests use for the
+layout ``onet_text_import`` reads (tab-delimited, CRLF, header row, ``n/a`` for null, ``MM/YYYY``
+dates), so both are exactly what a seed of real data reads.
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import decimal
+import importlib.util
 import os
 import random
 import sys
+import types
+from pathlib import Path
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import common  # noqa: E402
 
 OCCUPATIONS = 1016
@@ -144,45 +147,16 @@ def write_fixture_set(directory: str, rows: dict) -> dict:
     return onet_dataset.write_fixtures(directory, rows, versions(), "bench")
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, dt.date):
-        return value.strftime("%m/%Y")
-    return str(value)
-
-
-def _write_tsv(path: str, header: tuple, records) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write("\t".join(header) + "\r\n")  # O*NET's release files use CRLF
-        for record in records:
-            handle.write("\t".join(_cell(value) for value in record) + "\r\n")
-
-
 def write_text_release(directory: str, rows: dict) -> None:
-    """O*NET's text release layout (``db_29_0_text``): the files ``onet_text_import`` reads."""
-    os.makedirs(directory, exist_ok=True)
-    occupations = rows["onet_occupations"]
-    _write_tsv(os.path.join(directory, "Occupation Data.txt"), ("O*NET-SOC Code", "Title", "Description"),
-               ((code, title, description) for code, title, description, _ in occupations))
-    _write_tsv(os.path.join(directory, "Job Zones.txt"), ("O*NET-SOC Code", "Title", "Job Zone", "Date", "Domain Source"),
-               ((code, title, zone, RELEASE_DATE, "Analyst") for code, title, _, zone in occupations if zone is not None))
-    elements = list(PARENT_ELEMENTS) + [(element_id, name) for element_id, name, _, _ in rows["onet_skills"]]
-    descriptions = {element_id: description for element_id, _, description, _ in rows["onet_skills"]}
-    _write_tsv(os.path.join(directory, "Content Model Reference.txt"), ("Element ID", "Element Name", "Description"),
-               ((element_id, name, descriptions.get(element_id, "%s (Content Model element)." % name))
-                for element_id, name in elements))
-    names = {element_id: name for element_id, name in elements}
-    titles = {code: title for code, title, _, _ in occupations}
-    _write_tsv(os.path.join(directory, "Skills.txt"),
-               ("O*NET-SOC Code", "Title", "Element ID", "Element Name", "Scale ID", "Data Value", "N",
-                "Standard Error", "Lower CI Bound", "Upper CI Bound", "Recommend Suppress", "Not Relevant", "Date",
-                "Domain Source"),
-               ((r[0], titles[r[0]], r[1], names[r[1]]) + r[2:] for r in rows["onet_occupation_skills"]))
-    _write_tsv(os.path.join(directory, "Task Statements.txt"),
-               ("O*NET-SOC Code", "Title", "Task ID", "Task", "Task Type", "Incumbents Responding", "Date",
-                "Domain Source"),
-               ((t[1], titles[t[1]], t[0], t[2], t[3], t[4], t[5], t[6]) for t in rows["onet_tasks"]))
+    """O*NET's text release layout (``db_29_0_text``), written by the seeding tests' own writer
+    (``write_onet_text`` in tests/unit/plugins/module_utils/onet_test_support.py), so the benchmark
+    reads exactly the layout the importer is tested with."""
+    common.link_collection()
+    path = common.REPO_ROOT / "tests" / "unit" / "plugins" / "module_utils" / "onet_test_support.py"
+    spec = importlib.util.spec_from_file_location("onet_test_support", path)
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    support.write_onet_text(types.SimpleNamespace(rows=rows), Path(directory))
 
 
 def write_all(out: str, seed: int = 29, occupation_count: int = OCCUPATIONS) -> dict:
