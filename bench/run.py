@@ -443,6 +443,29 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def growth_markdown(all_results: list) -> str:
+    """Median seconds per job and side across scales, and the factor from one scale to the next."""
+    all_results = sorted(all_results, key=lambda r: r["users"])
+    scales = [r["users"] for r in all_results]
+    header = "| job | side | " + " | ".join("{:,} users".format(u) for u in scales) + " | " + " | ".join(
+        "x (%s to %s)" % (_short(a), _short(b)) for a, b in zip(scales, scales[1:])) + " |"
+    lines = [header, "| --- | --- |" + " ---: |" * (2 * len(scales) - 1)]
+    for short in COMPLIANCE_JOBS:
+        for key, label in (("function", "collection"), ("baseline", "hand-written SQL"), ("check", "check mode"),
+                           ("function_rss_mb", "peak RSS (MB)")):
+            values = [median(r["jobs"][short][key]) if short in r["jobs"] and r["jobs"][short].get(key) else None
+                      for r in all_results]
+            if key == "function_rss_mb":
+                values = [max(r["jobs"][short][key]) if short in r["jobs"] else None for r in all_results]
+            factors = [_fmt(_ratio(b, a), "%.1f") for a, b in zip(values, values[1:])]
+            lines.append("| %s | %s | %s | %s |" % (short, label, " | ".join(_fmt(v) for v in values), " | ".join(factors)))
+    return "\n".join(lines)
+
+
+def _short(users: int) -> str:
+    return "%dM" % (users // 1000000) if users >= 1000000 else "%dk" % (users // 1000)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10000)
@@ -473,6 +496,8 @@ def main(argv=None) -> int:
             results = json.loads(Path(path).read_text())
             print("%s users (%s; %d run(s) per side)\n" % ("{:,}".format(results["users"]), path, results["runs"]))
             print(markdown(results) + "\n")
+        if len(args.markdown) > 1:
+            print(growth_markdown([json.loads(Path(p).read_text()) for p in args.markdown]))
         return 0
     if args.plot:
         from bench import plot
