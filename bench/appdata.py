@@ -209,7 +209,7 @@ class Generator:
         owner = self.resume_owner
         child_time = self._child_time
         for i in range(len(self.user_day)):
-            for _ in range(rng.randint(1, 3)):
+            for _n in range(rng.randint(1, 3)):
                 ts = child_time(rng, i)
                 w.row("res_%09d" % n, "usr_%08d" % i, "Resume %d" % (n % 10), "resumes/%09d.pdf" % n, ts, ts)
                 owner.append(i)
@@ -221,7 +221,7 @@ class Generator:
         tenants = self.user_tenant
         n = 0
         for r, user in enumerate(self.resume_owner):
-            for _ in range(rng.randint(1, 2)):
+            for _n in range(rng.randint(1, 2)):
                 pages = rng.randint(1, 4)
                 if rng.random() >= self.scale.untagged_share:
                     meta = TAGGED_METADATA % ((pages,) + self._owner_json(rng, tenants[user]))
@@ -236,7 +236,7 @@ class Generator:
         at = self.clock.at
         n = 0
         for i, day in enumerate(self.user_day):
-            for _ in range(rng.randint(0, 4)):
+            for _n in range(rng.randint(0, 4)):
                 status = ASSESSMENT_STATUSES[rng.randrange(4)]
                 ts = self._child_time(rng, i)
                 w.row("asm_%09d" % n, "usr_%08d" % i, "Assessment %d" % (n % 25), status,
@@ -249,7 +249,7 @@ class Generator:
         tenants = self.user_tenant
         n = 0
         for i in range(len(self.user_day)):
-            for _ in range(rng.randint(0, 6)):
+            for _n in range(rng.randint(0, 6)):
                 actions = ",".join(ACTION % ((ACTION_TYPES[a], n) + self._owner_json(rng, tenants[i]))
                                    for a in range(rng.randint(0, 3)))
                 ts = self._child_time(rng, i)
@@ -313,9 +313,9 @@ def _read_definitions(conn, tables) -> _Definitions:
 
 
 def _drop_definitions(conn, defs: _Definitions) -> None:
-    for table, name, _ in defs.foreign_keys + defs.keys:
+    for table, name, _definition in defs.foreign_keys + defs.keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
-    for name, _ in defs.indexes:
+    for name, _statement in defs.indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
 
@@ -324,7 +324,7 @@ def _restore_definitions(conn, defs: _Definitions) -> None:
     for table, name, definition in defs.keys:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
                      + sql.SQL(definition))
-    for _, statement in defs.indexes:
+    for _name, statement in defs.indexes:
         conn.execute(sql.SQL(statement))
     for table, name, definition in defs.foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
@@ -387,7 +387,7 @@ def generate(conninfo: str, scale: Scale, progress=None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--database", required=True, help="database to fill (sf_bench_* with --create)")
     parser.add_argument("--create", action="store_true", help="create and migrate the database first")
     parser.add_argument("--users", type=int, default=10000)

@@ -59,7 +59,7 @@ def consent_revocation(conn, tenant: str) -> dict:
     """Opt a tenant's users out of marketing, delete their notification preferences, cancel their
     pending assessments and archive their notifications."""
     with conn.transaction():
-        tenant_id, _ = _tenant(conn, tenant)
+        tenant_id = _tenant(conn, tenant)[0]
         params = {"tenant": tenant_id}
         counts = {}
         counts["marketingOptOuts"] = conn.execute(

@@ -59,8 +59,8 @@ def _backend_cpu_seconds(pid: int) -> float | None:
 
 @contextlib.contextmanager
 def _connect(dsn: str, **kwargs):
-    """psycopg.connect, noting the CPU time its backend spends until the work is done: on a shared
-    machine CPU seconds vary less than wall-clock seconds."""
+    """psycopg.connect, noting the CPU time its backend spends until the work is done (it tells
+    CPU-bound work from waiting on disk or locks)."""
     import psycopg
     with psycopg.connect(dsn, **kwargs) as conn:
         pid = conn.info.backend_pid
@@ -132,7 +132,7 @@ def playbook(spec: dict):
     env = {key: value for key, value in os.environ.items() if not key.endswith(("DATABASE_URL", "REDIS_URL"))}
     env.update(ANSIBLE_CONFIG=str(common.REPO_ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
                ANSIBLE_NOCOLOR="1", **spec.get("env", {}))
-    completed = subprocess.run(command, env=env, cwd=str(common.REPO_ROOT), capture_output=True, text=True)
+    completed = subprocess.run(command, env=env, cwd=str(common.REPO_ROOT), capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError("ansible-playbook failed (rc %d): %s" % (completed.returncode,
                                                                     (completed.stdout + completed.stderr)[-3000:]))

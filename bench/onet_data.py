@@ -107,7 +107,7 @@ def build_rows(seed: int = 29, occupation_count: int = OCCUPATIONS) -> dict:
     for index, code in enumerate(codes[:rated]):
         date = RELEASE_DATE if index % 3 else dt.date(2023, 8, 1)
         source = "Analyst" if index % 4 else "Incumbent"
-        for element_id, _ in SKILLS:
+        for element_id, _name in SKILLS:
             importance = _rating(rng.gauss(2.9, 0.8), 1, 5)
             level = _rating(float(importance) * 1.25 - 0.6 + rng.gauss(0, 0.4), 0, 7)
             for scale, value, low, high in (("IM", importance, 1, 5), ("LV", level, 0, 7)):
@@ -168,7 +168,7 @@ def write_all(out: str, seed: int = 29, occupation_count: int = OCCUPATIONS) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--out", required=True, help="directory to write fixtures/ and db_29_0_text/ into")
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--occupations", type=int, default=OCCUPATIONS, help="fewer for a smaller dataset")

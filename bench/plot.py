@@ -20,11 +20,11 @@ def draw(results: list, png: str) -> None:
     figure, axes = plt.subplots(1, len(jobs), figsize=(5 * len(jobs), 4.2), squeeze=False)
     for axis, short in zip(axes[0], jobs):
         points = [(r["users"], r["jobs"][short]) for r in results if short in r["jobs"]]
-        users = [u for u, _ in points]
+        users = [u for u, _entry in points]
         series = (("function", "collection (job function)", "o-"), ("playbook", "collection (ansible-playbook)", "s--"),
                   ("baseline", "hand-written SQL", "^-"), ("check", "collection, check mode", "x:"))
         for key, label, style in series:
-            values = [median(e.get(key) or []) for _, e in points]
+            values = [median(e.get(key) or []) for _users, e in points]
             if any(v is not None for v in values):
                 axis.plot([u for u, v in zip(users, values) if v is not None], [v for v in values if v is not None],
                           style, label=label)

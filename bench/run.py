@@ -69,7 +69,7 @@ def measure(spec: dict) -> dict:
 
     ``cpu_s`` is the CPU time of the measuring process plus its server backends."""
     completed = subprocess.run([sys.executable, "-m", "bench.measure", json.dumps(spec)], cwd=str(common.REPO_ROOT),
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError("measurement %s failed: %s" % (spec["kind"], completed.stderr[-3000:]))
     measured = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -125,8 +125,8 @@ class Bench:
         generated["total_seconds"] = time.perf_counter() - started
         generated["database_mb"] = round(common.database_size(url) / 1e6)
         self.results["generation"] = generated
-        log("template %s: %d rows in %.1fs, %d MB" % (name, sum(generated["rows"].values()),
-                                                     generated["total_seconds"], generated["database_mb"]))
+        log("template %s: %d rows in %.1fs, %d MB" % (
+            name, sum(generated["rows"].values()), generated["total_seconds"], generated["database_mb"]))
         return name
 
     # ---- compliance jobs ---------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ class Bench:
             if fingerprints:
                 entry["same_effect"] = fingerprints["function"] == fingerprints["baseline"]
             # Check mode (the job's dry run), and the whole playbook in check mode and for real.
-            name, url, _ = self.copy(template)
+            name, url, _seconds = self.copy(template)
             check_first = run % 2 == 0
             for step in (["check", "playbook_check"] if check_first else ["playbook_check", "check"]):
                 if step == "check":
@@ -182,7 +182,7 @@ class Bench:
                 entry[step].append(m["seconds"])
             self.drop(name)
             if run < self.args.playbook_runs:
-                name, url, _ = self.copy(template)
+                name, url, _seconds = self.copy(template)
                 m = self.compliance_playbook(url, job, extra_vars, check=False)
                 entry["playbook"].append(m["seconds"])
                 entry["playbook_rss_mb"].append(m["max_rss_mb"])
@@ -219,7 +219,7 @@ class Bench:
         spec = {"kind": "seed", "source": source, "format": "fixtures"}
         for run in range(self.args.runs):
             for side in (["function", "baseline"] if run % 2 == 0 else ["baseline", "function"]):
-                name, url, _ = self.copy(schema_template)
+                name, url, _seconds = self.copy(schema_template)
                 if side == "baseline":
                     m = measure({"kind": "seed-baseline", "dsn": url, "source": source})
                     entry["baseline"].append(m["seconds"])
@@ -282,7 +282,7 @@ class Bench:
     def overhead(self, template: str) -> dict:
         """One job on an empty scope vs community.postgresql.postgresql_query SELECT 1, same playbook shape."""
         entry = {"job_playbook": [], "query_playbook": []}
-        name, url, _ = self.copy(template)
+        name, url, _seconds = self.copy(template)
         params = psycopg.conninfo.conninfo_to_dict(url)
         extra_vars = {"bench_dsn": url, "bench_tenant": EMPTY_TENANT, "bench_db": name,
                       "bench_host": params.get("host", "127.0.0.1"), "bench_port": int(params.get("port", 5432)),
@@ -457,7 +457,7 @@ def growth_markdown(all_results: list) -> str:
                       for r in all_results]
             if key == "function_rss_mb":
                 values = [max(r["jobs"][short][key]) if short in r["jobs"] else None for r in all_results]
-            factors = [_fmt(_ratio(b, a), "%.1f") for a, b in zip(values, values[1:])]
+            factors = [_fmt(_ratio(after, before), "%.1f") for before, after in zip(values, values[1:])]
             lines.append("| %s | %s | %s | %s |" % (short, label, " | ".join(_fmt(v) for v in values), " | ".join(factors)))
     return "\n".join(lines)
 
@@ -467,7 +467,7 @@ def _short(users: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--users", type=int, default=10000)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7, help="data generator seed")

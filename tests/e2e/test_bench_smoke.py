@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 import uuid
 from pathlib import Path
 
@@ -34,22 +35,21 @@ def bench_results(admin_conninfo, tmp_path_factory):
         [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--runs", "1",
          "--playbook-runs", "0", "--jobs", "retention,consent,segregation,seed,migrate",
          "--onet-occupations", "12", "--out", str(out)],
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300)
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=False)
     with psycopg.connect(admin_conninfo) as conn:
         leftovers = [row[0] for row in conn.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
-    return json.loads(out.read_text()), completed.stdout, leftovers
+    return types.SimpleNamespace(results=json.loads(out.read_text()), stdout=completed.stdout, leftovers=leftovers)
 
 
 def test_every_database_is_dropped(bench_results):
-    _, _, leftovers = bench_results
-    assert leftovers == []
+    assert bench_results.leftovers == []
 
 
 @pytest.mark.parametrize("job", ["retention", "consent", "segregation"])
 def test_compliance_job_matches_the_hand_written_sql(bench_results, job):
-    results, stdout, _ = bench_results
+    results = bench_results.results
     entry = results["jobs"][job]
     assert entry["rows"] > 0  # the generated data gives every job work to do
     assert entry["baseline_counts"] == {k: v for k, v in entry["function_counts"].items() if k in entry["baseline_counts"]}
@@ -57,12 +57,11 @@ def test_compliance_job_matches_the_hand_written_sql(bench_results, job):
     assert entry["same_effect"] is True  # the tables hold the same rows after either side
     row = next(r for r in results["summary"] if r["job"] == job)
     assert row["ratio"] > 0 and row["peak_rss_mb"] > 0
-    assert job in stdout
+    assert job in bench_results.stdout
 
 
 def test_seed_and_reseed(bench_results):
-    results, _, _ = bench_results
-    seed = results["jobs"]["seed"]
+    seed = bench_results.results["jobs"]["seed"]
     assert seed["rows"] == sum(seed["dataset"].values())
     assert seed["reseed_changed"] is False
     assert seed["reseed_rows_written"] == [0]
@@ -70,8 +69,7 @@ def test_seed_and_reseed(bench_results):
 
 
 def test_migrate_on_an_empty_database(bench_results):
-    results, _, _ = bench_results
-    migrate = results["jobs"]["migrate"]
+    migrate = bench_results.results["jobs"]["migrate"]
     assert migrate["applied"] >= 3
     assert migrate["function"][0] > 0 and migrate["baseline"][0] > 0
 
@@ -80,7 +78,7 @@ def test_plot(bench_results, tmp_path):
     pytest.importorskip("matplotlib")
     sys.path.insert(0, str(REPO_ROOT))
     from bench import plot
-    results, _, _ = bench_results
+    results = bench_results.results
     bigger = json.loads(json.dumps(results))
     bigger["users"] *= 10
     png = tmp_path / "scaling.png"
