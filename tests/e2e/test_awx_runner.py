@@ -53,7 +53,7 @@ class ControllerJob:
 
     def task_results(self, task: str) -> list:
         return [e["event_data"]["res"] for e in self.events
-                if e.get("event", "").startswith("runner_on_") and e["event_data"].get("task") == task]
+                if "res" in e.get("event_data", {}) and e["event_data"].get("task") == task]
 
 
 @pytest.fixture
