@@ -45,7 +45,8 @@ COMPATIBLE_TYPES = {
     "multiplechoice": {"str", "raw", "bool"},
     "multiselect": {"list"},
 }
-SAMPLE_TEXT = {"compliance_user": "3f2c8a1e-user-1,3f2c8a1e-user-2", "compliance_before": "2024-01-31T00:00:00Z"}
+SAMPLE_TEXT = {"compliance_user": "3f2c8a1e-user-1,3f2c8a1e-user-2", "compliance_before": "2024-01-31T00:00:00Z",
+               "onet_seed_release_date": "2024-08-01", "onet_seed_onet_text_dir": "/srv/onet/db_29_0_text"}
 
 
 def role_options(playbook: str) -> dict:

@@ -117,3 +117,39 @@ def test_staging_template_without_its_credential_fails_closed(launch):
     job = launch("SkillForge schema migration (staging)", inputs={})
     assert job.status == "failed"
     assert "SKILLFORGE_STAGING_DATABASE_URL" in job.stdout
+
+
+def reference_counts(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        return {table: conn.execute("SELECT count(*) FROM %s" % table).fetchone()[0]  # fixed names, no input
+                for table in ("onet_occupations", "onet_skills", "onet_occupation_skills", "onet_tasks")}
+
+
+def test_seed_template_with_the_empty_staging_fixtures_writes_nothing(launch, migrated_database_url):
+    job = launch("SkillForge reference data seeding (staging)", inputs={"database_url": migrated_database_url},
+                 answers={"onet_seed_source_format": "fixtures", "onet_seed_prune": "no"})
+    assert job.status == "failed"
+    assert "nothing was written" in job.stdout
+    assert set(reference_counts(migrated_database_url).values()) == {0}
+
+
+def test_seed_template_loads_an_onet_text_release(launch, migrated_database_url, tmp_path):
+    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+    from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.test_onet_support import (
+        FIXTURES, write_onet_text)
+
+    dataset = onet_dataset.load_fixtures(str(FIXTURES / "ci"))
+    release = write_onet_text(dataset, tmp_path / "db_29_0_text")
+    answers = {"onet_seed_source_format": "onet_text", "onet_seed_onet_text_dir": str(release),
+               "onet_seed_release_date": "2024-08-01", "onet_seed_prune": "no"}
+    inputs = {"database_url": migrated_database_url}
+
+    dry_run = launch("SkillForge reference data seeding (staging)", answers=answers, inputs=inputs, job_type="check")
+    assert dry_run.status == "successful", dry_run.stdout
+    assert set(reference_counts(migrated_database_url).values()) == {0}
+
+    seeded = launch("SkillForge reference data seeding (staging)", answers=answers, inputs=inputs)
+    assert seeded.status == "successful", seeded.stdout
+    counts = reference_counts(migrated_database_url)
+    assert counts["onet_occupations"] == len(dataset.rows["onet_occupations"])
+    assert counts["onet_occupation_skills"] == len(dataset.rows["onet_occupation_skills"])
