@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: run the collection's main jobs end to end against a throwaway database.
 
 Where the database comes from, first match wins:

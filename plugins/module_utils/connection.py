@@ -88,8 +88,8 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
-        userinfo, _, hosts = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
+        userinfo, _at, hosts = netloc.rpartition("@")
+        user, has_password, _password = userinfo.partition(":")
         netloc = "%s%s@%s" % (user, ":" + REDACTED if has_password else "", hosts)
     query = [(key, REDACTED if key == "password" else value)
              for key, value in parse_qsl(parts.query, keep_blank_values=True)]

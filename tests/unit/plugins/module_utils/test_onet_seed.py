@@ -6,7 +6,7 @@ import decimal
 
 import psycopg
 import pytest
-from test_onet_support import (
+from onet_test_support import (
     copy_fixtures,
     read_records,
     seed_fixtures,
