@@ -5,7 +5,6 @@ attached credentials' injectors render. The database reaches the play only throu
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys

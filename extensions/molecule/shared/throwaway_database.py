@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
 """Create or drop the throwaway database of one Molecule scenario.
 
