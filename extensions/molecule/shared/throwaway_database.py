@@ -1,4 +1,6 @@
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Create or drop the throwaway database of one Molecule scenario.
 
     throwaway_database.py create URL_FILE NAME   # (re)create database NAME, write its URL to URL_FILE
