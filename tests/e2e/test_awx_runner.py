@@ -5,6 +5,7 @@ attached credentials' injectors render. The database reaches the play only throu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -152,3 +153,36 @@ def test_seed_template_loads_an_onet_text_release(launch, migrated_database_url,
     counts = reference_counts(migrated_database_url)
     assert counts["onet_occupations"] == len(dataset.rows["onet_occupations"])
     assert counts["onet_occupation_skills"] == len(dataset.rows["onet_occupation_skills"])
+
+
+def test_compliance_template_dry_runs_by_default_then_executes(launch, migrated_database_url, tmp_path):
+    import sample_data  # tests/sample_data.py
+
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        sample_data.generate(conn, seed=5, users_per_tenant=10)
+        before = sample_data.table_fingerprints(conn)
+    audit_log = tmp_path / "audit.jsonl"
+    inputs = {"database_url": migrated_database_url, "destination": str(audit_log)}
+    answers = {"compliance_job": "partner-segregation", "compliance_tenant": "initech",
+               "compliance_reason": "PRIV-77", "compliance_triggered_by": "privacy-team", "compliance_execute": "no"}
+
+    dry_run = launch("SkillForge compliance job (staging)", answers=answers, inputs=inputs)
+    assert dry_run.status == "successful", dry_run.stdout
+    with psycopg.connect(migrated_database_url) as conn:
+        assert sample_data.table_fingerprints(conn) == before
+
+    executed = launch("SkillForge compliance job (staging)", answers=dict(answers, compliance_execute="yes"),
+                      inputs=inputs)
+    assert executed.status == "successful", executed.stdout
+    with psycopg.connect(migrated_database_url) as conn:
+        assert sample_data.table_fingerprints(conn) != before
+        audit_rows = conn.execute('SELECT "job", "triggeredBy", "reason" FROM "ComplianceAuditLog"').fetchall()
+    assert audit_rows == [("partner-segregation", "privacy-team", "PRIV-77")]
+
+    # The audit log credential sent both summaries to the file, tagged with the controller's job.
+    records = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()]
+    assert [(r["job"], r["summary"]["mode"], r["check_mode"]) for r in records] == [
+        ("partner-segregation", "dry-run", True), ("partner-segregation", "execute", False)]
+    assert all(r["controller"] == {"awx_job_id": 4242, "awx_job_template_name": "SkillForge compliance job (staging)",
+                                   "awx_user_name": "operator"} for r in records)
+    assert records[0]["summary"]["counts"] == records[1]["summary"]["counts"]
