@@ -10,7 +10,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = "playbooks/migrate.yml"
-SCRIPTS = ["V1_0__create_core_app_tables.sql", "V1_1__create_reference_tables.sql", "R__onet_reporting_views.sql"]
+# The collection's own scripts in the order Flyway applies them: versioned by version, then repeatables.
+VERSIONED = sorted((p.name for p in (REPO_ROOT / "migrations").glob("V*.sql")),
+                   key=lambda name: [int(part) for part in name[1:].split("__")[0].split("_")])
+REPEATABLE = sorted(p.name for p in (REPO_ROOT / "migrations").glob("R__*.sql"))
+SCRIPTS = VERSIONED + REPEATABLE
 
 pytest.importorskip("ansible_runner")
 
@@ -66,7 +70,7 @@ def test_migrate_then_second_run_is_unchanged(play, empty_database_url):
     assert migrate["history_source"] == '"public"."flyway_schema_history"'
     assert "password" not in str(migrate["database"]).lower() or "****" in migrate["database"]["url"]
     assert [(r[0], r[1], r[3]) for r in history(empty_database_url)] == [
-        (1, SCRIPTS[0], True), (2, SCRIPTS[1], True), (3, SCRIPTS[2], True)]
+        (rank, script, True) for rank, script in enumerate(SCRIPTS, start=1)]
     assert {m["state"] for m in first.result("Read migration states")["migrations"]} == {"Success"}
 
     second = play()
@@ -103,16 +107,16 @@ def test_failing_migration_is_rolled_back_and_reported(play, empty_database_url,
     assert failure["line"] == 2 and failure["statement"].startswith("SELECT no_such_column")
     assert "V2__broken.sql" in migrate["msg"] and "rolled back" in migrate["msg"]
     # Versions before it applied, it left nothing, and the repeatable after it did not run.
-    assert migrate["executed"] == SCRIPTS[:2]
-    assert [r[1] for r in history(empty_database_url)] == SCRIPTS[:2]
+    assert migrate["executed"] == VERSIONED
+    assert [r[1] for r in history(empty_database_url)] == VERSIONED
     assert "half_done" not in user_tables(empty_database_url)
 
 
 def test_info_reports_outdated_repeatable(play, migrations):
     assert play().status == "successful"
-    with open(migrations / SCRIPTS[2], "a", encoding="utf-8") as handle:
+    with open(migrations / REPEATABLE[0], "a", encoding="utf-8") as handle:
         handle.write("\n-- changed comment\n")
     run = play(check=True)
     states = {(m["script"], m["state"]) for m in run.result("Read migration states")["migrations"]}
-    assert (SCRIPTS[2], "Outdated") in states and (SCRIPTS[2], "Pending") in states
-    assert [p["script"] for p in run.result("Apply pending migrations")["pending"]] == [SCRIPTS[2]]
+    assert (REPEATABLE[0], "Outdated") in states and (REPEATABLE[0], "Pending") in states
+    assert [p["script"] for p in run.result("Apply pending migrations")["pending"]] == [REPEATABLE[0]]

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options, attributes and notes shared by the skillforge.dataops compliance job modules."""
+
+    DOCUMENTATION = r"""
+options:
+  triggered_by:
+    description:
+      - Who asked for the run (a person or team mailbox, a ticket system). Recorded in the audit
+        trail and the summary.
+    type: str
+    required: true
+  reason:
+    description:
+      - Why the run happens (for example a ticket or request reference). Recorded in the audit trail.
+      - Do not put a data subject's email or other personal data here.
+    type: str
+  note:
+    description:
+      - Free text recorded in the audit trail, with the same caution as O(reason).
+    type: str
+  batch_size:
+    description:
+      - Users per batch. Each batch of users, every row they own that the job changes and the
+        audit record's counts commit in one transaction, so an interrupted run leaves no user
+        half processed and running the job again finishes the rest.
+    type: int
+    default: 5000
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of the same job to finish. Only one run per job executes
+        at a time (a PostgreSQL advisory lock per job name); with V(0) a concurrent run fails at
+        once and changes nothing. Check mode takes no lock.
+    type: float
+    default: 0
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Check mode is the dry run - it counts, with the same predicates the execution uses, exactly
+        the rows executing would change at that moment, and changes nothing (no audit row either).
+  diff_mode:
+    support: partial
+    description:
+      - Jobs that rewrite JSON show a sample of before and after values.
+notes:
+  - Every executed run writes one C(ComplianceAuditLog) row in the transaction of its first batch
+    and updates its counts in every later batch's transaction; its outcome goes from C(running) to
+    C(succeeded) or C(failed). A killed run's row stays C(running) with exactly the committed counts.
+  - Every run (dry or executed) logs its summary as one JSON line with C(job) set to the job name,
+    through the module's log (syslog or the journal on the managed host).
+  - Scope in the audit trail and the log line is tenant slugs and user ids only, never emails.
+"""

@@ -1,0 +1,452 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared mechanics of the compliance jobs: options, batching, locking, dry-run counts, audit.
+
+A job is declared as data (a ``JobDefinition``): how to resolve its scope into a SQL predicate on
+the users it covers, and the ``Step`` list of rows it changes, each with the one predicate saying
+which rows change. From that single declaration this module builds both
+
+* the dry run: one read-only statement counting, per step, the rows the predicate matches over the
+  whole scope (no locks, no writes, no run-then-rollback), and
+* the execution: keyset pagination over the users in scope; each batch of users (locked with
+  ``FOR UPDATE`` where the job needs it) is changed by ONE statement of data-modifying CTEs that
+  reach every row by index lookups on the batch's user ids, and the batch, its child rows and the
+  audit record's counts commit in one transaction.
+
+so dry-run counts and executed counts come from the same predicates. A second run of the same
+job waits for or fails on a session advisory lock (one per job name). Nothing here imports
+Ansible: ``compliance_registry.run_job`` is the entry point for modules and workers alike.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+
+from ansible_collections.skillforge.dataops.plugins.module_utils import audit
+
+try:
+    import psycopg
+    from psycopg import sql
+except ImportError:  # reported by the modules through missing_required_lib()
+    psycopg = None
+    sql = None
+
+DEFAULT_BATCH_SIZE = 5000
+MAX_BATCH_SIZE = 100000
+COMMON_OPTIONS = ("triggered_by", "reason", "note", "batch_size", "lock_timeout")
+
+# Prisma stores UTC in TIMESTAMP(3) columns and sets "updatedAt" itself: so do the jobs.
+UTC_NOW = "(now() AT TIME ZONE 'UTC')"
+
+# First key of every compliance advisory lock; the second is derived from the job name.
+LOCK_NAMESPACE = "skillforge.dataops.compliance"
+LOCK_POLL_SECONDS = 0.2
+
+
+class JobError(Exception):
+    """A job did not run to completion. ``summary`` says what was committed (None if nothing ran)."""
+
+    def __init__(self, message, summary=None):
+        super().__init__(message)
+        self.summary = summary
+
+
+class JobInputError(JobError):
+    """Bad input (unknown tenant or user, malformed date, conflicting options): nothing changed."""
+
+
+class JobBusyError(JobError):
+    """Another run of the same job holds its lock: nothing changed."""
+
+
+class JobRunError(JobError):
+    """The database failed mid-run: committed batches stay, the failing batch was rolled back."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kind of row a job changes.
+
+    ``where`` selects, among the rows owned by the users being processed, exactly the rows this
+    step changes (so counts are rows that really change); ``assignments`` are ``(column,
+    expression)`` pairs for an update ("updatedAt" is set as well), none for a delete. ``owner``
+    says how a row belongs to a user: ``"userId"`` (a column), ``"self"`` (the User row itself) or
+    ``"resume"`` (through its Resume). Expressions use the alias ``t`` for the step's table.
+    """
+
+    count: str
+    table: str
+    owner: str = "userId"
+    where: str | None = None
+    assignments: tuple = ()
+    sample: bool = False  # diff mode shows before/after values of the first assignment
+
+    @property
+    def is_delete(self) -> bool:
+        return not self.assignments
+
+
+@dataclass
+class Scope:
+    """The users a run covers: ``user_filter`` is a predicate on alias ``u`` of "User", with its
+    bound values in ``params``; ``report`` (tenant slugs, user ids, cutoff) goes to the audit.
+    ``order`` is the keyset: expressions on ``u`` ending with ``u."id"``, served by an index.
+    SQL fragments are constant strings; values are always ``%(name)s`` placeholders."""
+
+    report: dict
+    user_filter: str
+    params: dict = field(default_factory=dict)
+    order: tuple = ()
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """A compliance job: its name, accepted scope options, scope resolver and steps.
+
+    ``validate(options)`` checks options without the database; ``resolve_scope(conn, options)``
+    turns them into a ``Scope`` (raising ``JobInputError`` for unknown tenants or users).
+    ``count_users`` adds a ``users`` count of distinct users with at least one changed row.
+    ``lock_users`` locks each batch's users (``FOR UPDATE``) from selection to commit: needed when
+    the decision depends on the user row itself (a purge must not delete a user who just became
+    active); row changes lock their own rows anyway, so other jobs skip that cost."""
+
+    name: str
+    scope_options: tuple
+    validate: object
+    resolve_scope: object
+    steps: tuple
+    count_users: bool = False
+    lock_users: bool = False
+
+    def count_names(self) -> list:
+        return (["users"] if self.count_users else []) + [step.count for step in self.steps]
+
+
+@dataclass
+class JobOutcome:
+    summary: dict
+    sample: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options
+
+
+def normalize_options(definition: JobDefinition, options: dict) -> dict:
+    """Common and job options with defaults applied; unknown or malformed ones raise."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(COMMON_OPTIONS) - set(definition.scope_options))
+    if unknown:
+        raise JobInputError("%s: unknown option(s): %s" % (definition.name, ", ".join(unknown)))
+    triggered_by = options.get("triggered_by")
+    if not isinstance(triggered_by, str) or not triggered_by.strip():
+        raise JobInputError("%s: triggered_by is required (who asked for this run)" % definition.name)
+    for name in ("reason", "note"):
+        if options.get(name) is not None and not isinstance(options[name], str):
+            raise JobInputError("%s: %s must be a string" % (definition.name, name))
+    batch_size = options.get("batch_size")
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise JobInputError("%s: batch_size must be an integer from 1 to %d" % (definition.name, MAX_BATCH_SIZE))
+    lock_timeout = options.get("lock_timeout")
+    lock_timeout = 0 if lock_timeout is None else lock_timeout
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+        raise JobInputError("%s: lock_timeout must be a number of seconds >= 0" % definition.name)
+    options.update(triggered_by=triggered_by.strip(), batch_size=batch_size, lock_timeout=lock_timeout)
+    for name in definition.scope_options:
+        options.setdefault(name, None)
+    definition.validate(options)
+    return options
+
+
+def require_one_of(job: str, options: dict, names: tuple) -> str:
+    """The one option of ``names`` that is set; none or several is a conflict."""
+    given = [name for name in names if options.get(name) not in (None, "", [])]
+    if len(given) != 1:
+        raise JobInputError("%s: set exactly one of %s (got %s)"
+                            % (job, " or ".join(names), " and ".join(given) or "none"))
+    return given[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scope helpers shared by the jobs
+
+
+def tenant_by_slug(conn, job: str, slug) -> tuple:
+    """``(id, partnerId)`` of the tenant with that slug, or ``JobInputError``."""
+    if not isinstance(slug, str) or not slug.strip():
+        raise JobInputError("%s: tenant must be a tenant slug" % job)
+    row = conn.execute('SELECT "id", "partnerId" FROM "Tenant" WHERE "slug" = %s', (slug,)).fetchone()
+    if row is None:
+        raise JobInputError("%s: unknown tenant %r" % (job, slug))
+    return row
+
+
+def existing_user_ids(conn, job: str, user_ids) -> list:
+    """The sorted, de-duplicated ids, all known; unknown ones fail naming how many (ids only)."""
+    if isinstance(user_ids, str):
+        user_ids = [user_ids]
+    if not isinstance(user_ids, (list, tuple)) or not all(isinstance(u, str) and u.strip() for u in user_ids):
+        raise JobInputError("%s: user must be a user id or a list of user ids" % job)
+    wanted = sorted(set(user_ids))
+    found = {row[0] for row in conn.execute('SELECT "id" FROM "User" WHERE "id" = ANY(%s)', (wanted,))}
+    unknown = [user_id for user_id in wanted if user_id not in found]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        raise JobInputError("%s: %d of %d user ids are unknown: %s" % (job, len(unknown), len(wanted), shown))
+    return wanted
+
+
+def tenant_scope(tenant_id: str, slug: str) -> Scope:
+    """Every user of one tenant, walked by the ("tenantId", "id") index."""
+    return Scope(report={"tenant": slug},
+                 user_filter='u."tenantId" = %(scope_tenant_id)s',
+                 params={"scope_tenant_id": tenant_id})
+
+
+def users_scope(user_ids: list) -> Scope:
+    """A list of users by id, walked by the primary key."""
+    return Scope(report={"users": user_ids},
+                 user_filter='u."id" = ANY(%(scope_user_ids)s)',
+                 params={"scope_user_ids": user_ids})
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL built from the steps
+
+
+class _Membership:
+    """How "belongs to the users being processed" is written. Over a whole scope (dry run) it is
+    ``IN (subquery)``, which the planner runs as one hash semi-join; for a batch it is
+    ``= ANY(array)``, which can only be an index lookup per id: a hash join per batch would read
+    whole child tables once per batch and make a run quadratic."""
+
+    def __init__(self, batch: bool):
+        self.batch = batch
+        self.users = "= ANY(%(batch_user_ids)s)" if batch else 'IN (SELECT "id" FROM scoped_users)'
+
+    def of(self, subquery: str) -> str:
+        return ("= ANY(ARRAY(%s))" if self.batch else "IN (%s)") % subquery
+
+
+RESUMES_OF_USERS = 'SELECT r."id" FROM "Resume" r WHERE r."userId" '
+
+
+def _owner_condition(step: Step, membership: _Membership) -> "sql.Composable":
+    if step.owner == "resume":
+        condition = 't."resumeId" ' + membership.of(RESUMES_OF_USERS + membership.users)
+    else:
+        condition = ('t."id" ' if step.owner == "self" else 't."userId" ') + membership.users
+    if step.where is not None:
+        condition += " AND (" + step.where + ")"
+    return sql.SQL(condition)
+
+
+def _user_column(step: Step, wanted: bool) -> "sql.Composable":
+    """The owning user's id of a changed row, when the job counts distinct users."""
+    if not wanted:
+        return sql.SQL("NULL")
+    return sql.SQL({"self": 't."id"', "userId": 't."userId"',
+                    "resume": '(SELECT r."userId" FROM "Resume" r WHERE r."id" = t."resumeId")'}[step.owner])
+
+
+def _step_cte(step: Step, index: int, membership: _Membership, dry_run: bool, want_user: bool) -> "sql.Composable":
+    """The CTE for one step: a SELECT of the rows it would change, or the change itself."""
+    parts = dict(table=sql.Identifier(step.table), cond=_owner_condition(step, membership),
+                 user=_user_column(step, want_user))
+    if dry_run:
+        body = sql.SQL("SELECT {user} AS user_id FROM {table} t WHERE {cond}").format(**parts)
+    elif step.is_delete:
+        body = sql.SQL("DELETE FROM {table} t WHERE {cond} RETURNING {user} AS user_id").format(**parts)
+    else:
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = " + expression).format(sql.Identifier(column)) for column, expression in step.assignments)
+        body = sql.SQL('UPDATE {table} t SET {assign}, "updatedAt" = ' + UTC_NOW +
+                       " WHERE {cond} RETURNING {user} AS user_id").format(assign=assignments, **parts)
+    return sql.SQL("{name} AS ({body})").format(name=sql.Identifier("step_%d" % index), body=body)
+
+
+def _counting_statement(definition: JobDefinition, dry_run: bool, prefix=()) -> "sql.Composable":
+    """``WITH <prefix>, step_0 AS (...), ... SELECT <users>, count(step_0), ...``: the dry run's
+    count over the whole scope, or the change of one batch."""
+    membership = _Membership(batch=not dry_run)
+    ctes = list(prefix) + [_step_cte(step, i, membership, dry_run, definition.count_users)
+                           for i, step in enumerate(definition.steps)]
+    names = [sql.Identifier("step_%d" % i) for i in range(len(definition.steps))]
+    columns = [sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names]
+    if definition.count_users:
+        union = sql.SQL(" UNION ").join(sql.SQL("SELECT user_id FROM {}").format(name) for name in names)
+        columns.insert(0, sql.SQL("(SELECT count(*) FROM ({}) AS changed_users)").format(union))
+    return sql.SQL("WITH {ctes} SELECT {columns}").format(
+        ctes=sql.SQL(", ").join(ctes), columns=sql.SQL(", ").join(columns))
+
+
+def _scoped_users_cte(scope: Scope) -> "sql.Composable":
+    return sql.SQL('scoped_users AS MATERIALIZED (SELECT u."id" FROM "User" u WHERE ' + scope.user_filter + ")")
+
+
+# A batch touches a few thousand rows of tables with millions: index lookups by user id, never
+# a sequential scan per batch (which the planner picks for a large = ANY() list on small tables
+# and which would make the whole run quadratic).
+BATCH_PLANNER_SETTINGS = "SET LOCAL enable_seqscan = off"
+
+
+def _order(scope: Scope) -> tuple:
+    return tuple(sql.SQL(key) for key in scope.order or ('u."id"',))
+
+
+def _batch_query(scope: Scope, after, lock: bool) -> "sql.Composable":
+    """The next batch of users after the keyset cursor (locked for the transaction if ``lock``)."""
+    order = _order(scope)
+    condition = sql.SQL(scope.user_filter)
+    if after is not None:
+        condition = sql.SQL("({}) AND ({}) > ({})").format(
+            condition, sql.SQL(", ").join(order),
+            sql.SQL(", ").join(sql.Placeholder("after_%d" % i) for i in range(len(order))))
+    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s{lock}').format(
+        order=sql.SQL(", ").join(order), cond=condition, lock=sql.SQL(" FOR UPDATE OF u" if lock else ""))
+
+
+def _sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
+    """Up to ``limit`` rows the step would change, with the column's value before and after."""
+    column, expression = step.assignments[0]
+    return sql.SQL('WITH {scoped} SELECT t."id", t.{col}, ' + expression + ' FROM {table} t WHERE {cond}'
+                   ' ORDER BY t."id" LIMIT {limit}').format(
+        scoped=_scoped_users_cte(scope), col=sql.Identifier(column),
+        table=sql.Identifier(step.table), cond=_owner_condition(step, _Membership(batch=False)),
+        limit=sql.Literal(limit))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def lock_keys(job: str) -> tuple:
+    """The two int4 keys of a job's advisory lock: a collection namespace and the job name."""
+    def signed(value):
+        return value - (1 << 32) if value >= (1 << 31) else value
+    return signed(zlib.crc32(LOCK_NAMESPACE.encode())), signed(zlib.crc32(job.encode()))
+
+
+def acquire_job_lock(conn, job: str, timeout: float) -> None:
+    """Take the job's session advisory lock, polling up to ``timeout`` seconds; else ``JobBusyError``."""
+    keys = lock_keys(job)
+    deadline = time.monotonic() + timeout
+    while True:
+        if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", keys).fetchone()[0]:
+            return
+        if time.monotonic() >= deadline:
+            raise JobBusyError(
+                "%s: another %s run holds the job lock (advisory lock %d,%d)%s; nothing was changed"
+                % (job, job, keys[0], keys[1], "" if timeout else "; set lock_timeout to wait for it"))
+        time.sleep(min(LOCK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
+def release_job_lock(conn, job: str) -> None:
+    if not conn.closed:
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(job))
+
+
+def safe_error(error: Exception) -> str:
+    """One line for the audit row and the task: the error class, SQLSTATE and the table and
+    constraint it names. Never the server's message text or DETAIL, which can quote row values
+    (an email in a unique-key or trigger message)."""
+    diag = getattr(error, "diag", None)
+    parts = [type(error).__name__]
+    for label, attribute in (("table", "table_name"), ("constraint", "constraint_name")):
+        value = getattr(diag, attribute, None) if diag is not None else None
+        if value:
+            parts.append("%s %s" % (label, value))
+    sqlstate = getattr(error, "sqlstate", None)
+    return " ".join(parts) + (" (SQLSTATE %s)" % sqlstate if sqlstate else "")
+
+
+def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:
+    statement = _counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
+    row = conn.execute(statement, scope.params).fetchone()
+    return dict(zip(definition.count_names(), row))
+
+
+def _sample(conn, definition: JobDefinition, scope: Scope, limit: int) -> list:
+    sample = []
+    for step in definition.steps:
+        if not (step.sample and limit):
+            continue
+        column = step.assignments[0][0]
+        for row_id, before, after in conn.execute(_sample_query(step, scope, limit), scope.params):
+            sample.append({"table": step.table, "column": column, "id": row_id, "before": before, "after": after})
+    return sample
+
+
+def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun) -> None:
+    """Execute batch after batch; each commits its users, their rows and the audit counts."""
+    change = _counting_statement(definition, False)
+    order_width = len(_order(scope))
+    after = None
+    while True:
+        with conn.transaction():
+            conn.execute(BATCH_PLANNER_SETTINGS)
+            params = dict(scope.params, batch_size=options["batch_size"])
+            if after is not None:
+                params.update(("after_%d" % i, value) for i, value in enumerate(after))
+            keys = conn.execute(_batch_query(scope, after, definition.lock_users), params).fetchall()
+            if not keys:
+                run.finish(conn)
+                return
+            params["batch_user_ids"] = [row[order_width - 1] for row in keys]
+            counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
+            run.add_batch(conn, counts)
+        run.committed()
+        after = keys[-1]
+
+
+def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,
+                   log=None, sample_size: int = 0) -> JobOutcome:
+    """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
+    or lock and execute in batches. Raises ``JobError``s; the connection is left idle."""
+    started_at = audit.utcnow()
+    options = normalize_options(definition, options)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise JobInputError("%s: the connection has a transaction in progress; commit it first" % definition.name)
+    previous_autocommit = conn.autocommit
+    conn.autocommit = True  # every batch is an explicit transaction; nothing else holds one open
+    locked = False
+    summary = None
+    try:
+        scope = definition.resolve_scope(conn, options)
+        base = dict(job=definition.name, scope=scope.report, triggered_by=options["triggered_by"],
+                    reason=options.get("reason"), note=options.get("note"), started_at=started_at)
+        if dry_run:
+            sample = _sample(conn, definition, scope, sample_size)
+            counts = _run_dry(conn, definition, scope)
+            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=audit.utcnow(), **base)
+            audit.emit(summary, log)
+            return JobOutcome(summary=summary, sample=sample)
+        acquire_job_lock(conn, definition.name, options["lock_timeout"])
+        locked = True
+        sample = _sample(conn, definition, scope, sample_size)
+        run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
+        try:
+            _run_batches(conn, definition, scope, options, run)
+        except psycopg.Error as error:
+            message = "%s: failed after %d committed batch(es): %s" % (definition.name, run.batches, safe_error(error))
+            try:
+                run.fail(conn, message)
+            except psycopg.Error:  # connection lost: the row stays 'running' with the committed counts
+                pass
+            summary = run.summary()
+            audit.emit(summary, log)
+            raise JobRunError(message, summary) from None
+        summary = run.summary()
+        audit.emit(summary, log)
+        return JobOutcome(summary=summary, sample=sample)
+    except psycopg.Error as error:  # scope resolution or locking: nothing was changed
+        raise JobError("%s: %s; nothing was changed" % (definition.name, safe_error(error)), summary) from None
+    finally:
+        if locked and not conn.broken:
+            release_job_lock(conn, definition.name)
+        if not conn.closed and not conn.broken:
+            conn.autocommit = previous_autocommit

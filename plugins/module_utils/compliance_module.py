@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Ansible side of the compliance jobs: their shared options and the module body they share."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    COMMON_OPTIONS,
+    DEFAULT_BATCH_SIZE,
+    JobError,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
+    job_definition,
+    run_job_with_sample,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+    database_argument_spec,
+    open_database,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import (
+    enqueue_for_module,
+    queue_argument_spec,
+)
+
+DIFF_SAMPLE_SIZE = 5
+
+
+def compliance_argument_spec(**job_options) -> dict:
+    """Connection options, the audit options every job takes, then the job's own."""
+    spec = database_argument_spec()
+    spec.update(
+        triggered_by=dict(type="str", required=True),
+        reason=dict(type="str"),
+        note=dict(type="str"),
+        batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
+        lock_timeout=dict(type="float", default=0),
+    )
+    spec.update(job_options)
+    return spec
+
+
+def _diff(sample: list) -> dict:
+    key = "{table}.{column}[{id}]"
+    return {"before": {key.format(**row): row["before"] for row in sample},
+            "after": {key.format(**row): row["after"] for row in sample}}
+
+
+def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> None:
+    """The whole body of a compliance module: check mode is the dry run."""
+    module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options, **queue_argument_spec()),
+                           supports_check_mode=True, **module_kwargs)
+    definition = job_definition(job_name)
+    options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
+    if module.params["queue"]:
+        enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
+    conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
+    try:
+        outcome = run_job_with_sample(conn, job_name, options, dry_run=module.check_mode, log=module.log,
+                                      sample_size=DIFF_SAMPLE_SIZE if module._diff else 0)
+    except JobError as error:
+        module.fail_json(msg=str(error), summary=error.summary, database=resolved.describe())
+    finally:
+        conn.close()
+    result = dict(changed=outcome.summary["changed"], summary=outcome.summary, database=resolved.describe())
+    if module._diff and outcome.sample:
+        result["diff"] = _diff(outcome.sample)
+    module.exit_json(**result)

@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compliance jobs by name, and the one entry point that runs any of them.
+
+``run_job(conn, "data-retention", {"before": "2024-01-01", "triggered_by": "..."}, dry_run=True)``
+takes plain JSON-able options, so the same call serves a module and a queue worker.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.skillforge.dataops.plugins.module_utils import (
+    consent_revocation,
+    data_retention,
+    partner_segregation,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobInputError,
+    run_definition,
+)
+
+JOBS = {definition.name: definition for definition in (
+    consent_revocation.DEFINITION, data_retention.DEFINITION, partner_segregation.DEFINITION)}
+
+
+def job_definition(job_name: str):
+    if job_name not in JOBS:
+        raise JobInputError("unknown compliance job %r (expected one of %s)" % (job_name, ", ".join(sorted(JOBS))))
+    return JOBS[job_name]
+
+
+def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0):
+    """``JobOutcome(summary, sample)``: the sample (diff mode) holds before/after values and is
+    never logged or audited."""
+    return run_definition(conn, job_definition(job_name), options, dry_run, log=log, sample_size=sample_size)
+
+
+def run_job(conn, job_name: str, options: dict, dry_run: bool, log=None) -> dict:
+    """Run one compliance job and return its summary (see ``audit.build_summary``)."""
+    return run_job_with_sample(conn, job_name, options, dry_run, log=log).summary

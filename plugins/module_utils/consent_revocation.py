@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""consent-revocation: a tenant's users (or listed users) stop receiving anything from SkillForge.
+
+Per user in scope: marketing opt-in off, every notification preference removed, scheduled or
+processing assessments cancelled with notifications off, and every notification not yet archived
+archived so downstream channels stop delivering it. Each step only touches rows that change, so
+a second run changes (and counts) nothing.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobDefinition,
+    Step,
+    existing_user_ids,
+    require_one_of,
+    tenant_by_slug,
+    tenant_scope,
+    users_scope,
+)
+
+JOB = "consent-revocation"
+
+
+def _validate(options: dict) -> None:
+    require_one_of(JOB, options, ("tenant", "user"))
+
+
+def _resolve_scope(conn, options: dict):
+    if options["tenant"]:
+        tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
+        return tenant_scope(tenant_id, options["tenant"])
+    return users_scope(existing_user_ids(conn, JOB, options["user"]))
+
+
+DEFINITION = JobDefinition(
+    name=JOB,
+    scope_options=("tenant", "user"),
+    validate=_validate,
+    resolve_scope=_resolve_scope,
+    count_users=True,  # "users": users with at least one change
+    steps=(
+        Step("marketingOptOuts", "User", owner="self", where='t."marketingOptIn"',
+             assignments=(("marketingOptIn", "false"),)),
+        Step("notificationPreferencesDeleted", "NotificationPreference"),
+        Step("assessmentsCancelled", "Assessment", where="t.\"status\" IN ('scheduled', 'processing')",
+             assignments=(("status", "'cancelled'"), ("notificationsEnabled", "false"))),
+        Step("notificationsArchived", "Notification", where="t.\"status\" <> 'archived'",
+             assignments=(("status", "'archived'"),)),
+    ),
+)

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""data-retention: delete users inactive past the retention window, with everything they own.
+
+A user is eligible when ``coalesce("lastActiveAt", "createdAt")`` is before the cutoff and
+``legalHold`` is false. The cutoff is ``before`` when given, otherwise now minus
+``retention_months`` (24), computed once by the database clock at the start and reported.
+Each batch deletes its users' notifications, resume ingestions, resumes, assessments,
+notification preferences and profiles, then the users, in one statement and one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.audit import iso
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobDefinition,
+    JobInputError,
+    Scope,
+    Step,
+    tenant_by_slug,
+)
+
+JOB = "data-retention"
+DEFAULT_RETENTION_MONTHS = 24
+MAX_RETENTION_MONTHS = 1200
+
+# Same expression and predicate as the partial index "User_retention_activity_idx", so the
+# keyset walk (last activity, id) reads eligible users only.
+LAST_ACTIVITY = 'COALESCE(u."lastActiveAt", u."createdAt")'
+ELIGIBLE = 'u."legalHold" = false AND ' + LAST_ACTIVITY + " < %(scope_cutoff)s"
+
+
+def parse_cutoff(value) -> datetime:
+    """An ISO-8601 date or date-time as naive UTC (naive input is taken as UTC)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise JobInputError("%s: before must be an ISO-8601 date or date-time such as 2024-01-31 or "
+                                "2024-01-31T00:00:00Z, got %r" % (JOB, str(value)[:40])) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _validate(options: dict) -> None:
+    months = options.get("retention_months")
+    months = DEFAULT_RETENTION_MONTHS if months is None else months
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= MAX_RETENTION_MONTHS:
+        raise JobInputError("%s: retention_months must be an integer from 1 to %d" % (JOB, MAX_RETENTION_MONTHS))
+    options["retention_months"] = months
+    if options.get("before") not in (None, ""):
+        options["before"] = parse_cutoff(options["before"])
+    else:
+        options["before"] = None
+
+
+def _resolve_scope(conn, options: dict) -> Scope:
+    now, window_cutoff = conn.execute(
+        "SELECT n, n - make_interval(months => %s) FROM (SELECT date_trunc('milliseconds', now() AT TIME ZONE 'UTC')"
+        " AS n) AS clock", (options["retention_months"],)).fetchone()
+    report = {}
+    if options["before"] is not None:
+        cutoff = options["before"]
+        if cutoff > now:
+            raise JobInputError("%s: before %s is in the future; the cutoff must be in the past" % (JOB, iso(cutoff)))
+        report["before"] = iso(cutoff)
+    else:
+        cutoff = window_cutoff
+        report["retention_months"] = options["retention_months"]
+    report["cutoff"] = iso(cutoff)
+    user_filter, params = ELIGIBLE, {"scope_cutoff": cutoff}
+    if options["tenant"]:
+        tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
+        report["tenant"] = options["tenant"]
+        user_filter += ' AND u."tenantId" = %(scope_tenant_id)s'
+        params["scope_tenant_id"] = tenant_id
+    return Scope(report=report, user_filter=user_filter, params=params, order=(LAST_ACTIVITY, 'u."id"'))
+
+
+DEFINITION = JobDefinition(
+    name=JOB,
+    scope_options=("tenant", "before", "retention_months"),
+    validate=_validate,
+    resolve_scope=_resolve_scope,
+    lock_users=True,  # eligibility is read from the user row: nobody may change it mid-batch
+    steps=(
+        Step("users", "User", owner="self"),
+        Step("notifications", "Notification"),
+        Step("resumes", "Resume"),
+        Step("resumeIngestions", "ResumeIngestion", owner="resume"),
+        Step("assessments", "Assessment"),
+        Step("notificationPreferences", "NotificationPreference"),
+        Step("profiles", "Profile"),
+    ),
+)

@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compliance jobs on BullMQ queues: the queue names, the job payload, deterministic job ids,
+enqueueing and reading jobs back.
+
+The API's Node workers consume these queues, so the contract here (queue names, job names,
+camelCase payload, job options) is the one documented in docs/QUEUE.md. Jobs are added with the
+``bullmq`` Python package, which runs BullMQ's own Lua scripts. Nothing here imports Ansible.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+    QueueConfigError,
+    ResolvedRedis,
+    run_bounded,
+)
+
+try:
+    from bullmq import Queue
+except ImportError:  # reported through redis_connection.missing_libraries()
+    Queue = None
+
+DEFAULT_PREFIX = "bull"
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_SECONDS = 30
+# Completed jobs are trimmed (their summaries are also in ComplianceAuditLog); failed ones are
+# kept until someone looks at them.
+KEEP_COMPLETED = {"count": 1000, "age": 7 * 24 * 3600}
+PAYLOAD_VERSION = 1
+
+# Node BullMQ (Job.validateOptions) rejects a custom id that parseInt() gives back unchanged
+# ("Custom Id cannot be integers") and one with ':' unless it splits in exactly three parts
+# ("Custom Id cannot contain :"). Ours are stricter: letters, digits, '.', '_', '-'.
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._{}-]{0,63}$")
+# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
+# name is not their camelCase form.
+SCOPE_OPTIONS = ("tenant", "user")
+PAYLOAD_NAMES = {"before": "cutoff"}
+JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """One compliance job as it appears on BullMQ: its queue and its job name."""
+
+    job: str    # the job's name in the collection (compliance.run_job's job_name)
+    queue: str  # the BullMQ queue the API's workers listen on
+    name: str   # the BullMQ job name
+
+
+QUEUED_JOBS = (
+    QueuedJob("consent-revocation", "consent-revocation-jobs", "consent-revocation"),
+    QueuedJob("data-retention", "data-retention-jobs", "data-retention"),
+    QueuedJob("partner-segregation", "partner-segregation-jobs", "partner-segregation"),
+)
+BY_JOB = {entry.job: entry for entry in QUEUED_JOBS}
+BY_QUEUE = {entry.queue: entry for entry in QUEUED_JOBS}
+
+
+class JobInputError(ValueError):
+    """A job's data is not a valid request; retrying cannot help. The message is safe to show."""
+
+
+def queued_job(job: str) -> QueuedJob:
+    try:
+        return BY_JOB[job]
+    except KeyError:
+        raise QueueConfigError("unknown compliance job %r: expected one of %s"
+                               % (job, ", ".join(BY_JOB))) from None
+
+
+def queued_job_for_queue(queue: str) -> QueuedJob:
+    try:
+        return BY_QUEUE[queue]
+    except KeyError:
+        raise QueueConfigError("unknown queue %r: expected one of %s" % (queue, ", ".join(BY_QUEUE))) from None
+
+
+# --- payload -------------------------------------------------------------------------------------
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def _json_value(value, rename):
+    """Plain JSON for a job option: dict keys renamed, dates as ISO 8601, tuples as lists."""
+    if isinstance(value, dict):
+        return {rename(str(key)): _json_value(item, rename) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item, rename) for item in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def build_payload(options: dict, dry_run: bool) -> dict:
+    """The job data the Node workers expect (docs/QUEUE.md) from the job's options.
+
+    The scope options go in ``scope``, ``before`` is ``cutoff``, the others are camelCase at the
+    top level, and ``dryRun`` says whether it is a dry run. Options that are None are left out,
+    so a request means the same (and gets the same job id) with or without them.
+    """
+    data, scope = {}, {}
+    for key, value in sorted(options.items()):
+        if value is None:
+            continue
+        value = _json_value(value, _camel)
+        if key in SCOPE_OPTIONS:
+            scope[_camel(key)] = value
+        else:
+            data[PAYLOAD_NAMES.get(key, _camel(key))] = value
+    data["scope"] = scope
+    data["dryRun"] = bool(dry_run)
+    return data
+
+
+def parse_payload(data) -> tuple:
+    """``(options, dry_run)`` in the collection's terms from a job's data (from any producer)."""
+    if not isinstance(data, dict):
+        raise JobInputError("job data must be a JSON object, got %s" % type(data).__name__)
+    data = dict(data)
+    dry_run = data.pop("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise JobInputError("job data field dryRun must be true or false")
+    scope = data.pop("scope", None) or {}
+    if not isinstance(scope, dict):
+        raise JobInputError("job data field scope must be a JSON object")
+    option_names = {payload: option for option, payload in PAYLOAD_NAMES.items()}
+    options = {}
+    for key, value in list(scope.items()) + list(data.items()):
+        options[option_names.get(key, _snake(key))] = _json_value(value, _snake)
+    return options, dry_run
+
+
+def job_id_for(entry: QueuedJob, payload: dict) -> str:
+    """A deterministic id: the same job with the same data always gets the same id."""
+    canonical = json.dumps({"v": PAYLOAD_VERSION, "queue": entry.queue, "name": entry.name, "data": payload},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    job_id = "%s-%s" % (entry.name, hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32])
+    return validate_job_id(job_id)
+
+
+def validate_job_id(job_id: str) -> str:
+    """Return the id if Node BullMQ would accept it as a custom id (and we can show it safely)."""
+    if not isinstance(job_id, str) or not JOB_ID_PATTERN.match(job_id):
+        raise QueueConfigError("job id %r is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+                               "starting with a letter or digit (BullMQ rejects ':' in custom ids)" % (job_id,))
+    try:
+        if str(int(job_id, 10)) == job_id:
+            raise QueueConfigError("job id %r is not valid: BullMQ rejects custom ids that are integers" % job_id)
+    except ValueError:
+        pass
+    return job_id
+
+
+def validate_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or not PREFIX_PATTERN.match(prefix):
+        raise QueueConfigError("queue_prefix %r is not valid: use letters, digits, '.', '_', '-' "
+                               "(and '{}' for a cluster hash tag), without ':'" % (prefix,))
+    return prefix
+
+
+def job_options(job_id: str, attempts: int = DEFAULT_ATTEMPTS,
+                backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> dict:
+    """BullMQ JobsOptions: retries with exponential backoff, completed trimmed, failed kept."""
+    if attempts < 1:
+        raise QueueConfigError("queue_attempts must be at least 1")
+    if backoff_seconds < 0:
+        raise QueueConfigError("queue_backoff must not be negative")
+    return {
+        "jobId": job_id,
+        "attempts": int(attempts),
+        "backoff": {"type": "exponential", "delay": int(backoff_seconds * 1000)},
+        "removeOnComplete": dict(KEEP_COMPLETED),
+        "removeOnFail": False,
+    }
+
+
+# --- Redis side ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """Where the queues live: the Redis server and the key prefix."""
+
+    redis: ResolvedRedis
+    prefix: str = DEFAULT_PREFIX
+
+    def queue(self, client, name: str):
+        return Queue(name, {"connection": client, "prefix": self.prefix})
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """One job to add: computed once, reported the same in check mode and in a real run."""
+
+    entry: QueuedJob
+    data: dict
+    job_id: str
+    opts: dict
+
+    def describe(self) -> dict:
+        return {"queue": self.entry.queue, "job_name": self.entry.name, "job_id": self.job_id,
+                "data": self.data, "opts": self.opts}
+
+
+def enqueue_request(job: str, options: dict, dry_run: bool, attempts: int = DEFAULT_ATTEMPTS,
+                    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> EnqueueRequest:
+    entry = queued_job(job)
+    data = build_payload(options, dry_run)
+    job_id = job_id_for(entry, data)
+    return EnqueueRequest(entry, data, job_id, job_options(job_id, attempts, backoff_seconds))
+
+
+def enqueue(target: QueueTarget, request: EnqueueRequest, check_mode: bool = False) -> dict:
+    """Add the job unless a job with its id exists; return the queue, id, state and ``changed``.
+
+    The id is deterministic and BullMQ's add script is a no-op for an existing id, so a retry after
+    a timeout never adds a second job. In check mode nothing is written: the state is read only.
+    """
+    validate_prefix(target.prefix)
+
+    async def operation(client):
+        queue = target.queue(client, request.entry.queue)
+        state = await queue.getJobState(request.job_id)
+        changed = state == "unknown"
+        if changed and not check_mode:
+            await queue.add(request.entry.name, request.data, request.opts)
+            state = await queue.getJobState(request.job_id)
+        return state, changed
+
+    state, changed = run_bounded(operation, target.redis)
+    result = request.describe()
+    result.update(changed=changed, state=state if not (changed and check_mode) else "absent",
+                  prefix=target.prefix, redis=target.redis.describe())
+    return result
+
+
+def describe_job(job, state: str, queue: str) -> dict:
+    """What Ansible and logs may show about one BullMQ job."""
+    return {
+        "queue": queue,
+        "job_id": job.id,
+        "job_name": job.name,
+        "state": state,
+        "data": job.data,
+        "attempts": job.opts.get("attempts"),
+        "attempts_made": job.attemptsMade,
+        "failed_reason": job.failedReason,
+        "return_value": job.returnvalue,
+        "created_at": _ms_to_iso(job.timestamp),
+        "processed_at": _ms_to_iso(job.processedOn),
+        "finished_at": _ms_to_iso(job.finishedOn),
+    }
+
+
+def _ms_to_iso(milliseconds):
+    if not milliseconds:
+        return None
+    return datetime.datetime.fromtimestamp(int(milliseconds) / 1000, datetime.timezone.utc).isoformat()
+
+
+def queue_status(target: QueueTarget, queues, job_id: str | None = None, states=(), limit: int = 20) -> dict:
+    """Counts per state for each queue, the jobs in ``states`` (newest first, up to ``limit`` per
+    queue), and, with ``job_id``, that job wherever it is (``None`` if no queue has it)."""
+    validate_prefix(target.prefix)
+    if job_id is not None:
+        validate_job_id(job_id)
+    unknown = [state for state in states if state not in JOB_STATES]
+    if unknown:
+        raise QueueConfigError("unknown job state(s) %s: expected %s" % (", ".join(unknown), ", ".join(JOB_STATES)))
+
+    async def operation(client):
+        report, found = {}, None
+        for name in queues:
+            queue = target.queue(client, name)
+            counts = await queue.getJobCounts(*JOB_STATES)
+            jobs = []
+            for state in states:
+                for job in await queue.getJobs([state], 0, limit - 1, False):
+                    jobs.append(describe_job(job, state, name))
+            report[name] = {"counts": counts, "jobs": jobs}
+            if job_id is not None and found is None:
+                job = await queue.getJob(job_id)
+                if job is not None:
+                    found = describe_job(job, await queue.getJobState(job_id), name)
+        return report, found
+
+    queues_report, job = run_bounded(operation, target.redis)
+    return {"queues": queues_report, "job": job, "prefix": target.prefix, "redis": target.redis.describe()}

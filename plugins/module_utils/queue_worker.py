@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's BullMQ worker: runs queued compliance jobs with the same code as the modules.
+
+Two ways to run it, one job path:
+
+* ``serve()`` (the ``scripts/skillforge-worker`` service, ``main()`` below) listens on the three
+  queues until SIGTERM or SIGINT, then stops taking jobs and lets the jobs in hand finish.
+* ``drain()`` (the ``compliance_worker`` module) takes jobs until the queues are empty, a job limit
+  or a time budget is reached, and returns each job's outcome.
+
+Each job opens its own database connection and calls the compliance entry point
+(``compliance_registry.run_job``), which audits the run exactly as an inline run; its summary is
+the job's BullMQ return value. Bad input fails the job at once (BullMQ's UnrecoverableError); any
+other failure (database down, job lock busy) is retried as the job's attempts and backoff say, and
+ends in the failed set with a safe reason. One JSON line per job is logged with ``job`` and the
+counts. Nothing here imports Ansible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+    DatabaseConfigError,
+    ResolvedDatabase,
+    connect,
+    resolve_database,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import (
+    BY_QUEUE,
+    DEFAULT_PREFIX,
+    JobInputError,
+    QueueTarget,
+    parse_payload,
+    validate_prefix,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+    DEFAULT_TIMEOUT,
+    QueueConfigError,
+    QueueError,
+    describe_redis_error,
+    missing_libraries,
+    open_client,
+    resolve_redis,
+    run_bounded,
+)
+
+try:
+    from bullmq import UnrecoverableError, Worker
+except ImportError:  # reported through missing_libraries()
+    UnrecoverableError, Worker = Exception, None
+
+try:
+    import psycopg
+except ImportError:
+    psycopg = None
+
+APPLICATION_NAME = "skillforge.dataops queue worker"
+# BullMQ blocks up to 10 s waiting for a job; a reply can take that long on the worker's sockets.
+BLOCKING_READ_SECONDS = 10
+LOGGER_NAME = "skillforge.dataops.queue_worker"
+
+
+class JobFailed(Exception):
+    """A job attempt failed for a reason worth retrying; the message is the job's failedReason."""
+
+
+def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None) -> dict:
+    """The compliance entry point shared with the modules (imported late: it needs psycopg)."""
+    from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+
+    return run_job(conn, job, options, dry_run, log=log)
+
+
+@dataclass
+class WorkerSettings:
+    """Everything a worker run needs besides Redis: the database and how jobs are run."""
+
+    database: ResolvedDatabase  # resolved once, up front: a wrong URL stops the worker, not the jobs
+    connect_timeout: int = 10
+    queues: tuple = tuple(BY_QUEUE)
+    concurrency: int = 1
+    run_job: object = run_compliance_job
+    log: object = None  # called with each JSON log line; None: print to stdout
+    lock_duration_ms: int = 30000
+
+    def emit(self, record: dict) -> None:
+        _emit(record, self.log)
+
+
+def _emit(record: dict, log=None) -> None:
+    """One JSON log line; to stdout (the journal, for the service) unless ``log`` takes it."""
+    line = json.dumps(dict(record, logger=LOGGER_NAME), sort_keys=True, default=str)
+    if log is None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    else:
+        log(line)
+
+
+def failure_reason(error: BaseException) -> tuple:
+    """``(reason, retry)`` for a failed attempt: a message safe to store in Redis and show."""
+    try:  # the compliance job's own error classes, once that code is installed
+        from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+            JobError,
+            JobInputError as ComplianceInputError,
+        )
+    except ImportError:
+        JobError = ComplianceInputError = ()
+    if isinstance(error, JobInputError) or (
+            ComplianceInputError and isinstance(error, ComplianceInputError)):
+        return str(error), False
+    if JobError and isinstance(error, JobError):
+        return str(error), True
+    if psycopg is not None and isinstance(error, psycopg.Error):
+        # Server messages can quote row values (personal data): keep the class and SQLSTATE only.
+        return "database error %s (SQLSTATE %s)" % (type(error).__name__, getattr(error, "sqlstate", None)), True
+    lines = str(error).strip().splitlines()
+    return "%s: %s" % (type(error).__name__, lines[0][:500] if lines else ""), True
+
+
+def execute_job(settings: WorkerSettings, job: str, data) -> dict:
+    """Run one queued job against the database (blocking; the worker calls it in a thread)."""
+    options, dry_run = parse_payload(data)
+    conn = connect(settings.database, application_name=APPLICATION_NAME, connect_timeout=settings.connect_timeout)
+    try:
+        summary = settings.run_job(conn, job, options, dry_run, log=lambda line: None)
+    finally:
+        conn.close()
+    # The return value is stored as JSON: make sure it is plain JSON.
+    return json.loads(json.dumps(summary, default=str))
+
+
+def _processor(settings: WorkerSettings, queue: str):
+    entry = BY_QUEUE[queue]
+
+    async def process(job, token):
+        if job.name != entry.name:
+            raise UnrecoverableError("queue %s runs %s jobs, not %r" % (queue, entry.name, job.name))
+        try:
+            return await asyncio.to_thread(execute_job, settings, entry.job, job.data)
+        except Exception as error:
+            reason, retry = failure_reason(error)
+            raise (JobFailed(reason) if retry else UnrecoverableError(reason)) from None
+
+    return process
+
+
+@dataclass
+class JobLog:
+    """Turns a worker's events into one JSON line and one outcome per job."""
+
+    settings: WorkerSettings
+    queue: str
+    outcomes: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    started: dict = field(default_factory=dict)
+
+    def attach(self, worker) -> None:
+        worker.on("active", lambda job, _previous: self.started.__setitem__(job.id, time.monotonic()))
+        worker.on("completed", self.completed)
+        worker.on("failed", self.failed)
+        worker.on("error", lambda error, job=None: self.errors.append(error))
+
+    def _base(self, job) -> dict:
+        entry = BY_QUEUE[self.queue]
+        started = self.started.pop(job.id, None)
+        return {"job": entry.job, "queue": self.queue, "job_id": job.id, "job_name": job.name,
+                "attempt": job.attemptsMade if job.attemptsMade else 1, "attempts": job.opts.get("attempts"),
+                "dry_run": (job.data or {}).get("dryRun") if isinstance(job.data, dict) else None,
+                "duration_ms": int((time.monotonic() - started) * 1000) if started else None}
+
+    def completed(self, job, summary) -> None:
+        record = dict(self._base(job), state="completed", counts=(summary or {}).get("counts"),
+                      mode=(summary or {}).get("mode"), audit_id=(summary or {}).get("audit_id"))
+        self.settings.emit(record)
+        self.outcomes.append(dict(record, summary=summary))
+
+    def failed(self, job, error) -> None:
+        record = self._base(job)  # BullMQ has counted this attempt already
+        retry = not isinstance(error, UnrecoverableError) and job.attemptsMade < (job.opts.get("attempts") or 1)
+        record.update(state="delayed" if retry else "failed", error=str(error), counts=None, will_retry=retry)
+        self.settings.emit(record)
+        self.outcomes.append(dict(record, summary=None))
+
+
+def _worker(settings: WorkerSettings, target: QueueTarget, queue: str, connection, autorun: bool):
+    return Worker(queue, _processor(settings, queue), {
+        "connection": connection, "prefix": target.prefix, "concurrency": settings.concurrency,
+        "autorun": autorun, "lockDuration": settings.lock_duration_ms, "name": "skillforge-dataops",
+    })
+
+
+# --- drain once (the compliance_worker module) ---------------------------------------------------
+
+def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_budget: float = 300) -> dict:
+    """Process waiting jobs one at a time, queue by queue in turn, until none is waiting, ``limit``
+    jobs were taken or ``time_budget`` seconds have passed (a job in hand always finishes).
+
+    Returns ``{"jobs": [outcome, ...], "stopped": "empty"|"limit"|"time_budget", "counts": ...}``.
+    """
+    validate_prefix(target.prefix)
+    unknown = [queue for queue in settings.queues if queue not in BY_QUEUE]
+    if unknown:
+        raise QueueConfigError("unknown queue(s): %s" % ", ".join(unknown))
+    if limit < 1 or time_budget <= 0:
+        raise QueueConfigError("limit must be at least 1 and time_budget positive")
+
+    async def operation(client):
+        logs, workers, outcomes = [], [], []
+        for queue in settings.queues:
+            worker = _worker(settings, target, queue, client, autorun=False)
+            log = JobLog(settings, queue, outcomes)
+            log.attach(worker)
+            worker.lockManager.start()  # renews the lock of a long job while it runs
+            workers.append(worker)
+            logs.append(log)
+        deadline = time.monotonic() + time_budget
+        taken, stopped = 0, "empty"
+        try:
+            while True:
+                progress = False
+                for worker, log in zip(workers, logs):
+                    if taken >= limit:
+                        stopped = "limit"
+                        break
+                    if time.monotonic() >= deadline:
+                        stopped = "time_budget"
+                        break
+                    token = "%s:%s" % (worker.id, uuid.uuid4().hex)
+                    job = await worker.moveToActive(token)
+                    if job is None:
+                        continue
+                    worker.emit("active", job, "waiting")
+                    await worker.processJob(job, token)
+                    if log.errors:  # BullMQ could not record the outcome: Redis failed mid-job
+                        raise log.errors[0]
+                    taken += 1
+                    progress = True
+                if stopped != "empty" or not progress:
+                    break
+            counts = {}
+            for worker in workers:
+                counts[worker.name] = await target.queue(client, worker.name).getJobCounts(
+                    "waiting", "active", "delayed", "prioritized", "completed", "failed")
+        finally:
+            for worker in workers:
+                await worker.lockManager.close()
+        return {"jobs": outcomes, "stopped": stopped, "queues": counts}
+
+    # The time budget only stops new jobs; Redis commands stay bounded by the socket timeouts.
+    return run_bounded(operation, target.redis, deadline=math.inf)
+
+
+def ready_jobs(target: QueueTarget, queues) -> tuple:
+    """``(ready, counts)``: how many jobs ``drain`` would find now (waiting, prioritized, and delayed
+    retries that are due), and the jobs per state of each queue. Reads only."""
+    validate_prefix(target.prefix)
+
+    async def operation(client):
+        ready, counts = 0, {}
+        # BullMQ scores a delayed job by (due time in ms) * 0x1000 + a counter.
+        due = (int(time.time() * 1000) + 1) * 0x1000 - 1
+        for name in queues:
+            queue = target.queue(client, name)
+            counts[name] = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed")
+            ready += counts[name]["waiting"] + counts[name]["prioritized"]
+            ready += await client.zcount(queue.toKey("delayed"), 0, due)
+        return ready, counts
+
+    return run_bounded(operation, target.redis)
+
+
+# --- long-running service ------------------------------------------------------------------------
+
+async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Event) -> None:
+    """Run workers on every queue until ``stop`` is set, then close them gracefully: no new job is
+    taken, the jobs in hand finish and record their outcome."""
+    client = open_client(target.redis, retries=10,
+                         socket_timeout=target.redis.timeout + BLOCKING_READ_SECONDS)
+    workers = []
+    try:
+        for queue in settings.queues:
+            worker = _worker(settings, target, queue, client, autorun=True)
+            log = JobLog(settings, queue)
+            log.attach(worker)
+            worker.on("error", lambda error, job=None, queue=queue: settings.emit(
+                {"event": "error", "queue": queue, "error": str(describe_redis_error(error, target.redis))}))
+            workers.append(worker)
+        settings.emit({"event": "started", "queues": list(settings.queues), "prefix": target.prefix,
+                       "concurrency": settings.concurrency, "redis": target.redis.describe()})
+        await stop.wait()
+        in_hand = sum(len(worker.jobs) for worker in workers)
+        settings.emit({"event": "stopping", "jobs_in_hand": in_hand})
+        await asyncio.gather(*(worker.close() for worker in workers), return_exceptions=True)
+    finally:
+        try:
+            await client.aclose()
+        except Exception:
+            pass
+    settings.emit({"event": "stopped"})
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="skillforge-worker",
+        description="Run queued SkillForge compliance jobs (consent revocation, data retention, partner "
+                    "segregation) from their BullMQ queues until SIGTERM. Redis and the database are "
+                    "taken from SKILLFORGE_<ENV>_REDIS_URL / REDIS_URL and SKILLFORGE_<ENV>_DATABASE_URL / "
+                    "DATABASE_URL (never from the command line: it is visible to every user).")
+    parser.add_argument("--env", default=os.environ.get("SKILLFORGE_ENV"),
+                        help="SkillForge environment (local, ci, staging, production); default $SKILLFORGE_ENV")
+    parser.add_argument("--queue", action="append", choices=sorted(BY_QUEUE), dest="queues",
+                        help="a queue to work on (repeatable); default all three")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("SKILLFORGE_WORKER_CONCURRENCY", 1)),
+                        help="jobs run at once per queue (default 1)")
+    parser.add_argument("--prefix", default=os.environ.get("SKILLFORGE_QUEUE_PREFIX", DEFAULT_PREFIX),
+                        help="BullMQ key prefix, as the API uses (default bull)")
+    parser.add_argument("--redis-timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds to wait for Redis to connect or answer (default 5)")
+    parser.add_argument("--once", action="store_true",
+                        help="drain the queues once and exit (as the compliance_worker module does)")
+    parser.add_argument("--limit", type=int, default=100, help="with --once: at most this many jobs")
+    parser.add_argument("--time-budget", type=float, default=300,
+                        help="with --once: take no new job after this many seconds")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    """Entry point of ``scripts/skillforge-worker``; exit status 0 after a clean stop."""
+    args = _parse_args(argv)
+    missing = missing_libraries()
+    if missing:
+        _emit({"event": "fatal", "error": "missing Python package(s): %s" % ", ".join(missing)})
+        return 2
+    try:
+        settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),
+                                  concurrency=args.concurrency)
+        target = QueueTarget(resolve_redis(env=args.env, timeout=args.redis_timeout), validate_prefix(args.prefix))
+        if args.once:
+            result = drain(target, settings, limit=args.limit, time_budget=args.time_budget)
+            settings.emit({"event": "drained", "stopped": result["stopped"], "jobs": len(result["jobs"])})
+            return 0
+        run_bounded(lambda client: client.ping(), target.redis)  # fail fast on a wrong URL or password
+    except (QueueError, DatabaseConfigError) as error:
+        _emit({"event": "fatal", "error": str(error)})
+        return 1
+
+    async def run():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(target, settings, stop)
+
+    asyncio.run(run())
+    return 0

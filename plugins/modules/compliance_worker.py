@@ -1,0 +1,205 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compliance_worker
+short_description: Run the queued compliance jobs once, for schedules and CI
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - Takes jobs from the BullMQ queues C(consent-revocation-jobs), C(data-retention-jobs) and
+    C(partner-segregation-jobs) one at a time, queue by queue in turn, and runs each with the same
+    code as the inline modules (M(skillforge.dataops.consent_revocation),
+    M(skillforge.dataops.data_retention), M(skillforge.dataops.partner_segregation)), including
+    their audit record. Stops when no job is waiting, after O(limit) jobs, or when O(time_budget)
+    is spent; a job in hand always finishes.
+  - A job's summary becomes its BullMQ return value (read it back with
+    M(skillforge.dataops.queue_info)). A job with bad input fails at once; any other failure is
+    retried with the job's attempts and exponential backoff (V(delayed) until then), and the
+    failed set keeps the final failure with its reason.
+  - For a long-running worker, use the C(scripts/skillforge-worker) command of the collection
+    (see docs/QUEUE.md).
+options:
+  job:
+    description:
+      - The compliance jobs whose queues to work on. Default all three.
+    type: list
+    elements: str
+    choices: [consent-revocation, data-retention, partner-segregation]
+  limit:
+    description:
+      - Take at most this many jobs.
+    type: int
+    default: 100
+  time_budget:
+    description:
+      - Take no new job after this many seconds.
+    type: float
+    default: 300
+  fail_on_failed_jobs:
+    description:
+      - Fail the task when a job ended in the failed set (its retries used up, or bad input).
+        Jobs waiting for a retry do not count. Results are returned either way.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - skillforge.dataops.database
+  - skillforge.dataops.redis
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Check mode takes no job and counts the jobs a real run would take (waiting, and delayed
+        retries that are due), up to O(limit); the result says V(changed=true) when there is at least one.
+"""
+
+EXAMPLES = r"""
+- name: Run what the API queued (nightly AWX schedule)
+  skillforge.dataops.compliance_worker:
+    env: production
+    time_budget: 1800
+  register: drained
+
+- name: In CI, run only the data-retention jobs the pipeline queued
+  skillforge.dataops.compliance_worker:
+    env: ci
+    job: [data-retention]
+    limit: 10
+"""
+
+RETURN = r"""
+jobs:
+  description: One entry per job taken, in the order they ran.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    job:
+      description: The compliance job (V(data-retention), ...).
+      type: str
+    queue:
+      description: Its queue.
+      type: str
+    job_id:
+      description: The BullMQ job id.
+      type: str
+    job_name:
+      description: The BullMQ job name.
+      type: str
+    state:
+      description: V(completed), V(delayed) (failed, will be retried) or V(failed) (no retry left, or bad input).
+      type: str
+    attempt:
+      description: Which attempt this was.
+      type: int
+    attempts:
+      description: Attempts allowed.
+      type: int
+    dry_run:
+      description: Whether the job was a dry run.
+      type: bool
+    counts:
+      description: The run's counts (null when it failed).
+      type: dict
+    mode:
+      description: "V(dry-run) or V(execute) (null when it failed)."
+      type: str
+    audit_id:
+      description: The C(ComplianceAuditLog) row of an executed run.
+      type: str
+    summary:
+      description: The run's summary, as the inline module returns it (null when it failed).
+      type: dict
+    error:
+      description: Why the attempt failed (no personal data).
+      type: str
+      returned: when it failed
+    will_retry:
+      description: Whether BullMQ will retry it.
+      type: bool
+      returned: when it failed
+    duration_ms:
+      description: How long the attempt took.
+      type: int
+stopped:
+  description: Why the run stopped - V(empty) (nothing waiting), V(limit) or V(time_budget).
+  returned: when not in check mode
+  type: str
+ready:
+  description: Jobs a real run would take (check mode only).
+  returned: in check mode
+  type: int
+queues:
+  description: Jobs per state in each queue after the run.
+  returned: always
+  type: dict
+  sample: {data-retention-jobs: {waiting: 0, active: 0, delayed: 0, prioritized: 0, completed: 3, failed: 0}}
+prefix:
+  description: The BullMQ key prefix used.
+  returned: always
+  type: str
+database:
+  description: Which database the jobs ran against, without the password.
+  returned: always
+  type: dict
+redis:
+  description: Which Redis was used, without the password.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import BY_JOB
+from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+    database_argument_spec,
+    open_database,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import queue_target, redis_argument_spec
+from ansible_collections.skillforge.dataops.plugins.module_utils.queue_worker import (
+    WorkerSettings,
+    drain,
+    ready_jobs,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import QueueError
+
+
+def main():
+    argument_spec = database_argument_spec()
+    argument_spec.update(redis_argument_spec())
+    argument_spec.update(
+        job=dict(type="list", elements="str", choices=list(BY_JOB)),
+        limit=dict(type="int", default=100),
+        time_budget=dict(type="float", default=300),
+        fail_on_failed_jobs=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    target = queue_target(module)
+    queues = tuple(BY_JOB[job].queue for job in module.params["job"] or BY_JOB)
+    conn, database = open_database(module, application_name="skillforge.dataops/compliance_worker")
+    conn.close()  # reachable: each job opens its own connection
+    settings = WorkerSettings(database=database, connect_timeout=module.params["connect_timeout"],
+                              queues=queues, log=module.log)
+    common = dict(prefix=target.prefix, database=database.describe(), redis=target.redis.describe())
+    try:
+        if module.check_mode:
+            ready, counts = ready_jobs(target, queues)
+            module.exit_json(changed=min(ready, module.params["limit"]) > 0, ready=min(ready, module.params["limit"]),
+                             jobs=[], queues=counts, **common)
+        result = drain(target, settings, limit=module.params["limit"], time_budget=module.params["time_budget"])
+    except QueueError as error:
+        module.fail_json(msg=str(error), **common)
+    failed = [job for job in result["jobs"] if job["state"] == "failed"]
+    if failed and module.params["fail_on_failed_jobs"]:
+        module.fail_json(msg="%d of %d job(s) failed: %s" % (len(failed), len(result["jobs"]), "; ".join(
+            "%s %s: %s" % (job["queue"], job["job_id"], job["error"]) for job in failed)),
+            changed=True, **dict(result, **common))
+    module.exit_json(changed=bool(result["jobs"]), **dict(result, **common))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: data_retention
+short_description: Purge users inactive past the retention window, with everything they own
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - A user is eligible when C(coalesce(lastActiveAt, createdAt)) is before the cutoff and
+    C(legalHold) is false. For each eligible user the job deletes notifications, resume
+    ingestions, resumes, assessments, notification preferences and the profile, then the user.
+  - The cutoff is computed once at the start (by the database clock) and reported in the summary's
+    scope; the dry run and the execution use the same predicate.
+  - Runs in batches of users; each batch commits whole, so an interrupted purge leaves every user
+    either complete or gone, and running it again finishes the rest.
+options:
+  retention_months:
+    description:
+      - The retention window - users inactive for longer are purged. Ignored when O(before) is set.
+    type: int
+    default: 24
+  before:
+    description:
+      - An explicit ISO-8601 cutoff (date or date-time; without a zone it is UTC). Wins over
+        O(retention_months). A cutoff in the future is refused.
+    type: str
+  tenant:
+    description:
+      - Only purge users of the tenant with this slug.
+    type: str
+extends_documentation_fragment:
+  - skillforge.dataops.database
+  - skillforge.dataops.compliance
+  - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis
+"""
+
+EXAMPLES = r"""
+- name: What would the 24-month purge delete? (check mode)
+  skillforge.dataops.data_retention:
+    env: production
+    triggered_by: dpo@skillforge.com
+  check_mode: true
+
+- name: Purge one tenant's users inactive since before 2024
+  skillforge.dataops.data_retention:
+    env: production
+    tenant: globex
+    before: "2024-01-01T00:00:00Z"
+    triggered_by: dpo@skillforge.com
+    reason: Quarterly retention run
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
+      C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
+      V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(scope) has C(cutoff) (ISO-8601 UTC, computed once at the start), C(before) or C(retention_months), and
+      C(tenant) when set.
+    - C(counts) - rows deleted, or in check mode that executing would delete - C(users), C(notifications),
+      C(resumes), C(resumeIngestions), C(assessments), C(notificationPreferences), C(profiles).
+  returned: when the job ran (not with O(queue=true)), also after a failed run
+  type: dict
+  sample:
+    job: data-retention
+    mode: dry-run
+    scope: {cutoff: "2024-11-26T15:13:03.352Z", retention_months: 24}
+    triggered_by: dpo@skillforge.com
+    reason: null
+    note: null
+    started_at: "2026-11-26T15:13:03.350Z"
+    finished_at: "2026-11-26T15:13:03.416Z"
+    changed: true
+    counts: {users: 28, notifications: 34, resumes: 26, resumeIngestions: 40, assessments: 41,
+             notificationPreferences: 40, profiles: 25}
+database:
+  description: Where the database URL came from and which database it is, password redacted.
+  returned: always
+  type: dict
+queued:
+  description: Whether the job was queued (O(queue=true)) rather than run; the keys below come with it.
+  returned: when O(queue=true)
+  type: bool
+queue:
+  description: The BullMQ queue.
+  returned: when O(queue=true)
+  type: str
+  sample: data-retention-jobs
+job_name:
+  description: The BullMQ job name.
+  returned: when O(queue=true)
+  type: str
+  sample: data-retention
+job_id:
+  description: The deterministic job id (the same request always gets the same id).
+  returned: when O(queue=true)
+  type: str
+  sample: data-retention-3c9d0a4f1e2b7c6d5a4f3e2d1c0b9a87
+state:
+  description:
+    - The job's BullMQ state after the task - V(waiting) when just added, or the state of the job
+      already there (V(active), V(completed), V(failed), ...). V(absent) in check mode when the job
+      would be added.
+  returned: when O(queue=true)
+  type: str
+data:
+  description: The job payload (docs/QUEUE.md).
+  returned: when O(queue=true)
+  type: dict
+opts:
+  description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
+  returned: when O(queue=true)
+  type: dict
+prefix:
+  description: The BullMQ key prefix.
+  returned: when O(queue=true)
+  type: str
+redis:
+  description: Which Redis was used, without the password.
+  returned: when O(queue=true)
+  type: dict
+"""
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module
+
+
+def main():
+    run_compliance_module("data-retention", dict(
+        retention_months=dict(type="int", default=24), before=dict(type="str"), tenant=dict(type="str")))
+
+
+if __name__ == "__main__":
+    main()

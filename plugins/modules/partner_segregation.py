@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: partner_segregation
+short_description: Make a tenant's JSON blobs carry that tenant's ids and no other's
+version_added: 0.1.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - For the users of one tenant, sets the C(tenantId) and C(partnerId) keys of every
+    C(ResumeIngestion.ingestionMetadata) object and of every object in C(Notification.actions) to
+    the tenant's C(id) and C(partnerId) (JSON null when the tenant has none). Every other key, and
+    array elements that are not objects, stay as they were.
+  - Only rows whose JSON actually changes are updated and counted.
+  - With C(--diff), shows a sample of before and after values.
+options:
+  tenant:
+    description:
+      - Slug of the tenant. Required - without it the job fails and touches nothing.
+    type: str
+extends_documentation_fragment:
+  - skillforge.dataops.database
+  - skillforge.dataops.compliance
+  - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis
+"""
+
+EXAMPLES = r"""
+- name: Segregate a partner tenant's JSON
+  skillforge.dataops.partner_segregation:
+    env: staging
+    tenant: acme-partners
+    triggered_by: privacy@skillforge.com
+    reason: Partner audit PA-2025-07
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
+    - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
+      C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
+      V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(scope) is C(tenant) (the slug).
+    - C(counts) - C(resumeUpdates) and C(notificationUpdates), rows whose JSON changed (or, in check mode, would).
+  returned: when the job ran (not with O(queue=true)), also after a failed run
+  type: dict
+  sample:
+    job: partner-segregation
+    mode: execute
+    scope: {tenant: acme-partners}
+    triggered_by: privacy@skillforge.com
+    reason: Partner audit PA-2025-07
+    note: null
+    started_at: "2026-11-26T15:13:03.607Z"
+    finished_at: "2026-11-26T15:13:03.642Z"
+    changed: true
+    counts: {resumeUpdates: 28, notificationUpdates: 29}
+    audit_id: 4006a5f2706f4a2a8cc7a816904a6531
+    batches: 1
+    outcome: succeeded
+database:
+  description: Where the database URL came from and which database it is, password redacted.
+  returned: always
+  type: dict
+queued:
+  description: Whether the job was queued (O(queue=true)) rather than run; the keys below come with it.
+  returned: when O(queue=true)
+  type: bool
+queue:
+  description: The BullMQ queue.
+  returned: when O(queue=true)
+  type: str
+  sample: partner-segregation-jobs
+job_name:
+  description: The BullMQ job name.
+  returned: when O(queue=true)
+  type: str
+  sample: partner-segregation
+job_id:
+  description: The deterministic job id (the same request always gets the same id).
+  returned: when O(queue=true)
+  type: str
+  sample: partner-segregation-3c9d0a4f1e2b7c6d5a4f3e2d1c0b9a87
+state:
+  description:
+    - The job's BullMQ state after the task - V(waiting) when just added, or the state of the job
+      already there (V(active), V(completed), V(failed), ...). V(absent) in check mode when the job
+      would be added.
+  returned: when O(queue=true)
+  type: str
+data:
+  description: The job payload (docs/QUEUE.md).
+  returned: when O(queue=true)
+  type: dict
+opts:
+  description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
+  returned: when O(queue=true)
+  type: dict
+prefix:
+  description: The BullMQ key prefix.
+  returned: when O(queue=true)
+  type: str
+redis:
+  description: Which Redis was used, without the password.
+  returned: when O(queue=true)
+  type: dict
+"""
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module
+
+
+def main():
+    run_compliance_module("partner-segregation", dict(tenant=dict(type="str")))
+
+
+if __name__ == "__main__":
+    main()

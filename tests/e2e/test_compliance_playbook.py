@@ -1,0 +1,127 @@
+"""playbooks/compliance.yml end to end: ansible-playbook against a real database with sample data.
+
+Per job: --check changes nothing, no --check without compliance_execute is still a dry run,
+compliance_execute=true changes exactly what the dry run reported and nothing of other tenants,
+and a second execution reports changed: false.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sample_data
+from conftest import REPO_ROOT
+
+PLAYBOOK = "playbooks/compliance.yml"
+WHO = "privacy@skillforge.com"
+TASK = {"consent-revocation": "Run consent-revocation", "data-retention": "Run data-retention",
+        "partner-segregation": "Run partner-segregation"}
+
+
+@pytest.fixture
+def sample_url(migrated_database_url):
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        sample_data.generate(conn, seed=3, users_per_tenant=25)
+    return migrated_database_url
+
+
+def fingerprints(url, tenant=None, exclude=False):
+    with psycopg.connect(url, autocommit=True) as conn:
+        if tenant:
+            return sample_data.tenant_fingerprints(conn, tenant, exclude=exclude)
+        return sample_data.table_fingerprints(conn)
+
+
+def run(run_playbook, url, job, check=False, **extra):
+    extra_vars = {"compliance_job": job, "compliance_triggered_by": WHO, "compliance_batch_size": 5}
+    extra_vars.update(("compliance_" + key, value) for key, value in extra.items())
+    result = run_playbook(PLAYBOOK, extra_vars=extra_vars, check=check, env={"DATABASE_URL": url})
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("job, tenant", [
+    ("consent-revocation", "acme-partners"),
+    ("data-retention", "globex"),
+    ("partner-segregation", "initech"),
+])
+def test_dry_run_then_execute_then_nothing_left(run_playbook, sample_url, job, tenant):
+    before = fingerprints(sample_url)
+    others = fingerprints(sample_url, tenant, exclude=True)
+    own = fingerprints(sample_url, tenant)
+
+    checked = run(run_playbook, sample_url, job, check=True, tenant=tenant, reason="PRIV-9")
+    assert checked.rc == 0, checked.stdout
+    dry = checked.result(TASK[job])
+    assert dry["changed"] and dry["summary"]["mode"] == "dry-run"
+    assert dry["summary"]["scope"]["tenant"] == tenant
+    assert any(dry["summary"]["counts"].values())
+    assert '"job": "%s"' % job in checked.stdout or "'job': '%s'" % job in checked.stdout  # summary printed
+    assert fingerprints(sample_url) == before
+
+    unexecuted = run(run_playbook, sample_url, job, tenant=tenant)
+    assert unexecuted.rc == 0, unexecuted.stdout
+    assert unexecuted.result(TASK[job])["summary"]["mode"] == "dry-run"
+    assert unexecuted.result(TASK[job])["summary"]["counts"] == dry["summary"]["counts"]
+    assert fingerprints(sample_url) == before
+
+    executed = run(run_playbook, sample_url, job, tenant=tenant, execute=True, reason="PRIV-9")
+    assert executed.rc == 0, executed.stdout
+    done = executed.result(TASK[job])
+    assert done["changed"] and done["summary"]["mode"] == "execute"
+    assert done["summary"]["counts"] == dry["summary"]["counts"]
+    assert done["summary"]["outcome"] == "succeeded" and done["summary"]["reason"] == "PRIV-9"
+    assert fingerprints(sample_url, tenant, exclude=True) == others  # other tenants untouched
+    assert fingerprints(sample_url, tenant) != own
+
+    again = run(run_playbook, sample_url, job, tenant=tenant, execute=True)
+    assert again.rc == 0, again.stdout
+    assert not again.result(TASK[job])["changed"]
+    assert set(again.result(TASK[job])["summary"]["counts"].values()) == {0}
+
+
+def test_user_scope_from_extra_vars_and_diff_sample(run_playbook, sample_url):
+    with psycopg.connect(sample_url, autocommit=True) as conn:
+        users = [r[0] for r in conn.execute('SELECT "id" FROM "User" WHERE "marketingOptIn" ORDER BY "id" LIMIT 2')]
+    result = run(run_playbook, sample_url, "consent-revocation", user=",".join(users), execute=True)
+    assert result.rc == 0, result.stdout
+    summary = result.result(TASK["consent-revocation"])["summary"]
+    assert summary["scope"] == {"users": users} and summary["counts"]["marketingOptOuts"] == 2
+
+    diffed = run_playbook(PLAYBOOK, extra_vars={"compliance_job": "partner-segregation", "compliance_tenant": "globex",
+                                                "compliance_triggered_by": WHO}, check=True, diff=True,
+                          env={"DATABASE_URL": sample_url})
+    assert diffed.rc == 0, diffed.stdout
+    diff = diffed.result(TASK["partner-segregation"])["diff"]
+    assert diff["before"] and diff["before"].keys() == diff["after"].keys()
+    with psycopg.connect(sample_url, autocommit=True) as conn:
+        globex = conn.execute("SELECT \"id\" FROM \"Tenant\" WHERE slug = 'globex'").fetchone()[0]
+    for key, after in diff["after"].items():
+        assert after != diff["before"][key]
+        if key.startswith("ResumeIngestion"):
+            assert after == dict(diff["before"][key], tenantId=globex, partnerId=None)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"compliance_job": "partner-segregation"}, "tenant is required"),
+    ({"compliance_job": "consent-revocation", "compliance_tenant": "nope"}, "unknown tenant 'nope'"),
+    ({"compliance_job": "data-retention", "compliance_before": "yesterday"}, "before must be an ISO-8601"),
+    ({"compliance_job": "data-retention", "compliance_before": "2999-12-31"}, "is in the future"),
+    ({"compliance_job": "consent-revocation", "compliance_tenant": "globex", "compliance_queue": True,
+      "compliance_redis_url": "redis://127.0.0.1:1/0"}, "cannot connect to Redis at 127.0.0.1:1"),
+    ({"compliance_job": "purge-everything"}, "compliance_job"),
+])
+def test_bad_input_fails_the_play_and_changes_nothing(run_playbook, sample_url, extra, message):
+    before = fingerprints(sample_url)
+    result = run_playbook(PLAYBOOK, extra_vars=dict({"compliance_triggered_by": WHO, "compliance_execute": True},
+                                                    **extra), env={"DATABASE_URL": sample_url})
+    assert result.rc != 0
+    assert message in result.stdout
+    assert fingerprints(sample_url) == before
+
+
+def test_staging_never_falls_back_to_the_local_database(run_playbook):
+    result = run_playbook(PLAYBOOK, extra_vars={"compliance_job": "data-retention", "compliance_triggered_by": WHO},
+                          check=True, inventory=REPO_ROOT / "inventories" / "staging")
+    assert result.rc != 0
+    assert "SKILLFORGE_STAGING_DATABASE_URL" in result.stdout

@@ -1,0 +1,299 @@
+"""The collection's worker on real Redis and PostgreSQL: same effect as an inline run, audit, retries
+with backoff, bad input, Redis down, and SIGTERM while a job is in hand."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import sample_data
+from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_job, job_queue, queue_worker
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils.connection import resolve_database
+from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+    QueueConnectionError,
+    resolve_redis,
+)
+from queue_testing import REDIS_URL, closed_port, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REFERENCE_TIME = datetime(2026, 1, 1)
+CORE_TABLES = sample_data.CORE_TABLES
+
+# One request per job, in the collection's terms (what run_job and the modules take).
+REQUESTS = {
+    "data-retention": {"tenant": "globex", "before": "2024-06-01T00:00:00Z", "triggered_by": "dpo@example.invalid",
+                       "reason": "quarterly retention"},
+    "consent-revocation": {"tenant": "initech", "triggered_by": "dpo@example.invalid", "reason": "ticket 7"},
+    "partner-segregation": {"tenant": "acme-partners", "triggered_by": "ops@example.invalid"},
+}
+
+
+def seeded(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        sample_data.generate(conn, seed=11, users_per_tenant=12, reference_time=REFERENCE_TIME)
+    return url
+
+
+@pytest.fixture
+def seeded_url(migrated_database_url) -> str:
+    return seeded(migrated_database_url)
+
+
+@pytest.fixture
+def twin_urls(database_factory, migrated_template):
+    """Two databases with the same sample data: one for the inline run, one for the worker."""
+    from conftest import url_for
+    inline, queued = (database_factory.create(template=migrated_template) for name in ("inline", "queued"))
+    return [seeded(url_for(inline)), seeded(url_for(queued))]
+
+
+def content(url: str) -> dict:
+    """Every core table's rows, except the "updatedAt" the jobs set to now()."""
+    with psycopg.connect(url) as conn:
+        return {table: conn.execute(
+            'SELECT count(*), md5(string_agg((to_jsonb(t) - \'updatedAt\')::text, \'|\' ORDER BY t."id"))'
+            ' FROM "%s" t' % table).fetchone() for table in CORE_TABLES}
+
+
+def audit_rows(url: str) -> list:
+    with psycopg.connect(url) as conn:
+        return conn.execute('SELECT "job", "mode", "triggeredBy", "reason", "outcome", "counts"'
+                            ' FROM "ComplianceAuditLog" ORDER BY "startedAt"').fetchall()
+
+
+def settings_for(url: str, **overrides) -> queue_worker.WorkerSettings:
+    lines = []
+    settings = queue_worker.WorkerSettings(database=resolve_database(dsn=url), log=lines.append, **overrides)
+    settings.lines = lines
+    return settings
+
+
+def target_for(prefix: str) -> job_queue.QueueTarget:
+    return job_queue.QueueTarget(resolve_redis(REDIS_URL), prefix)
+
+
+@pytest.mark.parametrize("job", sorted(REQUESTS))
+def test_job_added_from_node_changes_the_database_exactly_as_an_inline_run(job, twin_urls, queue_prefix, node_bullmq):
+    inline_url, queued_url = twin_urls
+    with psycopg.connect(inline_url) as conn:
+        inline = run_job(conn, job, REQUESTS[job], dry_run=False)
+    assert inline["changed"] is True
+
+    entry = job_queue.queued_job(job)
+    payload = job_queue.build_payload(REQUESTS[job], dry_run=False)
+    node_bullmq.run("add", queue=entry.queue, prefix=queue_prefix, name=entry.name, data=payload,
+                    opts={"jobId": "api-%s-1" % job, "attempts": 3})
+    settings = settings_for(queued_url)
+    result = queue_worker.drain(target_for(queue_prefix), settings)
+
+    assert [(o["job_id"], o["state"]) for o in result["jobs"]] == [("api-%s-1" % job, "completed")]
+    assert content(queued_url) == content(inline_url)
+    summary = result["jobs"][0]["summary"]
+    assert summary["counts"] == inline["counts"] and summary["mode"] == "execute"
+    # Audited like the inline run, and the summary is the BullMQ return value Node reads back.
+    assert [row[:5] for row in audit_rows(queued_url)] == [row[:5] for row in audit_rows(inline_url)]
+    seen_by_node = node_bullmq.run("get", queue=entry.queue, prefix=queue_prefix, id="api-%s-1" % job)
+    assert seen_by_node["state"] == "completed" and seen_by_node["returnvalue"] == summary
+    # One JSON log line for the job, with the job name and the counts.
+    records = [json.loads(line) for line in settings.lines]
+    assert [(r["job"], r["state"], r["counts"]) for r in records] == [(job, "completed", inline["counts"])]
+
+
+def test_queued_dry_run_counts_like_check_mode_and_changes_nothing(seeded_url, queue_prefix):
+    before = content(seeded_url)
+    with psycopg.connect(seeded_url) as conn:
+        expected = run_job(conn, "data-retention", REQUESTS["data-retention"], dry_run=True)
+    target = target_for(queue_prefix)
+    job_queue.enqueue(target, job_queue.enqueue_request("data-retention", REQUESTS["data-retention"], dry_run=True))
+
+    result = queue_worker.drain(target, settings_for(seeded_url))
+
+    outcome, = result["jobs"]
+    assert outcome["state"] == "completed" and outcome["dry_run"] is True
+    assert outcome["summary"]["mode"] == "dry-run" and outcome["counts"] == expected["counts"]
+    assert content(seeded_url) == before and audit_rows(seeded_url) == []
+
+
+def test_bad_input_fails_at_once_without_retry_and_changes_nothing(seeded_url, queue_prefix):
+    before = content(seeded_url)
+    target = target_for(queue_prefix)
+    request = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant="no-such-tenant"),
+                                        dry_run=False, attempts=3, backoff_seconds=0)
+
+    job_queue.enqueue(target, request)
+    outcome, = queue_worker.drain(target, settings_for(seeded_url))["jobs"]
+
+    assert (outcome["state"], outcome["will_retry"], outcome["attempt"]) == ("failed", False, 1)
+    job = job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
+    assert job["state"] == "failed" and job["failed_reason"] == "data-retention: unknown tenant 'no-such-tenant'"
+    assert content(seeded_url) == before and audit_rows(seeded_url) == []
+
+
+def test_database_down_is_retried_with_exponential_backoff_then_kept_in_failed(queue_prefix):
+    target = target_for(queue_prefix)
+    down = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
+    request = job_queue.enqueue_request("partner-segregation", REQUESTS["partner-segregation"], dry_run=False,
+                                        attempts=3, backoff_seconds=0.5)
+    job_queue.enqueue(target, request)
+    settings = settings_for(down, connect_timeout=2)
+
+    first, = queue_worker.drain(target, settings)["jobs"]
+    assert (first["state"], first["attempt"], first["will_retry"]) == ("delayed", 1, True)
+    assert queue_worker.drain(target, settings)["jobs"] == []  # backoff: not due yet
+    time.sleep(0.7)  # first retry after 0.5 s
+    second, = queue_worker.drain(target, settings)["jobs"]
+    assert (second["state"], second["attempt"]) == ("delayed", 2)
+    time.sleep(0.7)
+    assert queue_worker.drain(target, settings)["jobs"] == []  # exponential: the second wait is 1 s
+    time.sleep(0.5)
+    third, = queue_worker.drain(target, settings)["jobs"]
+    assert (third["state"], third["attempt"], third["will_retry"]) == ("failed", 3, False)
+
+    job = job_queue.queue_status(target, ["partner-segregation-jobs"], job_id=request.job_id)["job"]
+    assert job["state"] == "failed" and job["attempts_made"] == 3
+    assert job["failed_reason"].startswith("DatabaseConnectionError: cannot connect to database 'skillforge'")
+
+
+def test_drain_stops_at_the_limit_and_leaves_the_rest_waiting(seeded_url, queue_prefix):
+    target = target_for(queue_prefix)
+    for job, options in sorted(REQUESTS.items()):
+        job_queue.enqueue(target, job_queue.enqueue_request(job, options, dry_run=True))
+
+    result = queue_worker.drain(target, settings_for(seeded_url), limit=2)
+
+    assert result["stopped"] == "limit" and len(result["jobs"]) == 2
+    assert sum(counts["waiting"] for counts in result["queues"].values()) == 1
+    assert queue_worker.ready_jobs(target, list(job_queue.BY_QUEUE))[0] == 1
+
+
+def test_redis_down_fails_the_drain_at_once():
+    target = job_queue.QueueTarget(resolve_redis("redis://127.0.0.1:%d/0" % closed_port(), timeout=2))
+    started = time.monotonic()
+    with pytest.raises(QueueConnectionError, match="cannot connect to Redis"):
+        queue_worker.drain(target, settings_for("postgresql://postgres@127.0.0.1:%d/unused" % closed_port()))
+    assert time.monotonic() - started < 3
+
+
+def hold_job_lock(url: str, job: str) -> psycopg.Connection:
+    """Take the job's advisory lock as another run would, so a queued run waits for it."""
+    conn = psycopg.connect(url, autocommit=True)
+    compliance_job.acquire_job_lock(conn, job, 0)
+    return conn
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+def start_service(database_url: str, redis_url: str, prefix: str, *arguments) -> subprocess.Popen:
+    """scripts/skillforge-worker as systemd runs it: URLs from the environment, JSON lines on stdout."""
+    environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=database_url, SKILLFORGE_CI_REDIS_URL=redis_url,
+                       PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", prefix]
+        + list(arguments), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def service(*arguments):
+    worker = start_service(*arguments)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:  # the test failed before stopping it
+            worker.kill()
+            worker.communicate()
+
+
+def finish(worker: subprocess.Popen) -> list:
+    """Wait for the worker to exit cleanly; its JSON log records."""
+    stdout, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, queue_prefix):
+    inline_url, queued_url = twin_urls
+    with psycopg.connect(inline_url) as conn:
+        inline = run_job(conn, "data-retention", REQUESTS["data-retention"], dry_run=False)
+    target = target_for(queue_prefix)
+    held = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], lock_timeout=60), dry_run=False)
+    later = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant="umbrella"),
+                                      dry_run=False)
+    job_queue.enqueue(target, held)
+
+    def status(request):
+        return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
+
+    with hold_job_lock(queued_url, "data-retention") as lock, \
+            service(queued_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs") as worker:
+        wait_for(lambda: status(held)["state"] == "active", 20, "the worker to take the job")
+        job_queue.enqueue(target, later)  # arrives while the job is in hand; must stay waiting
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(1.5)
+        assert worker.poll() is None, "the worker exited with a job in hand"
+        assert status(held)["state"] == "active"
+        lock.close()  # the other run ends: the job in hand can proceed
+        records = finish(worker)
+    events = [r.get("event") or r.get("state") for r in records]
+    assert events == ["started", "stopping", "completed", "stopped"]
+    assert records[1]["jobs_in_hand"] == 1
+    assert records[2]["job"] == "data-retention" and records[2]["counts"] == inline["counts"]
+    assert status(held)["state"] == "completed" and status(later)["state"] == "waiting"
+    assert content(queued_url) == content(inline_url)
+    assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]
+
+
+def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue_prefix):
+    target = target_for(queue_prefix)
+    requests = [job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant=tenant,
+                                                                 lock_timeout=60), dry_run=False)
+                for tenant in ("globex", "umbrella", "initech")]
+    for request in requests:
+        job_queue.enqueue(target, request)
+
+    def counts():
+        return job_queue.queue_status(target, ["data-retention-jobs"])["queues"]["data-retention-jobs"]["counts"]
+
+    # Every job waits for the job lock once started.
+    with hold_job_lock(seeded_url, "data-retention") as lock, \
+            service(seeded_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs", "--concurrency", "2") as worker:
+        wait_for(lambda: counts()["active"] == 2, 20, "two jobs in hand")
+        time.sleep(1)
+        assert (counts()["active"], counts()["waiting"]) == (2, 1)  # never more than the concurrency
+        lock.close()
+        wait_for(lambda: counts()["completed"] == 3, 60, "all three jobs to complete")
+        worker.send_signal(signal.SIGTERM)
+        records = finish(worker)
+    completed = [record for record in records if record.get("state") == "completed"]
+    assert sorted(record["job_id"] for record in completed) == sorted(request.job_id for request in requests)
+    assert [row[4] for row in audit_rows(seeded_url)] == ["succeeded"] * 3
+
+
+def test_service_with_redis_down_exits_at_once_with_a_clear_message(queue_prefix):
+    port = closed_port()
+    worker = start_service("postgresql://postgres@127.0.0.1:%d/unused" % closed_port(),
+                           "redis://:service-secret@127.0.0.1:%d/0" % port, queue_prefix)
+    stdout, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 1, stderr
+    record = json.loads(stdout.strip().splitlines()[-1])
+    assert record["event"] == "fatal"
+    assert record["error"].startswith("cannot connect to Redis at 127.0.0.1:%d (URL from SKILLFORGE_CI_REDIS_URL)" % port)
+    assert "service-secret" not in stdout + stderr

@@ -1,0 +1,268 @@
+"""The compliance job functions without Ansible, against a real PostgreSQL with sample data.
+
+Contract per job: the dry run changes nothing and predicts exactly what executing changes, the
+execution works in batches and audits them, a second run changes nothing, bad input fails clearly
+with the database untouched, and a concurrent run of the same job is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import psycopg
+import pytest
+import sample_data
+from conftest import url_for
+from psycopg import sql
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    BATCH_PLANNER_SETTINGS,
+    JobBusyError,
+    JobInputError,
+    JobRunError,
+    _batch_query,
+    _counting_statement,
+    lock_keys,
+    normalize_options,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS, run_job
+
+WHO = "privacy@skillforge.com"
+
+JOB_RUNS = {
+    "consent-revocation": {"tenant": "acme-partners"},
+    "data-retention": {},
+    "partner-segregation": {"tenant": "initech"},
+}
+
+
+@pytest.fixture
+def conn(migrated_database_url):
+    with psycopg.connect(migrated_database_url, autocommit=True) as connection:
+        sample_data.generate(connection, seed=11, users_per_tenant=30)
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def unchanging_conn(database_factory, migrated_template):
+    """One sample database for tests that must leave it unchanged (each asserts that it does)."""
+    with psycopg.connect(url_for(database_factory.create(template=migrated_template)), autocommit=True) as connection:
+        sample_data.generate(connection, seed=11, users_per_tenant=30)
+        yield connection
+
+
+def audit_rows(conn) -> list:
+    return conn.execute('SELECT "job", "mode", "scope", "triggeredBy", "reason", "note", "counts", "batches",'
+                        ' "outcome", "error", "finishedAt" IS NOT NULL FROM "ComplianceAuditLog"'
+                        ' ORDER BY "startedAt"').fetchall()
+
+
+@pytest.mark.parametrize("job", sorted(JOB_RUNS))
+def test_dry_run_predicts_execution_in_batches_and_second_run_changes_nothing(conn, job):
+    before = sample_data.table_fingerprints(conn)
+    options = dict(JOB_RUNS[job], triggered_by=WHO, reason="PRIV-1", note="drill", batch_size=4)
+    lines = []
+
+    dry = run_job(conn, job, options, dry_run=True, log=lines.append)
+
+    assert sample_data.table_fingerprints(conn) == before, "the dry run changed the database"
+    assert dry["mode"] == "dry-run" and dry["job"] == job and dry["changed"]
+    assert all(dry["counts"].values()), dry["counts"]  # the sample data exercises every step
+
+    done = run_job(conn, job, options, dry_run=False, log=lines.append)
+
+    assert done["mode"] == "execute" and done["outcome"] == "succeeded"
+    assert done["counts"] == dry["counts"]
+    # Same scope; a retention window is re-evaluated (moments later) by each run.
+    assert {k: v for k, v in done["scope"].items() if k != "cutoff"} == {
+        k: v for k, v in dry["scope"].items() if k != "cutoff"}
+    [row] = audit_rows(conn)
+    assert row == (job, "execute", done["scope"], WHO, "PRIV-1", "drill", done["counts"], done["batches"],
+                   "succeeded", None, True)
+    assert [json.loads(line)["job"] for line in lines] == [job, job]
+
+    again = run_job(conn, job, options, dry_run=True)
+    assert not again["changed"] and set(again["counts"].values()) == {0}
+    second = run_job(conn, job, options, dry_run=False)
+    assert not second["changed"] and set(second["counts"].values()) == {0}
+
+
+def test_batches_walk_the_scope_in_keyset_order(conn):
+    tenant_users = conn.execute('SELECT count(*) FROM "User" u JOIN "Tenant" t ON t."id" = u."tenantId"'
+                                " WHERE t.slug = 'globex'").fetchone()[0]
+    summary = run_job(conn, "consent-revocation", {"tenant": "globex", "triggered_by": WHO, "batch_size": 7},
+                      dry_run=False)
+    # Every user of the tenant is visited once: full batches, then the last partial one.
+    assert summary["batches"] == math.ceil(tenant_users / 7)
+    remaining = conn.execute(
+        'SELECT count(*) FROM "User" u JOIN "Tenant" t ON t."id" = u."tenantId"'
+        ' WHERE t.slug = %s AND (u."marketingOptIn" OR EXISTS (SELECT 1 FROM "NotificationPreference" p'
+        ' WHERE p."userId" = u."id"))', ("globex",)).fetchone()[0]
+    assert remaining == 0
+
+
+def test_consent_revocation_for_listed_users_touches_only_them(conn):
+    users = [row[0] for row in conn.execute(
+        'SELECT "id" FROM "User" WHERE "marketingOptIn" ORDER BY "id" LIMIT 3')]
+    others = conn.execute('SELECT md5(string_agg(u::text, \'|\' ORDER BY u."id")) FROM "User" u'
+                          ' WHERE NOT "id" = ANY(%s)', (users,)).fetchone()[0]
+    summary = run_job(conn, "consent-revocation", {"user": users + users[:1], "triggered_by": WHO}, dry_run=False)
+    assert summary["scope"] == {"users": sorted(users)}
+    assert summary["counts"]["marketingOptOuts"] == 3
+    assert conn.execute('SELECT count(*) FROM "Notification" WHERE "userId" = ANY(%s) AND "status" <> \'archived\'',
+                        (users,)).fetchone()[0] == 0
+    assert conn.execute('SELECT count(*) FROM "Assessment" WHERE "userId" = ANY(%s)'
+                        " AND \"status\" IN ('scheduled', 'processing')", (users,)).fetchone()[0] == 0
+    assert conn.execute('SELECT md5(string_agg(u::text, \'|\' ORDER BY u."id")) FROM "User" u'
+                        ' WHERE NOT "id" = ANY(%s)', (users,)).fetchone()[0] == others
+
+
+def test_retention_keeps_legal_holds_and_recent_users(conn):
+    cutoff_rows = 'COALESCE("lastActiveAt", "createdAt") < %s'
+    summary = run_job(conn, "data-retention", {"retention_months": 24, "triggered_by": WHO}, dry_run=False)
+    cutoff = summary["scope"]["cutoff"]
+    assert summary["scope"]["retention_months"] == 24
+    left = conn.execute('SELECT count(*) FILTER (WHERE NOT "legalHold"), count(*) FILTER (WHERE "legalHold")'
+                        ' FROM "User" WHERE ' + cutoff_rows, (cutoff,)).fetchone()
+    assert left[0] == 0 and left[1] > 0  # only legal holds remain before the cutoff
+    assert conn.execute('SELECT count(*) FROM "User" WHERE NOT ' + cutoff_rows, (cutoff,)).fetchone()[0] > 0
+    orphans = conn.execute('SELECT count(*) FROM "ResumeIngestion" i LEFT JOIN "Resume" r ON r."id" = i."resumeId"'
+                           ' WHERE r."id" IS NULL').fetchone()[0]
+    assert orphans == 0
+
+
+def test_retention_before_wins_and_is_reported(conn):
+    summary = run_job(conn, "data-retention", {"before": "2025-01-31T12:00:00+02:00", "retention_months": 1,
+                                               "tenant": "umbrella", "triggered_by": WHO}, dry_run=True)
+    assert summary["scope"] == {"before": "2025-01-31T10:00:00.000Z", "cutoff": "2025-01-31T10:00:00.000Z",
+                                "tenant": "umbrella"}
+
+
+def test_partner_segregation_rewrites_only_the_two_keys(conn):
+    tenant_id, partner_id = conn.execute('SELECT "id", "partnerId" FROM "Tenant" WHERE slug = %s',
+                                         ("globex",)).fetchone()
+    assert partner_id is None
+    before = dict(conn.execute(
+        'SELECT i."id", i."ingestionMetadata" FROM "ResumeIngestion" i JOIN "Resume" r ON r."id" = i."resumeId"'
+        ' JOIN "User" u ON u."id" = r."userId" WHERE u."tenantId" = %s', (tenant_id,)).fetchall())
+    run_job(conn, "partner-segregation", {"tenant": "globex", "triggered_by": WHO}, dry_run=False)
+    after = dict(conn.execute('SELECT "id", "ingestionMetadata" FROM "ResumeIngestion" WHERE "id" = ANY(%s)',
+                              (list(before),)).fetchall())
+    for row_id, old in before.items():
+        if isinstance(old, dict):
+            assert after[row_id] == dict(old, tenantId=tenant_id, partnerId=None)
+        else:
+            assert after[row_id] == old  # non-object metadata is left alone
+    actions = conn.execute('SELECT n."actions" FROM "Notification" n JOIN "User" u ON u."id" = n."userId"'
+                           ' WHERE u."tenantId" = %s', (tenant_id,)).fetchall()
+    elements = [element for (array,) in actions for element in array]
+    assert "dismiss" in elements  # plain strings survive
+    assert all(e["tenantId"] == tenant_id and e["partnerId"] is None for e in elements if isinstance(e, dict))
+
+
+BAD_INPUT = [
+    ("consent-revocation", {"tenant": "acme-partners", "user": ["usr-1-0000001"]},
+     "set exactly one of tenant or user (got tenant and user)"),
+    ("consent-revocation", {}, "set exactly one of tenant or user (got none)"),
+    ("consent-revocation", {"tenant": "no-such-tenant"}, "unknown tenant 'no-such-tenant'"),
+    ("consent-revocation", {"user": ["usr-1-0000001", "ghost-1", "ghost-2"]}, "2 of 3 user ids are unknown: ghost-1, ghost-2"),
+    ("consent-revocation", {"tenant": "globex", "triggered_by": " "}, "triggered_by is required"),
+    ("consent-revocation", {"tenant": "globex", "batch_size": 0}, "batch_size must be an integer"),
+    ("consent-revocation", {"tenant": "globex", "before": "2024-01-01"}, "unknown option(s): before"),
+    ("data-retention", {"before": "31/01/2024"}, "before must be an ISO-8601 date"),
+    ("data-retention", {"before": "2999-01-01"}, "is in the future"),
+    ("data-retention", {"retention_months": 0}, "retention_months must be an integer"),
+    ("data-retention", {"tenant": "no-such-tenant"}, "unknown tenant"),
+    ("partner-segregation", {}, "tenant is required"),
+    ("partner-segregation", {"tenant": "no-such-tenant"}, "unknown tenant"),
+    ("no-such-job", {}, "unknown compliance job"),
+]
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "execute"])
+@pytest.mark.parametrize("job, options, message", BAD_INPUT)
+def test_bad_input_fails_clearly_and_changes_nothing(unchanging_conn, job, options, message, dry_run):
+    before = sample_data.table_fingerprints(unchanging_conn)
+    with pytest.raises(JobInputError) as raised:
+        run_job(unchanging_conn, job, dict({"triggered_by": WHO}, **options), dry_run=dry_run)
+    assert message in str(raised.value)
+    assert "@" not in str(raised.value)
+    assert sample_data.table_fingerprints(unchanging_conn) == before
+
+
+def test_a_second_run_of_the_same_job_is_refused_or_waits(conn, migrated_database_url):
+    before = sample_data.table_fingerprints(conn)
+    options = {"tenant": "globex", "triggered_by": WHO}
+    with psycopg.connect(migrated_database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_keys("consent-revocation"))
+        with pytest.raises(JobBusyError, match="another consent-revocation run holds the job lock"):
+            run_job(conn, "consent-revocation", options, dry_run=False)
+        assert sample_data.table_fingerprints(conn) == before
+        # Other jobs have their own lock, and dry runs take none.
+        run_job(conn, "partner-segregation", dict(options), dry_run=False)
+        assert run_job(conn, "consent-revocation", options, dry_run=True)["changed"]
+        # With lock_timeout the run waits for the holder to finish.
+        release = threading.Timer(0.5, lambda: holder.execute("SELECT pg_advisory_unlock_all()"))
+        release.start()
+        started = time.monotonic()
+        summary = run_job(conn, "consent-revocation", dict(options, lock_timeout=10), dry_run=False)
+        release.join()
+        assert time.monotonic() - started >= 0.4
+        assert summary["outcome"] == "succeeded" and summary["changed"]
+    # The lock was released at the end of the run.
+    assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                        " (SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0] == 0
+
+
+def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
+    # The fourth user in keyset order cannot be deleted: its batch fails, earlier batches stay.
+    victim = conn.execute('SELECT "id" FROM "User" u WHERE u."legalHold" = false AND'
+                          ' COALESCE(u."lastActiveAt", u."createdAt") < (now() AT TIME ZONE \'UTC\') - interval \'24 months\''
+                          ' ORDER BY COALESCE(u."lastActiveAt", u."createdAt"), u."id" OFFSET 3 LIMIT 1').fetchone()[0]
+    conn.execute("""
+        CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused for %', OLD."email" USING DETAIL = OLD."email"; END $$;
+        CREATE TRIGGER refuse BEFORE DELETE ON "User" FOR EACH ROW WHEN (OLD."id" = %s)
+        EXECUTE FUNCTION refuse_delete()""".replace("%s", "'%s'" % victim))
+    dry = run_job(conn, "data-retention", {"triggered_by": WHO}, dry_run=True)
+
+    with pytest.raises(JobRunError) as raised:
+        run_job(conn, "data-retention", {"triggered_by": WHO, "batch_size": 2}, dry_run=False)
+
+    summary = raised.value.summary
+    assert summary["outcome"] == "failed" and summary["batches"] == 1
+    assert summary["counts"]["users"] == 2
+    [row] = audit_rows(conn)
+    assert row[6] == summary["counts"] and row[7] == 1 and row[8] == "failed"
+    assert "@" not in row[9] and "SQLSTATE P0001" in row[9]
+    # What the audit row says was committed is what is gone: the failing batch left nothing half done.
+    assert conn.execute('SELECT count(*) FROM "User" WHERE "id" = %s', (victim,)).fetchone()[0] == 1
+    remaining = run_job(conn, "data-retention", {"triggered_by": WHO, "before": dry["scope"]["cutoff"]}, dry_run=True)
+    assert remaining["counts"]["users"] == dry["counts"]["users"] - 2
+    for name, value in summary["counts"].items():
+        assert remaining["counts"][name] == dry["counts"][name] - value, name
+
+
+@pytest.mark.parametrize("job", sorted(JOB_RUNS))
+def test_a_batch_is_index_lookups_only(unchanging_conn, job):
+    """Each batch reads its users' rows by index; a sequential scan or a hash join over a child
+    table per batch would make a run over millions of users quadratic."""
+    conn = unchanging_conn
+    definition = JOBS[job]
+    options = normalize_options(definition, dict(JOB_RUNS[job], triggered_by=WHO))
+    scope = definition.resolve_scope(conn, options)
+    conn.autocommit = False
+    try:
+        conn.execute(BATCH_PLANNER_SETTINGS)
+        params = dict(scope.params, batch_size=50)
+        keys = conn.execute(_batch_query(scope, None, definition.lock_users), params).fetchall()
+        params["batch_user_ids"] = [row[-1] for row in keys]
+        plan = "\n".join(row[0] for row in conn.execute(
+            sql.SQL("EXPLAIN ") + _counting_statement(definition, dry_run=False), params))
+    finally:
+        conn.rollback()
+        conn.autocommit = True
+    assert not [line for line in plan.splitlines() if "Seq Scan" in line or " Join" in line], plan
