@@ -20,15 +20,17 @@ BIN = Path(sys.executable).parent
 GALAXY = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text(encoding="utf-8"))
 
 # Never in the artifact: tests, tooling, controller configuration, caches, local state.
-CLUTTER_PREFIXES = ("tests/", "scripts/", "extensions/", "awx/", ".venv/", ".collections/", ".git", ".ci/",
+CLUTTER_PREFIXES = ("tests/", "extensions/", "awx/", ".venv/", ".collections/", ".git", ".ci/",
                     ".pytest_cache/", ".ansible/", "changelogs/fragments/", "node_modules/")
 CLUTTER_FILES = {"Makefile", "pytest.ini", "requirements-test.txt", "requirements-lock.txt", ".ansible-lint",
-                 ".gitignore", "changelogs/.plugin-cache.yaml"}
+                 ".gitignore", "changelogs/.plugin-cache.yaml", "scripts/demo.py", "scripts/ansible_test_offline.py",
+                 "scripts/get_pip_offline.py"}
 ESSENTIAL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "meta/runtime.yml",
              "meta/execution-environment.yml", "requirements.txt", "bindep.txt", "changelogs/changelog.yaml",
              "plugins/callback/audit_json.py", "plugins/module_utils/connection.py",
              "migrations/V1_0__create_core_app_tables.sql", "playbooks/compliance.yml", "playbooks/migrate.yml",
-             "roles/compliance/meta/argument_specs.yml", "inventories/ci/hosts.yml"}
+             "roles/compliance/meta/argument_specs.yml", "inventories/ci/hosts.yml",
+             "scripts/skillforge-worker"}  # the queue worker service runs from the installed collection
 
 
 def run(*command, cwd, env=None, check=True):
