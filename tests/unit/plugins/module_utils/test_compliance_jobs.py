@@ -14,10 +14,10 @@ import time
 
 import psycopg
 import pytest
-import sample_data
-from conftest import url_for
 from psycopg import sql
 
+from ansible_collections.skillforge.dataops.tests import sample_data
+from ansible_collections.skillforge.dataops.tests.conftest import url_for
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     BATCH_PLANNER_SETTINGS,
     JobBusyError,
