@@ -72,6 +72,7 @@ def compliance_steps(job: str, *arguments: str) -> list:
     return [("%s (dry run)" % job, "playbooks/compliance.yml", playbook_arguments),
             ("%s (execute)" % job, "playbooks/compliance.yml", [*playbook_arguments, "-e", "compliance_execute=true"])]
 
+
 # The demo's steps: (title, playbook or Python function of the environment, extra arguments). Later
 # steps build on earlier ones.
 STEPS = [
@@ -173,8 +174,8 @@ def print_summaries(audit_log: Path) -> None:
         record = json.loads(line)
         summary = record["summary"]
         counts = ", ".join("%s %s" % item for item in summary.get("counts", {}).items())
-        print("   %-20s %-8s %-32s %s" % (record["job"], summary.get("mode", ""),
-                                           json.dumps(summary.get("scope", {}), sort_keys=True), counts))
+        scope = json.dumps(summary.get("scope", {}), sort_keys=True)
+        print("   %-20s %-8s %-32s %s" % (record["job"], summary.get("mode", ""), scope, counts))
 
 
 @contextlib.contextmanager
