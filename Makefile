@@ -23,10 +23,11 @@ $(COLLECTION_LINK):
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# The quick checks first (ansible-lint, Molecule); sanity last, so its "N passed, N failed" line closes the run.
 test: setup
+	$(MAKE) --no-print-directory lint molecule
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 	PATH="$(abspath $(BIN)):$$PATH" tests/sanity.sh
-	$(MAKE) --no-print-directory lint molecule
 
 unit: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/unit
