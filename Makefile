@@ -27,6 +27,7 @@ demo: setup
 test: setup
 	$(MAKE) --no-print-directory lint molecule
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" tests/sanity.sh
 
 unit: setup

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,17 @@ def _link_checkout_as_collection() -> None:
 _link_checkout_as_collection()
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner  # noqa: E402
+
+
+def wait_for(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something true (returned) or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s" % what)
 
 
 def url_for(dbname: str) -> str:

@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psycopg
 import sample_data
-from conftest import COLLECTIONS_DIR
+from conftest import COLLECTIONS_DIR, wait_for
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
 
@@ -48,16 +47,6 @@ SELECT (SELECT count(*) FROM "Profile" x WHERE NOT EXISTS (SELECT 1 FROM "User" 
 """
 
 
-def wait_for(predicate, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
 def assert_every_user_complete_or_gone(conn, before: dict) -> set:
     """Users still there have every row they had; users gone left nothing behind."""
     after = {row[0]: row[1:] for row in conn.execute(PER_USER_ROWS)}
@@ -86,7 +75,7 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
     try:
         wait_for(lambda: conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (APPLICATION_NAME,)).fetchone()[0], what="the job to block in its third batch")
+            (APPLICATION_NAME,)).fetchone()[0], 60, "the job to block in its third batch")
         # Batches 1 and 2 are committed, batch 3 is half way through its statement.
         assert conn.execute('SELECT "batches", "outcome" FROM "ComplianceAuditLog"').fetchone() == (2, "running")
         os.kill(worker.pid, signal.SIGKILL)
@@ -98,7 +87,7 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
         blocker.close()
     # The killed client's backend finishes its statement, finds the client gone and rolls back.
     wait_for(lambda: not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                                      (APPLICATION_NAME,)).fetchone()[0], what="the killed run's session to end")
+                                      (APPLICATION_NAME,)).fetchone()[0], 60, "the killed run's session to end")
 
     gone = assert_every_user_complete_or_gone(conn, before)
     assert gone == set(eligible[:2 * BATCH_SIZE])

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 import sample_data
+from conftest import url_for, wait_for
 from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_job, job_queue, queue_worker
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
 from ansible_collections.skillforge.dataops.plugins.module_utils.connection import resolve_database
@@ -53,7 +54,6 @@ def seeded_url(migrated_database_url) -> str:
 @pytest.fixture
 def twin_urls(database_factory, migrated_template):
     """Two databases with the same sample data: one for the inline run, one for the worker."""
-    from conftest import url_for
     inline, queued = (database_factory.create(template=migrated_template) for name in ("inline", "queued"))
     return [seeded(url_for(inline)), seeded(url_for(queued))]
 
@@ -190,16 +190,6 @@ def hold_job_lock(url: str, job: str) -> psycopg.Connection:
     conn = psycopg.connect(url, autocommit=True)
     compliance_job.acquire_job_lock(conn, job, 0)
     return conn
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 def start_service(database_url: str, redis_url: str, prefix: str, *arguments) -> subprocess.Popen:
