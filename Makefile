@@ -5,15 +5,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/skillforge/dataops
 
-.PHONY: setup demo test unit e2e sanity clean
+.PHONY: setup demo test unit e2e sanity lint molecule lock clean
 
 # A virtualenv with the pinned dependencies, and this checkout linked where ansible.cfg looks for
 # collections, so the playbooks run without `ansible-galaxy collection install`.
 setup: $(VENV)/.installed $(COLLECTION_LINK)
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.txt -c requirements-lock.txt
 	touch $@
 
 $(COLLECTION_LINK):
@@ -23,7 +23,9 @@ $(COLLECTION_LINK):
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# The quick checks first (ansible-lint, Molecule); sanity last, so its "N passed, N failed" line closes the run.
 test: setup
+	$(MAKE) --no-print-directory lint molecule
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" tests/sanity.sh
@@ -36,6 +38,22 @@ e2e: setup
 
 sanity: setup
 	PATH="$(abspath $(BIN)):$$PATH" tests/sanity.sh
+
+# ansible-lint, production profile, offline (.ansible-lint).
+lint: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-lint
+
+# Every role's Molecule scenario (extensions/molecule/): converge against a throwaway database on the
+# test PostgreSQL, idempotence, testinfra verify.
+molecule: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/molecule test --all
+
+# Regenerate requirements-lock.txt from a fresh virtualenv of requirements-test.txt.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	{ sed -n '1,2p' requirements-lock.txt; .lock-venv/bin/pip freeze --disable-pip-version-check; } > requirements-lock.txt.new
+	mv requirements-lock.txt.new requirements-lock.txt && rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .collections tests/output .pytest_cache

