@@ -27,8 +27,8 @@ JOB = "data-retention"
 DEFAULT_RETENTION_MONTHS = 24
 MAX_RETENTION_MONTHS = 1200
 
-# Same expression and predicate as the partial index "User_retention_activity_idx" (scope queries
-# can use it).
+# Same expression and predicate as the partial index "User_retention_activity_idx", so the
+# keyset walk (last activity, id) reads eligible users only.
 LAST_ACTIVITY = 'COALESCE(u."lastActiveAt", u."createdAt")'
 ELIGIBLE = 'u."legalHold" = false AND ' + LAST_ACTIVITY + " < %(scope_cutoff)s"
 
@@ -85,10 +85,7 @@ def _resolve_scope(conn, options: dict) -> Scope:
         report["tenant"] = options["tenant"]
         user_filter += ' AND u."tenantId" = %(scope_tenant_id)s'
         params["scope_tenant_id"] = tenant_id
-    # Walk the users in id order: a batch then holds neighbouring ids, so its lookups in every child
-    # table's "userId" index share leaf pages (docs/PERFORMANCE.md: 1.18x the hand-written SQL at
-    # 100k users instead of 1.53x in last-activity order). The walk reads each user once.
-    return Scope(report=report, user_filter=user_filter, params=params, order=('u."id"',))
+    return Scope(report=report, user_filter=user_filter, params=params, order=(LAST_ACTIVITY, 'u."id"'))
 
 
 DEFINITION = JobDefinition(

@@ -64,7 +64,7 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
     before = {row[0]: row[1:] for row in conn.execute(PER_USER_ROWS)}
     eligible = [row[0] for row in conn.execute(
         'SELECT u."id" FROM "User" u WHERE u."legalHold" = false AND COALESCE(u."lastActiveAt", u."createdAt") < %s'
-        ' ORDER BY u."id"', (cutoff,))]
+        ' ORDER BY COALESCE(u."lastActiveAt", u."createdAt"), u."id"', (cutoff,))]
     # Block the job inside its third batch: a user of that batch with a notification, locked here.
     blocked_user = next(u for u in eligible[2 * BATCH_SIZE:3 * BATCH_SIZE] if before[u][4] > 0)
     assert len(eligible) > 4 * BATCH_SIZE

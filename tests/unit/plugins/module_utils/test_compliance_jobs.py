@@ -223,7 +223,7 @@ def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
     # The fourth user in keyset order cannot be deleted: its batch fails, earlier batches stay.
     victim = conn.execute('SELECT "id" FROM "User" u WHERE u."legalHold" = false AND'
                           ' COALESCE(u."lastActiveAt", u."createdAt") < (now() AT TIME ZONE \'UTC\') - interval \'24 months\''
-                          ' ORDER BY u."id" OFFSET 3 LIMIT 1').fetchone()[0]
+                          ' ORDER BY COALESCE(u."lastActiveAt", u."createdAt"), u."id" OFFSET 3 LIMIT 1').fetchone()[0]
     conn.execute("""
         CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'refused for %', OLD."email" USING DETAIL = OLD."email"; END $$;
