@@ -11,8 +11,9 @@
 #
 # Environment: ANSIBLE_TEST (default: ansible-test on PATH), SANITY_PYTHON (default 3.11),
 # SANITY_ARGS (extra ansible-test sanity arguments, e.g. "--test pylint"), SANITY_UNITS=1 to also run
-# `ansible-test units` (tests/unit; needs the PostgreSQL the unit tests use), KEEP_SANITY_TREE=1 to
-# keep the copied tree for inspection.
+# `ansible-test units --local` (tests/unit, in this Python: needs the PostgreSQL the unit tests use
+# and ansible-test's units requirements from requirements-test.txt), KEEP_SANITY_TREE=1 to keep the
+# copied tree for inspection.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,7 +77,7 @@ failed=${failed:-0}
 summary="$((ran - failed - skipped)) passed, $failed failed, $skipped skipped"
 
 if [[ "${SANITY_UNITS:-0}" == 1 && $status -eq 0 ]]; then
-    "$ansible_test" units --python "$python_version" --requirements --color no || status=$?
+    "$ansible_test" units --python "$python_version" --local --color no || status=$?
 fi
 
 if [[ $status -ne 0 ]]; then
