@@ -477,6 +477,11 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+            if not (check_mode or diff) and load_into_empty_tables(conn, dataset):
+                result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
+                                    notes=list(dataset.notes), source_format=dataset.source_format)
+                finish_seed(conn, dataset, result, prune)
+                return result
             stage_dataset(conn, dataset)
             problems = missing_references(conn, dataset, prune)
             if problems:
@@ -495,17 +500,64 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
                 result.views_refreshed = data_changed
                 raise _CheckModeRollback()
             apply_changes(conn, counts, prune)
-            write_versions(conn, upserts, deletes)
-            if data_changed:
-                result.views_refreshed = refresh_reporting_views(conn)
-                if not result.views_refreshed:
-                    result.warnings.append("the reporting materialized views were not found; "
-                                           "apply the migrations (R__onet_reporting_views.sql)")
-            if dataset.source_sha256 and has_state_columns(conn):
-                record_state(conn, dataset, seed_fingerprint(dataset.source_sha256, prune))
+            finish_seed(conn, dataset, result, prune, (upserts, deletes), data_changed)
     except _CheckModeRollback:
         pass
     return result
+
+
+def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, version_plan=None,
+                data_changed: bool = True) -> None:
+    """After the reference rows: the dataset versions, the reporting views, the recorded state."""
+    if version_plan is None:
+        upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, version_rows(dataset), prune)
+        result.datasets = [dict(row, release_date=canonical(row["release_date"])) for row in version_rows(dataset)]
+    else:
+        upserts, deletes = version_plan
+    write_versions(conn, upserts, deletes)
+    if data_changed:
+        result.views_refreshed = refresh_reporting_views(conn)
+        if not result.views_refreshed:
+            result.warnings.append("the reporting materialized views were not found; "
+                                   "apply the migrations (R__onet_reporting_views.sql)")
+    if dataset.source_sha256 and has_state_columns(conn):
+        record_state(conn, dataset, seed_fingerprint(dataset.source_sha256, prune))
+
+
+def first_seed_counts(dataset: Dataset) -> dict:
+    return {name: dict(inserted=number, updated=0, unchanged=0, deleted=0)
+            for name, number in dataset.row_counts().items()}
+
+
+def load_into_empty_tables(conn, dataset: Dataset) -> bool:
+    """The first seed: when every reference table is empty, COPY the rows straight into them (parents
+    first) instead of staging and merging. Returns False, having written nothing, when the tables are
+    not all empty or a reference may be unresolved (the staged path then reports it exactly).
+
+    Every reference is settled before the first row is written: against the dataset's own parent
+    keys, or (rows the dataset does not hold) against the database, which is then empty: so any such
+    reference is a problem, reported by the staged path.
+    """
+    for table in TABLES:
+        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table.name))).fetchone()[0]:
+            return False
+    for table in TABLES:
+        names = table.column_names
+        for column, referenced_name in table.references:
+            referenced = TABLES_BY_NAME[referenced_name]
+            position = referenced.column_names.index(column)
+            known = {row[position] for row in dataset.rows[referenced.name]}
+            index = names.index(column)
+            if any(row[index] not in known for row in dataset.rows[table.name]):
+                return False
+    for table in TABLES:
+        with conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(table.name), _cols(table.column_names))) as copy:
+                for row in dataset.rows[table.name]:
+                    copy.write_row(row)
+            _expect(table.name, "inserted", len(dataset.rows[table.name]), cursor.rowcount)
+    return True
 
 
 def apply_changes(conn, counts: dict, prune: bool) -> None:

@@ -298,3 +298,34 @@ def test_no_short_cut_when_a_fixture_disagrees_with_its_manifest(migrated_databa
     write_records(directory, "tasks.json", tasks, update_manifest=False)
     with pytest.raises(onet_dataset.DatasetValidationError, match="checksum does not match"):
         seed_source(migrated_database_url, directory)
+
+
+# --- the first seed into empty tables (COPY straight into them) ----------------------------------
+
+def test_first_seed_copies_into_empty_tables_like_the_staged_merge(migrated_database_url, tmp_path, monkeypatch):
+    directory = copy_fixtures(tmp_path, "ci")
+    staged = seed_fixtures(migrated_database_url, directory, diff=True)  # diff mode always stages and merges
+    staged_contents = table_contents(migrated_database_url)
+    with psycopg.connect(migrated_database_url) as conn:
+        conn.execute("TRUNCATE onet_tasks, onet_occupation_skills, onet_skills, onet_occupations, onet_dataset_versions")
+
+    def no_staging(*args):
+        raise AssertionError("the first seed into empty tables must not stage")
+
+    monkeypatch.setattr(onet_seed, "stage_dataset", no_staging)
+    copied = seed_fixtures(migrated_database_url, directory)
+    assert copied.counts == staged.counts == expected_first_seed(directory)
+    assert copied.changed and copied.views_refreshed and copied.datasets == staged.datasets
+    assert table_contents(migrated_database_url) == staged_contents
+    with psycopg.connect(migrated_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM reporting.onet_skill_coverage").fetchone()[0] == 35
+
+
+def test_first_seed_with_an_unresolved_reference_still_reports_it(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    tasks = read_records(directory, "tasks.json")
+    tasks[0]["soc_code"] = "99-9999.00"
+    write_records(directory, "tasks.json", tasks)
+    with pytest.raises(onet_dataset.DatasetValidationError, match="onet_occupations 99-9999.00 is neither in"):
+        seed_fixtures(migrated_database_url, directory)
+    assert all(not rows for rows in table_contents(migrated_database_url).values())
