@@ -307,6 +307,63 @@ def parse_date(value) -> datetime.date:
     raise ValueError("%r is not a date (YYYY-MM-DD or MM/YYYY)" % value)
 
 
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def column_converter(column: Column):
+    """``normalise_value`` for one column, built once: a short path for the values sources hold
+    (a clean string, an int, a Decimal, an ISO date) that returns exactly what ``normalise_value``
+    returns, and ``normalise_value`` itself for anything else, so every rule and every message stays
+    the one place above."""
+
+    def general(value):
+        return normalise_value(column, value)
+
+    kind, choices = column.kind, frozenset(column.choices)
+    if kind in ("text", "flag"):
+        max_length, pattern = column.max_length, column.pattern
+
+        def text(value):
+            if type(value) is str:  # pylint: disable=unidiomatic-typecheck
+                stripped = value.strip()
+                if (stripped and (not max_length or len(stripped) <= max_length)
+                        and (pattern is None or pattern.match(stripped))
+                        and (not choices or stripped in choices)):
+                    return stripped
+            return normalise_value(column, value)
+        return text
+    if kind == "int" and not choices:
+        low = column.minimum if column.minimum is not None else float("-inf")
+        high = column.maximum if column.maximum is not None else float("inf")
+
+        def integer(value):
+            if type(value) is int and low <= value <= high:  # pylint: disable=unidiomatic-typecheck
+                return value
+            return normalise_value(column, value)
+        return integer
+    if kind == "decimal" and not choices:
+        quantum = decimal.Decimal(1).scaleb(-column.scale)
+        limit = decimal.Decimal(10) ** (column.digits - column.scale)
+
+        def number(value):
+            if type(value) is decimal.Decimal and value.is_finite() and abs(value) < limit:  # pylint: disable=unidiomatic-typecheck
+                rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+                if rounded == value:
+                    return rounded
+            return normalise_value(column, value)
+        return number
+    if kind == "date" and not choices:
+        def date(value):
+            if type(value) is str and ISO_DATE.match(value):  # pylint: disable=unidiomatic-typecheck
+                try:
+                    return datetime.date.fromisoformat(value)
+                except ValueError:
+                    pass
+            return normalise_value(column, value)
+        return date
+    return general
+
+
 # --- record and dataset validation -------------------------------------------------------------
 
 class RowCollector:
@@ -318,6 +375,7 @@ class RowCollector:
         self.problems = problems
         self.rows = []
         self.seen = {}  # key -> position of the record that had it
+        self.converters = [(column.name, column_converter(column)) for column in table.columns]
 
     def add(self, record: dict, position: str, file: "str | None" = None) -> "tuple | None":
         """Normalise one record (a dict by column name); return its row, or None if it is bad.
@@ -325,16 +383,16 @@ class RowCollector:
         ``file`` overrides the collector's file name in problems (rows from a second source).
         """
         file = file or self.file
-        row, ok = [], True
-        for column in self.table.columns:
-            try:
-                row.append(normalise_value(column, record.get(column.name)))
-            except ValueError as error:
-                ok = False
-                self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
-        if not ok:
+        try:
+            row = tuple([convert(record.get(name)) for name, convert in self.converters])
+        except ValueError:
+            # Go again value by value, to report every problem of the record.
+            for column in self.table.columns:
+                try:
+                    normalise_value(column, record.get(column.name))
+                except ValueError as error:
+                    self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
             return None
-        row = tuple(row)
         if not self._check_rating_range(row, record, position, file):
             return None
         key = self.table.key_of(row)
