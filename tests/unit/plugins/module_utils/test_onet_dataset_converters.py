@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,25 @@ def test_converters_agree_with_normalise_value(table):
         for value in SAMPLES:
             assert outcome(convert, value) == outcome(lambda v, c=column: onet_dataset.normalise_value(c, v), value), \
                 (column.name, value)
+
+
+@pytest.mark.parametrize("table", onet_dataset.TABLES, ids=lambda table: table.name)
+@pytest.mark.parametrize("damage", ["none", "padded", "duplicate", "bad"])
+def test_a_column_at_a_time_equals_record_by_record(table, damage):
+    fixtures = Path(__file__).resolve().parents[4] / "fixtures" / "onet" / "ci" / table.fixture
+    records = json.loads(fixtures.read_text(encoding="utf-8"), parse_float=decimal.Decimal)
+    first = table.column_names[1]
+    if damage == "padded" and isinstance(records[1][first], str):
+        records[1][first] = " %s " % records[1][first]
+    elif damage == "duplicate":
+        records.append(dict(records[0]))
+    elif damage == "bad":
+        records[2][table.key[0]] = "!"
+    batch_problems, single_problems = [], []
+    batch = onet_dataset.RowCollector(table, table.fixture, batch_problems)
+    batch.add_all(records)
+    single = onet_dataset.RowCollector(table, table.fixture, single_problems)
+    for index, record in enumerate(records):
+        single.add(record, str(index))
+    assert batch.rows == single.rows and batch.seen == single.seen and batch_problems == single_problems
+    assert bool(single_problems) == (damage in ("duplicate", "bad"))
