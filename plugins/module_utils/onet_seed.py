@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 from dataclasses import dataclass, field
 
@@ -99,7 +100,11 @@ class SeedResult:
 
 
 class _CheckModeRollback(Exception):
-    """Leaves the seed transaction without committing (check mode)."""
+    """Leaves the seed transaction without committing (check mode), carrying the prediction."""
+
+    def __init__(self, result):
+        super().__init__("check mode")
+        self.result = result
 
 
 # --- SQL building blocks -----------------------------------------------------------------------
@@ -474,44 +479,55 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
         return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows, source_format=dataset.source_format,
                           warnings=[message + "; nothing was seeded"], notes=list(dataset.notes))
     result = None
-    try:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
-            if not (check_mode or diff) and load_into_empty_tables(conn, dataset):
-                result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
-                                    notes=list(dataset.notes), source_format=dataset.source_format)
-                finish_seed(conn, dataset, result, prune)
-                return result
-            stage_dataset(conn, dataset)
-            problems = missing_references(conn, dataset, prune)
-            if problems:
-                raise DatasetValidationError(problems)
-            counts = {table.name: count_changes(conn, table, prune) for table in TABLES}
-            versions = version_rows(dataset)
-            upserts, deletes, counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
-            data_changed = any(counts[table.name][kind] for table in TABLES for kind in ("inserted", "updated", "deleted"))
-            changed = data_changed or bool(upserts or deletes)
-            result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
-                                source_format=dataset.source_format,
-                                datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
-            if diff and changed:
-                result.diff = sample_diff(conn, TABLES, prune, diff_limit)
-            if check_mode:
-                result.views_refreshed = data_changed
-                raise _CheckModeRollback()
-            apply_changes(conn, counts, prune)
-            finish_seed(conn, dataset, result, prune, (upserts, deletes), data_changed)
-    except _CheckModeRollback:
-        pass
+    # The content checksums (pure Python) are computed on a second thread while this one waits for
+    # the server (COPY, foreign-key checks, counts): the same values, sooner.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksums = pool.submit(version_rows, dataset)
+        try:
+            result = _seed_transaction(conn, dataset, checksums.result, rows, check_mode, prune, diff, diff_limit)
+        except _CheckModeRollback as rollback:
+            result = rollback.result
     return result
 
 
-def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, version_plan=None,
+def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mode: bool, prune: bool, diff: bool,
+                      diff_limit: int) -> SeedResult:
+    """The body of ``seed``: one transaction. ``versions_of()`` returns the version rows to record."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+        if not (check_mode or diff) and load_into_empty_tables(conn, dataset):
+            result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
+                                notes=list(dataset.notes), source_format=dataset.source_format)
+            finish_seed(conn, dataset, result, prune, versions_of())
+            return result
+        stage_dataset(conn, dataset)
+        problems = missing_references(conn, dataset, prune)
+        if problems:
+            raise DatasetValidationError(problems)
+        counts = {table.name: count_changes(conn, table, prune) for table in TABLES}
+        versions = versions_of()
+        upserts, deletes, counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+        data_changed = any(counts[table.name][kind] for table in TABLES for kind in ("inserted", "updated", "deleted"))
+        changed = data_changed or bool(upserts or deletes)
+        result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
+                            source_format=dataset.source_format,
+                            datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
+        if diff and changed:
+            result.diff = sample_diff(conn, TABLES, prune, diff_limit)
+        if check_mode:
+            result.views_refreshed = data_changed
+            raise _CheckModeRollback(result)
+        apply_changes(conn, counts, prune)
+        finish_seed(conn, dataset, result, prune, versions, (upserts, deletes), data_changed)
+    return result
+
+
+def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, versions: list, version_plan=None,
                 data_changed: bool = True) -> None:
     """After the reference rows: the dataset versions, the reporting views, the recorded state."""
     if version_plan is None:
-        upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, version_rows(dataset), prune)
-        result.datasets = [dict(row, release_date=canonical(row["release_date"])) for row in version_rows(dataset)]
+        upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+        result.datasets = [dict(row, release_date=canonical(row["release_date"])) for row in versions]
     else:
         upserts, deletes = version_plan
     write_versions(conn, upserts, deletes)

