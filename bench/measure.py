@@ -86,18 +86,28 @@ def compliance_baseline(spec: dict):
 
 
 def seed(spec: dict):
+    """The module's path (``onet_seed.seed_source``): the re-seed short cut, else load and seed."""
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
-    started = time.perf_counter()
+    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_seed
+    read = []
+    load_source = onet_seed.load_source
+
+    def timed_load(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return load_source(*args, **kwargs)
+        finally:
+            read.append(time.perf_counter() - started)
+
+    onet_seed.load_source = timed_load
+    options = {"fixtures_dir": spec["source"]}
     if spec.get("format") == "onet_text":
-        from ansible_collections.skillforge.dataops.plugins.module_utils import onet_text_import
-        dataset = onet_text_import.load_onet_text(spec["source"], onet_version="29.0")
-    else:
-        dataset = onet_dataset.load_fixtures(spec["source"])
-    read_seconds = time.perf_counter() - started
+        options = {"onet_text_dir": spec["source"], "onet_version": "29.0"}
     with _connect(spec["dsn"], autocommit=True) as conn:
-        result = onet_seed.seed(conn, dataset, check_mode=spec.get("check", False))
-    return {"changed": result.changed, "counts": result.counts, "read_seconds": read_seconds}
+        result = onet_seed.seed_source(conn, spec.get("format", "fixtures"), check_mode=spec.get("check", False),
+                                       **options)
+    return {"changed": result.changed, "counts": result.counts, "read_seconds": sum(read),
+            "short_cut": result.short_cut}
 
 
 def seed_baseline(spec: dict):

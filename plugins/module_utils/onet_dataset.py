@@ -184,6 +184,7 @@ class Dataset:
     source: str  # a path, for messages
     notes: list = field(default_factory=list)
     files: dict = field(default_factory=dict)  # table name -> the source file its rows came from
+    source_sha256: "str | None" = None  # the source files' fingerprint (onet_seed.source_fingerprint)
     _checksums: dict = field(default_factory=dict, repr=False)
 
     def file_of(self, table: Table) -> str:
@@ -306,6 +307,112 @@ def parse_date(value) -> datetime.date:
     raise ValueError("%r is not a date (YYYY-MM-DD or MM/YYYY)" % value)
 
 
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def column_converter(column: Column):
+    """``normalise_value`` for one column, built once: a short path for the values sources hold
+    (a clean string, an int, a Decimal, an ISO date) that returns exactly what ``normalise_value``
+    returns, and ``normalise_value`` itself for anything else, so every rule and every message stays
+    the one place above."""
+
+    def general(value):
+        return normalise_value(column, value)
+
+    kind, choices = column.kind, frozenset(column.choices)
+    if kind in ("text", "flag"):
+        max_length, pattern = column.max_length, column.pattern
+
+        def text(value):
+            if type(value) is str:  # pylint: disable=unidiomatic-typecheck
+                stripped = value.strip()
+                if (stripped and (not max_length or len(stripped) <= max_length)
+                        and (pattern is None or pattern.match(stripped))
+                        and (not choices or stripped in choices)):
+                    return stripped
+            return normalise_value(column, value)
+        return text
+    if kind == "int" and not choices:
+        low = column.minimum if column.minimum is not None else float("-inf")
+        high = column.maximum if column.maximum is not None else float("inf")
+
+        def integer(value):
+            if type(value) is int and low <= value <= high:  # pylint: disable=unidiomatic-typecheck
+                return value
+            return normalise_value(column, value)
+        return integer
+    if kind == "decimal" and not choices:
+        quantum = decimal.Decimal(1).scaleb(-column.scale)
+        limit = decimal.Decimal(10) ** (column.digits - column.scale)
+
+        def number(value):
+            if type(value) is decimal.Decimal and value.is_finite() and abs(value) < limit:  # pylint: disable=unidiomatic-typecheck
+                rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+                if rounded == value:
+                    return rounded
+            return normalise_value(column, value)
+        return number
+    if kind == "date" and not choices:
+        def date(value):
+            if type(value) is str and ISO_DATE.match(value):  # pylint: disable=unidiomatic-typecheck
+                try:
+                    return datetime.date.fromisoformat(value)
+                except ValueError:
+                    pass
+            return normalise_value(column, value)
+        return date
+    return general
+
+
+def clean_column(column: Column, values: list) -> "list | None":
+    """A whole column at once, when every value is of the usual clean kind (no null, no padding):
+    what ``normalise_value`` would return for each, computed with C-level loops; None when some value
+    needs the value-by-value path."""
+    kind = column.kind
+    if kind in ("text", "flag"):
+        if not all(type(value) is str for value in values):  # pylint: disable=unidiomatic-typecheck
+            return None
+        stripped = [value.strip() for value in values]
+        if not all(stripped) or stripped != values:
+            return None
+        if column.max_length and values and max(map(len, values)) > column.max_length:
+            return None
+        if column.pattern is not None and not all(map(column.pattern.match, values)):
+            return None
+        if column.choices and not set(values) <= set(column.choices):
+            return None
+        return values
+    if column.choices:
+        return None
+    if kind == "int":
+        if not all(type(value) is int for value in values):  # pylint: disable=unidiomatic-typecheck
+            return None
+        if values and ((column.minimum is not None and min(values) < column.minimum)
+                       or (column.maximum is not None and max(values) > column.maximum)):
+            return None
+        return values
+    if kind == "decimal":
+        if not all(type(value) is decimal.Decimal for value in values):  # pylint: disable=unidiomatic-typecheck
+            return None
+        if not all(map(decimal.Decimal.is_finite, values)):
+            return None
+        if values and max(map(abs, values)) >= decimal.Decimal(10) ** (column.digits - column.scale):
+            return None
+        quantum = decimal.Decimal(1).scaleb(-column.scale)
+        rounded = [value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN) for value in values]
+        return rounded if rounded == values else None
+    if kind == "date":
+        if not all(type(value) is str for value in values):  # pylint: disable=unidiomatic-typecheck
+            return None
+        if not all(map(ISO_DATE.match, values)):
+            return None
+        try:
+            return [datetime.date.fromisoformat(value) for value in values]
+        except ValueError:
+            return None
+    return None
+
+
 # --- record and dataset validation -------------------------------------------------------------
 
 class RowCollector:
@@ -317,6 +424,7 @@ class RowCollector:
         self.problems = problems
         self.rows = []
         self.seen = {}  # key -> position of the record that had it
+        self.converters = [(column.name, column_converter(column)) for column in table.columns]
 
     def add(self, record: dict, position: str, file: "str | None" = None) -> "tuple | None":
         """Normalise one record (a dict by column name); return its row, or None if it is bad.
@@ -324,16 +432,16 @@ class RowCollector:
         ``file`` overrides the collector's file name in problems (rows from a second source).
         """
         file = file or self.file
-        row, ok = [], True
-        for column in self.table.columns:
-            try:
-                row.append(normalise_value(column, record.get(column.name)))
-            except ValueError as error:
-                ok = False
-                self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
-        if not ok:
+        try:
+            row = tuple([convert(record.get(name)) for name, convert in self.converters])
+        except ValueError:
+            # Go again value by value, to report every problem of the record.
+            for column in self.table.columns:
+                try:
+                    normalise_value(column, record.get(column.name))
+                except ValueError as error:
+                    self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
             return None
-        row = tuple(row)
         if not self._check_rating_range(row, record, position, file):
             return None
         key = self.table.key_of(row)
@@ -345,6 +453,41 @@ class RowCollector:
         self.seen[key] = "%s %s" % (file, position) if file != self.file else position
         self.rows.append(row)
         return row
+
+    def add_all(self, records: list) -> None:
+        """Add records 0..n-1 of one file (dicts holding only this table's columns): a column at a
+        time when every value is clean, else record by record with ``add`` (the same rows, and every
+        problem with the same message)."""
+        rows = self._clean_rows(records)
+        if rows is None:
+            for index, record in enumerate(records):
+                self.add(record, str(index))
+            return
+        self.seen.update((key, str(index)) for index, key in enumerate(map(self.table.key_of, rows)))
+        self.rows.extend(rows)
+
+    def _clean_rows(self, records: list) -> "list | None":
+        """The rows, if every value passes its column's short path, no key repeats (nor was seen
+        before) and every rating is inside its scale; else None."""
+        if self.seen or self.rows:
+            return None
+        columns = []
+        try:
+            for column, (name, convert) in zip(self.table.columns, self.converters):
+                values = [record.get(name) for record in records]
+                clean = clean_column(column, values)
+                columns.append(clean if clean is not None else [convert(value) for value in values])
+        except ValueError:
+            return None
+        rows = list(zip(*columns)) if columns and records else []
+        if len(set(map(self.table.key_of, rows))) != len(rows):
+            return None
+        if self.table is OCCUPATION_SKILLS:
+            names = self.table.column_names
+            scales, values = columns[names.index("scale_id")], columns[names.index("data_value")]
+            if not all(SCALE_RANGES[scale][0] <= value <= SCALE_RANGES[scale][1] for scale, value in zip(scales, values)):
+                return None
+        return rows
 
     def _check_rating_range(self, row, record, position, file) -> bool:
         if self.table is not OCCUPATION_SKILLS:
@@ -466,6 +609,9 @@ def load_fixtures(directory: str) -> Dataset:
             problems.append(Problem(table.fixture, "-", "-", "holds %d records but manifest.json says %r"
                                     % (len(records), entry.get("rows"))))
         expected = set(table.column_names)
+        if all(type(record) is dict and record.keys() <= expected for record in records):  # pylint: disable=unidiomatic-typecheck
+            collector.add_all(records)
+            continue
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 problems.append(Problem(table.fixture, "record %d" % index, "-", "must be an object"))

