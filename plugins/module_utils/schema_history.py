@@ -105,6 +105,8 @@ _COLUMNS = (
     "execution_time",
     "success",
 )
+# What an insert names: installed_on is left to the column's DEFAULT now(), as Flyway does.
+_INSERT_COLUMNS = tuple(column for column in _COLUMNS if column != "installed_on")
 
 
 class HistoryTable:
@@ -226,22 +228,10 @@ class HistoryTable:
     ) -> int:
         """Insert one row as Database.getInsertStatement does; return its installed_rank."""
         rank = self.next_rank() if installed_rank is None else installed_rank
-        query = sql.SQL("INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)").format(
+        query = sql.SQL("INSERT INTO {table} ({cols}) VALUES ({values})").format(
             table=self.ident,
-            cols=sql.SQL(", ").join(
-                sql.Identifier(c)
-                for c in (
-                    "installed_rank",
-                    "version",
-                    "description",
-                    "type",
-                    "script",
-                    "checksum",
-                    "installed_by",
-                    "execution_time",
-                    "success",
-                )
-            ),
+            cols=sql.SQL(", ").join(sql.Identifier(column) for column in _INSERT_COLUMNS),
+            values=sql.SQL(", ").join(sql.Placeholder() * len(_INSERT_COLUMNS)),
         )
         self.conn.execute(
             query,
