@@ -9,7 +9,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     COMMON_OPTIONS,
-    DEFAULT_BATCH_SIZE,
     JobError,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
@@ -35,7 +34,7 @@ def compliance_argument_spec(**job_options) -> dict:
         triggered_by=dict(type="str", required=True),
         reason=dict(type="str"),
         note=dict(type="str"),
-        batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
+        batch_size=dict(type="int"),
         lock_timeout=dict(type="float", default=0),
     )
     spec.update(job_options)

@@ -248,6 +248,15 @@ def test_a_failing_batch_rolls_back_whole_and_the_audit_row_says_failed(conn):
         assert remaining["counts"][name] == dry["counts"][name] - value, name
 
 
+@pytest.mark.parametrize("job, batch_size", [("consent-revocation", 5000), ("data-retention", 20000),
+                                             ("partner-segregation", 5000)])
+def test_each_job_has_its_default_batch_size_and_an_explicit_one_wins(job, batch_size):
+    options = dict(JOB_RUNS[job], triggered_by=WHO)
+    assert normalize_options(JOBS[job], options)["batch_size"] == batch_size
+    assert normalize_options(JOBS[job], dict(options, batch_size=None))["batch_size"] == batch_size
+    assert normalize_options(JOBS[job], dict(options, batch_size=7))["batch_size"] == 7
+
+
 @pytest.mark.parametrize("job", sorted(JOB_RUNS))
 def test_a_batch_is_index_lookups_only(unchanging_conn, job):
     """Each batch reads its users' rows by index; a sequential scan or a hash join over a child
@@ -259,6 +268,7 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
     conn.autocommit = False
     try:
         conn.execute(BATCH_PLANNER_SETTINGS)
+        assert conn.execute("SELECT current_setting('enable_seqscan'), current_setting('jit')").fetchone() == ("off", "off")
         params = dict(scope.params, batch_size=50)
         keys = conn.execute(_batch_query(scope, None, definition.lock_users), params).fetchall()
         params["batch_user_ids"] = [row[-1] for row in keys]
