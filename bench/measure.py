@@ -18,6 +18,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 if __package__ in (None, ""):
@@ -132,7 +133,8 @@ def migrate_baseline(spec: dict):
 
 
 def playbook(spec: dict):
-    """``ansible-playbook`` from the virtualenv this process runs in, the repository's ansible.cfg."""
+    """``ansible-playbook`` from the virtualenv this process runs in, the repository's ansible.cfg.
+    The result is what the audit_json callback logged: one summary per compliance job run."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), spec["playbook"],
                "-i", str(common.REPO_ROOT / "inventories" / "local")]
     if spec.get("check"):
@@ -140,20 +142,20 @@ def playbook(spec: dict):
     if spec.get("extra_vars"):
         command += ["-e", json.dumps(spec["extra_vars"])]
     env = {key: value for key, value in os.environ.items() if not key.endswith(("DATABASE_URL", "REDIS_URL"))}
-    env.update(ANSIBLE_CONFIG=str(common.REPO_ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_NOCOLOR="1", **spec.get("env", {}))
-    completed = subprocess.run(command, env=env, cwd=str(common.REPO_ROOT), capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError("ansible-playbook failed (rc %d): %s" % (completed.returncode,
-                                                                    (completed.stdout + completed.stderr)[-3000:]))
-    output = json.loads(completed.stdout)
-    tasks = {}
-    for play in output.get("plays", []):
-        for task in play.get("tasks", []):
-            for host_result in task.get("hosts", {}).values():
-                tasks[task["task"]["name"]] = {key: host_result.get(key) for key in ("changed", "counts", "summary")
-                                               if key in host_result}
-    return {"tasks": tasks}
+    env.update(ANSIBLE_CONFIG=str(common.REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **spec.get("env", {}))
+    with tempfile.TemporaryDirectory(prefix="sf-bench-") as directory:
+        audit_log = os.path.join(directory, "audit.jsonl")
+        env["SKILLFORGE_AUDIT_LOG"] = audit_log  # to a file, as in production, not into the output
+        completed = subprocess.run(command, env=env, cwd=str(common.REPO_ROOT), capture_output=True, text=True,
+                                   check=False)
+        if completed.returncode != 0:
+            raise RuntimeError("ansible-playbook failed (rc %d): %s" % (completed.returncode,
+                                                                        (completed.stdout + completed.stderr)[-3000:]))
+        audit = []
+        if os.path.exists(audit_log):
+            with open(audit_log, encoding="utf-8") as handle:
+                audit = [json.loads(line) for line in handle if line.strip()]
+    return {"audit": audit}
 
 
 KINDS = {"compliance": compliance, "compliance-baseline": compliance_baseline, "seed": seed,

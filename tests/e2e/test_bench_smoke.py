@@ -33,7 +33,7 @@ def bench_results(admin_conninfo, tmp_path_factory):
     env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--runs", "1",
-         "--playbook-runs", "0", "--jobs", "retention,consent,segregation,seed,migrate",
+         "--playbook-runs", "1", "--jobs", "retention,consent,segregation,seed,migrate",
          "--onet-occupations", "12", "--out", str(out)],
         cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=False)
     with psycopg.connect(admin_conninfo) as conn:
@@ -57,6 +57,9 @@ def test_compliance_job_matches_the_hand_written_sql(bench_results, job):
     assert entry["same_effect"] is True  # the tables hold the same rows after either side
     row = next(r for r in results["summary"] if r["job"] == job)
     assert row["ratio"] > 0 and row["peak_rss_mb"] > 0
+    assert row["playbook_s"] > 0  # the whole ansible-playbook run, check mode and executed
+    assert entry["playbook_counts"] == entry["function_counts"]
+    assert entry["playbook_check_counts"] == entry["check_counts"]
     assert job in bench_results.stdout
 
 
