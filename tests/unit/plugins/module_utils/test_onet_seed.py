@@ -21,6 +21,15 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed impor
 TABLES = ["onet_occupations", "onet_skills", "onet_occupation_skills", "onet_tasks"]
 
 
+def foreign_keys(url) -> list:
+    """Every foreign key on the reference tables: table, name, definition, validated."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid), k.convalidated FROM pg_constraint k"
+            " JOIN pg_class c ON c.oid = k.conrelid WHERE k.contype = 'f' AND c.relname = ANY(%s)"
+            " ORDER BY 1, 2", (TABLES,)).fetchall()
+
+
 def expected_first_seed(directory):
     dataset = onet_dataset.load_fixtures(str(directory))
     counts = {name: dict(inserted=rows, updated=0, unchanged=0, deleted=0)
@@ -209,9 +218,11 @@ def test_a_failure_in_the_middle_of_the_load_rolls_back_everything(migrated_data
         conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
                      " $$BEGIN RAISE EXCEPTION 'task load refused'; END$$")
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON onet_tasks FOR EACH ROW EXECUTE FUNCTION refuse()")
+    keys = foreign_keys(migrated_database_url)
     with pytest.raises(psycopg.errors.RaiseException, match="task load refused"):
         seed_fixtures(migrated_database_url, copy_fixtures(tmp_path, "ci"))  # occupations, skills, ratings went first
     assert all(not rows for rows in table_contents(migrated_database_url).values())
+    assert foreign_keys(migrated_database_url) == keys  # dropped for the COPY, restored by the rollback
     with psycopg.connect(migrated_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM onet_dataset_versions").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM reporting.onet_skill_coverage").fetchone()[0] == 0
@@ -313,12 +324,18 @@ def test_first_seed_copies_into_empty_tables_like_the_staged_merge(migrated_data
         raise AssertionError("the first seed into empty tables must not stage")
 
     monkeypatch.setattr(onet_seed, "stage_dataset", no_staging)
+    keys = foreign_keys(migrated_database_url)
+    assert len(keys) == 3 and all(validated for *_rest, validated in keys)
     copied = seed_fixtures(migrated_database_url, directory)
     assert copied.counts == staged.counts == expected_first_seed(directory)
     assert copied.changed and copied.views_refreshed and copied.datasets == staged.datasets
     assert table_contents(migrated_database_url) == staged_contents
+    # The foreign keys dropped for the COPY are back, the same and validated, and they hold.
+    assert foreign_keys(migrated_database_url) == keys
     with psycopg.connect(migrated_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM reporting.onet_skill_coverage").fetchone()[0] == 35
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("UPDATE onet_tasks SET soc_code = '99-9999.00' WHERE task_id = (SELECT min(task_id) FROM onet_tasks)")
 
 
 def test_first_seed_with_an_unresolved_reference_still_reports_it(migrated_database_url, tmp_path):
