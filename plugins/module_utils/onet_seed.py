@@ -441,7 +441,7 @@ def short_cut(conn, fingerprint: str, source_format: str) -> "SeedResult | None"
     versions = sorted((row for row in state[3] if row["dataset"] in order), key=lambda row: order.index(row["dataset"]))
     counts[VERSIONS_TABLE] = dict(inserted=0, updated=0, unchanged=len(versions), deleted=0)
     return SeedResult(changed=False, counts=counts, rows=rows, notes=list(summary_.get("notes", [])),
-                      datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions],
+                      datasets=reported_versions(versions),
                       short_cut=True, source_format=source_format)
 
 
@@ -502,9 +502,16 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mod
     """The body of ``seed``: one transaction. ``versions_of()`` returns the version rows to record."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
-        if not (check_mode or diff) and load_into_empty_tables(conn, dataset):
+        if not diff and is_first_seed(conn, dataset):
             result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
                                 notes=list(dataset.notes), source_format=dataset.source_format)
+            if check_mode:  # every row would be inserted: nothing to stage or count
+                versions = versions_of()
+                _upserts, _deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
+                result.datasets = reported_versions(versions)
+                result.views_refreshed = True
+                raise _CheckModeRollback(result)
+            copy_into_empty_tables(conn, dataset)
             finish_seed(conn, dataset, result, prune, versions_of())
             return result
         stage_dataset(conn, dataset)
@@ -518,7 +525,7 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mod
         changed = data_changed or bool(upserts or deletes)
         result = SeedResult(changed=changed, counts=counts, rows=rows, notes=list(dataset.notes),
                             source_format=dataset.source_format,
-                            datasets=[dict(row, release_date=canonical(row["release_date"])) for row in versions])
+                            datasets=reported_versions(versions))
         if diff and changed:
             result.diff = sample_diff(conn, TABLES, prune, diff_limit)
         if check_mode:
@@ -534,7 +541,7 @@ def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, version
     """After the reference rows: the dataset versions, the reporting views, the recorded state."""
     if version_plan is None:
         upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
-        result.datasets = [dict(row, release_date=canonical(row["release_date"])) for row in versions]
+        result.datasets = reported_versions(versions)
     else:
         upserts, deletes = version_plan
     write_versions(conn, upserts, deletes)
@@ -547,20 +554,21 @@ def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, version
         record_state(conn, dataset, seed_fingerprint(dataset.source_sha256, prune))
 
 
+def reported_versions(versions: list) -> list:
+    """Dataset version rows as a result reports them (the release date as text)."""
+    return [dict(row, release_date=canonical(row["release_date"])) for row in versions]
+
+
 def first_seed_counts(dataset: Dataset) -> dict:
     return {name: dict(inserted=number, updated=0, unchanged=0, deleted=0)
             for name, number in dataset.row_counts().items()}
 
 
-def load_into_empty_tables(conn, dataset: Dataset) -> bool:
-    """The first seed: when every reference table is empty, COPY the rows straight into them (parents
-    first) instead of staging and merging. Returns False, having written nothing, when the tables are
-    not all empty or a reference may be unresolved (the staged path then reports it exactly).
-
-    Every reference is settled before the first row is written: against the dataset's own parent
-    keys, or (rows the dataset does not hold) against the database, which is then empty: so any such
-    reference is a problem, reported by the staged path.
-    """
+def is_first_seed(conn, dataset: Dataset) -> bool:
+    """Whether this is a first seed: every reference table empty and every reference settled by the
+    dataset itself. Then executing inserts every row, and ``copy_into_empty_tables`` does it without
+    staging and merging; otherwise (a reference left to the database, which is empty: a problem) the
+    staged path runs and reports exactly what is wrong. Reads only; call it in the seed's transaction."""
     for table in TABLES:
         if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table.name))).fetchone()[0]:
             return False
@@ -573,6 +581,12 @@ def load_into_empty_tables(conn, dataset: Dataset) -> bool:
             index = names.index(column)
             if any(row[index] not in known for row in dataset.rows[table.name]):
                 return False
+    return True
+
+
+def copy_into_empty_tables(conn, dataset: Dataset) -> None:
+    """The first seed's writes (``is_first_seed`` said so): COPY the rows straight into the tables,
+    parents first; each COPY's row count must be the dataset's."""
     foreign_keys = reference_foreign_keys(conn)
     for table, name, _definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
@@ -586,7 +600,6 @@ def load_into_empty_tables(conn, dataset: Dataset) -> bool:
     for table, name, definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
                      + sql.SQL(definition))
-    return True
 
 
 def reference_foreign_keys(conn) -> list:

@@ -338,6 +338,24 @@ def test_first_seed_copies_into_empty_tables_like_the_staged_merge(migrated_data
             conn.execute("UPDATE onet_tasks SET soc_code = '99-9999.00' WHERE task_id = (SELECT min(task_id) FROM onet_tasks)")
 
 
+def test_check_mode_of_a_first_seed_predicts_it_without_staging(migrated_database_url, tmp_path, monkeypatch):
+    directory = copy_fixtures(tmp_path, "ci")
+    real_staging = onet_seed.stage_dataset
+
+    def no_staging(*args):
+        raise AssertionError("the dry run of a first seed must not stage")
+
+    monkeypatch.setattr(onet_seed, "stage_dataset", no_staging)
+    before = snapshot(migrated_database_url)
+    predicted = seed_fixtures(migrated_database_url, directory, check_mode=True)
+    assert snapshot(migrated_database_url) == before
+    monkeypatch.setattr(onet_seed, "stage_dataset", real_staging)
+    actual = seed_fixtures(migrated_database_url, directory)
+    for name in ("changed", "counts", "datasets", "views_refreshed", "rows", "notes", "warnings"):
+        assert getattr(predicted, name) == getattr(actual, name), name
+    assert predicted.counts == expected_first_seed(directory)
+
+
 def test_first_seed_with_an_unresolved_reference_still_reports_it(migrated_database_url, tmp_path):
     directory = copy_fixtures(tmp_path, "ci")
     tasks = read_records(directory, "tasks.json")
