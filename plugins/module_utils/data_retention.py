@@ -31,7 +31,7 @@ MAX_RETENTION_MONTHS = 1200
 # purge locks have been inactive for the whole retention window, so nobody waits on them, and a
 # user's rows are spread over each table's pages (stored in insertion order), so every batch
 # revisits pages earlier batches touched. At 1M users (docs/PERFORMANCE.md) 20,000 per batch took
-# 0.8x the time of 5,000 per batch; each batch then commits in about 3 s.
+# 0.8x the time of 5,000 per batch; each batch then commits in about 4 s.
 RETENTION_BATCH_SIZE = 20000
 
 # Same expression and predicate as the partial index "User_retention_activity_idx", so the

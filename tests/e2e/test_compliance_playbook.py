@@ -107,6 +107,7 @@ def test_user_scope_from_extra_vars_and_diff_sample(run_playbook, sample_url):
     ({"compliance_job": "consent-revocation", "compliance_tenant": "nope"}, "unknown tenant 'nope'"),
     ({"compliance_job": "data-retention", "compliance_before": "yesterday"}, "before must be an ISO-8601"),
     ({"compliance_job": "data-retention", "compliance_before": "2999-12-31"}, "is in the future"),
+    ({"compliance_job": "data-retention", "compliance_batch_size": 0}, "batch_size must be an integer from 1"),
     ({"compliance_job": "consent-revocation", "compliance_tenant": "globex", "compliance_queue": True,
       "compliance_redis_url": "redis://127.0.0.1:1/0"}, "cannot connect to Redis at 127.0.0.1:1"),
     ({"compliance_job": "purge-everything"}, "compliance_job"),
