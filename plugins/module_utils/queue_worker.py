@@ -93,7 +93,11 @@ class WorkerSettings:
     concurrency: int = 1
     run_job: object = run_compliance_job
     log: object = None  # called with each JSON log line; None: print to stdout
+    # BullMQ's defaults: a job's lock lasts lock_duration_ms unless its worker renews it; the
+    # stalled-job check (service only) runs every stalled_interval_ms and returns a job whose lock
+    # lapsed (its worker died) to the queue once, failing it the second time.
     lock_duration_ms: int = 30000
+    stalled_interval_ms: int = 30000
 
     def emit(self, record: dict) -> None:
         _emit(record, self.log)
@@ -198,7 +202,8 @@ class JobLog:
 def _worker(settings: WorkerSettings, target: QueueTarget, queue: str, connection, autorun: bool):
     return Worker(queue, _processor(settings, queue), {
         "connection": connection, "prefix": target.prefix, "concurrency": settings.concurrency,
-        "autorun": autorun, "lockDuration": settings.lock_duration_ms, "name": "skillforge-dataops",
+        "autorun": autorun, "lockDuration": settings.lock_duration_ms, "stalledInterval": settings.stalled_interval_ms,
+        "name": "skillforge-dataops",
     })
 
 
@@ -297,6 +302,9 @@ async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Eve
             log.attach(worker)
             worker.on("error", lambda error, job=None, queue=queue: settings.emit(
                 {"event": "error", "queue": queue, "error": str(describe_redis_error(error, target.redis))}))
+            # A job whose worker died, returned to the queue to run again.
+            worker.on("stalled", lambda job_id, *_previous, queue=queue: settings.emit(
+                {"event": "stalled", "queue": queue, "job_id": job_id}))
             workers.append(worker)
         settings.emit({"event": "started", "queues": list(settings.queues), "prefix": target.prefix,
                        "concurrency": settings.concurrency, "redis": target.redis.describe()})
@@ -327,6 +335,11 @@ def _parse_args(argv):
                         help="jobs run at once per queue (default 1)")
     parser.add_argument("--prefix", default=os.environ.get("SKILLFORGE_QUEUE_PREFIX", DEFAULT_PREFIX),
                         help="BullMQ key prefix, as the API uses (default bull)")
+    parser.add_argument("--lock-duration", type=float, default=30,
+                        help="seconds a job's lock lasts without renewal: how long the job of a worker that "
+                             "died stays active before another worker may take it again (default 30)")
+    parser.add_argument("--stalled-interval", type=float, default=30,
+                        help="seconds between checks for such stalled jobs (default 30)")
     parser.add_argument("--redis-timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds to wait for Redis to connect or answer (default 5)")
     parser.add_argument("--once", action="store_true",
@@ -337,6 +350,8 @@ def _parse_args(argv):
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.lock_duration < 1 or args.stalled_interval < 1:
+        parser.error("--lock-duration and --stalled-interval must be at least 1 second")
     return args
 
 
@@ -349,7 +364,8 @@ def main(argv=None) -> int:
         return 2
     try:
         settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),
-                                  concurrency=args.concurrency)
+                                  concurrency=args.concurrency, lock_duration_ms=int(args.lock_duration * 1000),
+                                  stalled_interval_ms=int(args.stalled_interval * 1000))
         target = QueueTarget(resolve_redis(env=args.env, timeout=args.redis_timeout), validate_prefix(args.prefix))
         if args.once:
             result = drain(target, settings, limit=args.limit, time_budget=args.time_budget)

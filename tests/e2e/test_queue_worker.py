@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 import sample_data
 from conftest import url_for, wait_for
@@ -249,6 +250,50 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
     assert status(held)["state"] == "completed" and status(later)["state"] == "waiting"
     assert content(queued_url) == content(inline_url)
     assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]
+
+
+def test_the_job_of_a_killed_worker_is_taken_again_by_another_and_finishes(twin_urls, queue_prefix):
+    """SIGKILL leaves the job active in BullMQ with nobody renewing its lock; once the lock lapses,
+    a running worker's stalled check returns it to the queue and that worker runs it."""
+    inline_url, queued_url = twin_urls
+    with psycopg.connect(inline_url) as conn:
+        inline = run_job(conn, "data-retention", REQUESTS["data-retention"], dry_run=False)
+    target = target_for(queue_prefix)
+    request = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], lock_timeout=60),
+                                        dry_run=False)
+    job_queue.enqueue(target, request)
+    quick = ("--queue", "data-retention-jobs", "--lock-duration", "2", "--stalled-interval", "1")
+
+    def status():
+        return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
+
+    def attempts_started():  # BullMQ's count of workers that took the job ("ats" in its hash)
+        key = "%s:data-retention-jobs:%s" % (queue_prefix, request.job_id)
+        return int(redis.Redis.from_url(REDIS_URL).hget(key, "ats") or 0)
+
+    with hold_job_lock(queued_url, "data-retention") as lock:
+        with service(queued_url, REDIS_URL, queue_prefix, *quick) as killed:
+            wait_for(lambda: status()["state"] == "active", 20, "the first worker to take the job")
+            killed.kill()  # SIGKILL: no outcome recorded, the lock is no longer renewed
+            killed.communicate(timeout=10)
+        assert status()["state"] == "active" and attempts_started() == 1
+        with service(queued_url, REDIS_URL, queue_prefix, *quick) as worker:
+            # The lock lapses (2 s), a stalled check returns the job to the queue, the worker takes it
+            # and waits for the job lock held here.
+            wait_for(lambda: attempts_started() == 2, 30, "the second worker to take the stalled job")
+            assert status()["state"] == "active"
+            lock.close()
+            wait_for(lambda: status()["state"] == "completed", 30, "the job to complete")
+            worker.send_signal(signal.SIGTERM)
+            records = finish(worker)
+    events = [(record.get("event") or record.get("state"), record.get("job_id")) for record in records]
+    assert ("stalled", request.job_id) in events
+    assert events.index(("stalled", request.job_id)) < events.index(("completed", request.job_id))
+    completed = [record for record in records if record.get("state") == "completed"]
+    assert len(completed) == 1 and completed[0]["job_id"] == request.job_id
+    assert completed[0]["counts"] == inline["counts"]
+    assert content(queued_url) == content(inline_url)
+    assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]  # the killed attempt wrote nothing
 
 
 def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue_prefix):
