@@ -30,7 +30,7 @@ options:
       - Users per batch. Each batch of users, every row they own that the job changes and the
         audit record's counts commit in one transaction, so an interrupted run leaves no user
         half processed and running the job again finishes the rest.
-      - When not set, the job's own size: 5000 users for M(skillforge.dataops.consent_revocation) and
+      - When not set, each job uses its own size, 5000 users for M(skillforge.dataops.consent_revocation) and
         M(skillforge.dataops.partner_segregation), whose users are active and whose row locks should be
         short; 20000 for M(skillforge.dataops.data_retention), whose users have been inactive for the
         whole retention window, so that each batch revisits fewer table pages (docs/PERFORMANCE.md).
