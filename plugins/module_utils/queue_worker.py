@@ -94,8 +94,8 @@ class WorkerSettings:
     run_job: object = run_compliance_job
     log: object = None  # called with each JSON log line; None: print to stdout
     # BullMQ's defaults: a job's lock lasts lock_duration_ms unless its worker renews it; the
-    # stalled-job check (service only) runs every stalled_interval_ms and returns a job whose lock
-    # lapsed (its worker died) to the queue once, failing it the second time.
+    # stalled-job check (the service every stalled_interval_ms, a drain once as it starts) returns
+    # a job whose lock lapsed (its worker died) to the queue once, failing it the second time.
     lock_duration_ms: int = 30000
     stalled_interval_ms: int = 30000
 
@@ -199,12 +199,22 @@ class JobLog:
         self.outcomes.append(dict(record, summary=None))
 
 
-def _worker(settings: WorkerSettings, target: QueueTarget, queue: str, connection, autorun: bool):
-    return Worker(queue, _processor(settings, queue), {
+def _worker(settings: WorkerSettings, target: QueueTarget, queue: str, connection, autorun: bool, stalled=None):
+    """A BullMQ worker on one queue; each job it returns to the queue as stalled is logged (and
+    appended to ``stalled`` when given)."""
+    worker = Worker(queue, _processor(settings, queue), {
         "connection": connection, "prefix": target.prefix, "concurrency": settings.concurrency,
         "autorun": autorun, "lockDuration": settings.lock_duration_ms, "stalledInterval": settings.stalled_interval_ms,
         "name": "skillforge-dataops",
     })
+
+    def returned(job_id, *_previous):  # a job whose worker died, back in the queue to run again
+        record = {"event": "stalled", "queue": queue, "job_id": job_id}
+        settings.emit(record)
+        if stalled is not None:
+            stalled.append({"queue": queue, "job_id": job_id})
+    worker.on("stalled", returned)
+    return worker
 
 
 # --- drain once (the compliance_worker module) ---------------------------------------------------
@@ -213,7 +223,14 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
     """Process waiting jobs one at a time, queue by queue in turn, until none is waiting, ``limit``
     jobs were taken or ``time_budget`` seconds have passed (a job in hand always finishes).
 
-    Returns ``{"jobs": [outcome, ...], "stopped": "empty"|"limit"|"time_budget", "counts": ...}``.
+    First it runs BullMQ's stalled-job check on each queue (skipped by BullMQ when any worker ran
+    one less than ``stalled_interval_ms`` ago): jobs an earlier check found active and whose lock
+    has lapsed since (their worker died) go back to the queue, and the jobs active now are marked
+    for the next check. So where only scheduled drains run, the job of a killed drain runs again
+    in the second drain that starts after its lock lapsed.
+
+    Returns ``{"jobs": [outcome, ...], "stopped": "empty"|"limit"|"time_budget", "stalled": [...],
+    "queues": ...}``.
     """
     validate_prefix(target.prefix)
     unknown = [queue for queue in settings.queues if queue not in BY_QUEUE]
@@ -223,14 +240,18 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
         raise QueueConfigError("limit must be at least 1 and time_budget positive")
 
     async def operation(client):
-        logs, workers, outcomes = [], [], []
+        logs, workers, outcomes, stalled = [], [], [], []
         for queue in settings.queues:
-            worker = _worker(settings, target, queue, client, autorun=False)
+            worker = _worker(settings, target, queue, client, autorun=False, stalled=stalled)
             log = JobLog(settings, queue, outcomes)
             log.attach(worker)
             worker.lockManager.start()  # renews the lock of a long job while it runs
             workers.append(worker)
             logs.append(log)
+        for worker, log in zip(workers, logs):
+            await worker.runStalledJobsCheck()  # reports a Redis failure as an "error" event
+            if log.errors:
+                raise log.errors[0]
         deadline = time.monotonic() + time_budget
         taken, stopped = 0, "empty"
         try:
@@ -262,7 +283,7 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
         finally:
             for worker in workers:
                 await worker.lockManager.close()
-        return {"jobs": outcomes, "stopped": stopped, "queues": counts}
+        return {"jobs": outcomes, "stopped": stopped, "stalled": stalled, "queues": counts}
 
     # The time budget only stops new jobs; Redis commands stay bounded by the socket timeouts.
     return run_bounded(operation, target.redis, deadline=math.inf)
@@ -302,9 +323,6 @@ async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Eve
             log.attach(worker)
             worker.on("error", lambda error, job=None, queue=queue: settings.emit(
                 {"event": "error", "queue": queue, "error": str(describe_redis_error(error, target.redis))}))
-            # A job whose worker died, returned to the queue to run again.
-            worker.on("stalled", lambda job_id, *_previous, queue=queue: settings.emit(
-                {"event": "stalled", "queue": queue, "job_id": job_id}))
             workers.append(worker)
         settings.emit({"event": "started", "queues": list(settings.queues), "prefix": target.prefix,
                        "concurrency": settings.concurrency, "redis": target.redis.describe()})
@@ -369,7 +387,8 @@ def main(argv=None) -> int:
         target = QueueTarget(resolve_redis(env=args.env, timeout=args.redis_timeout), validate_prefix(args.prefix))
         if args.once:
             result = drain(target, settings, limit=args.limit, time_budget=args.time_budget)
-            settings.emit({"event": "drained", "stopped": result["stopped"], "jobs": len(result["jobs"])})
+            settings.emit({"event": "drained", "stopped": result["stopped"], "jobs": len(result["jobs"]),
+                           "stalled": len(result["stalled"])})
             return 0
         run_bounded(lambda client: client.ping(), target.redis)  # fail fast on a wrong URL or password
     except (QueueError, DatabaseConfigError) as error:

@@ -21,6 +21,12 @@ description:
     M(skillforge.dataops.queue_info)). A job with bad input fails at once; any other failure is
     retried with the job's attempts and exponential backoff (V(delayed) until then), and the
     failed set keeps the final failure with its reason.
+  - Before taking jobs it runs BullMQ's stalled-job check on the queues (unless a worker ran one
+    within its stalled interval, 30 seconds by default). A job that an earlier check found active and whose lock has lapsed since
+    (its worker was killed) goes back to its queue and runs again; the first time it stalls it is
+    retried, the second time it fails. Where only this module runs the queues (a schedule), the job
+    of a killed run is therefore taken again by the second run after the kill; the long-running
+    worker checks every 30 seconds.
   - For a long-running worker, use the C(scripts/skillforge-worker) command of the collection
     (see docs/QUEUE.md).
 options:
@@ -129,6 +135,14 @@ stopped:
   description: Why the run stopped - V(empty) (nothing waiting), V(limit) or V(time_budget).
   returned: when not in check mode
   type: str
+stalled:
+  description:
+    - Jobs the stalled-job check returned to their queue (their worker died), each with C(queue)
+      and C(job_id). They are in RV(jobs) too when this run took them again.
+  returned: when not in check mode
+  type: list
+  elements: dict
+  sample: [{queue: data-retention-jobs, job_id: data-retention-0b7e1c}]
 ready:
   description: Jobs a real run would take (check mode only).
   returned: in check mode

@@ -252,16 +252,23 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
     assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]
 
 
+def retention_run_inline_and_queued(twin_urls, prefix: str) -> tuple:
+    """The retention request run inline on the first twin, and queued (waiting up to 60 s for the
+    job lock) for a worker on the second: ``(inline summary, queue target, queued request)``."""
+    with psycopg.connect(twin_urls[0]) as conn:
+        inline = run_job(conn, "data-retention", REQUESTS["data-retention"], dry_run=False)
+    target = target_for(prefix)
+    request = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], lock_timeout=60),
+                                        dry_run=False)
+    job_queue.enqueue(target, request)
+    return inline, target, request
+
+
 def test_the_job_of_a_killed_worker_is_taken_again_by_another_and_finishes(twin_urls, queue_prefix):
     """SIGKILL leaves the job active in BullMQ with nobody renewing its lock; once the lock lapses,
     a running worker's stalled check returns it to the queue and that worker runs it."""
     inline_url, queued_url = twin_urls
-    with psycopg.connect(inline_url) as conn:
-        inline = run_job(conn, "data-retention", REQUESTS["data-retention"], dry_run=False)
-    target = target_for(queue_prefix)
-    request = job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], lock_timeout=60),
-                                        dry_run=False)
-    job_queue.enqueue(target, request)
+    inline, target, request = retention_run_inline_and_queued(twin_urls, queue_prefix)
     quick = ("--queue", "data-retention-jobs", "--lock-duration", "2", "--stalled-interval", "1")
 
     def status():
@@ -292,6 +299,45 @@ def test_the_job_of_a_killed_worker_is_taken_again_by_another_and_finishes(twin_
     completed = [record for record in records if record.get("state") == "completed"]
     assert len(completed) == 1 and completed[0]["job_id"] == request.job_id
     assert completed[0]["counts"] == inline["counts"]
+    assert content(queued_url) == content(inline_url)
+    assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]  # the killed attempt wrote nothing
+
+
+def test_the_job_of_a_killed_drain_runs_again_in_the_second_drain_after_its_lock_lapsed(twin_urls, queue_prefix):
+    """Where only scheduled drains (the compliance_worker module) run the queues: each drain starts
+    with BullMQ's stalled-job check, which marks the jobs active now and returns to the queue those
+    a previous check marked whose lock has lapsed since. The job of a killed drain is marked by the
+    next drain and taken again by the one after."""
+    inline_url, queued_url = twin_urls
+    inline, target, request = retention_run_inline_and_queued(twin_urls, queue_prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    job_key = "%s:data-retention-jobs:%s" % (queue_prefix, request.job_id)
+    check_key = "%s:data-retention-jobs:stalled-check" % queue_prefix  # set for stalledInterval by each check
+    settings = settings_for(queued_url, queues=("data-retention-jobs",), lock_duration_ms=2000,
+                            stalled_interval_ms=1000)
+
+    def status():
+        return job_queue.queue_status(target, ["data-retention-jobs"], job_id=request.job_id)["job"]
+
+    with hold_job_lock(queued_url, "data-retention") as lock:
+        with service(queued_url, REDIS_URL, queue_prefix, "--once", "--queue", "data-retention-jobs",
+                     "--lock-duration", "2", "--stalled-interval", "1") as killed:
+            wait_for(lambda: status()["state"] == "active", 20, "the first drain to take the job")
+            killed.kill()  # SIGKILL: no outcome recorded, the lock is no longer renewed
+            killed.communicate(timeout=10)
+        wait_for(lambda: not client.exists(check_key), 5, "the killed drain's stalled check to expire")
+        marking = queue_worker.drain(target, settings)
+        assert (marking["jobs"], marking["stalled"], marking["stopped"]) == ([], [], "empty")
+        assert status()["state"] == "active"  # marked, not yet returned: the next check decides
+    wait_for(lambda: not client.exists(job_key + ":lock") and not client.exists(check_key), 10,
+             "the killed drain's job lock to lapse")
+    recovering = queue_worker.drain(target, settings)
+    assert recovering["stalled"] == [{"queue": "data-retention-jobs", "job_id": request.job_id}]
+    outcome, = recovering["jobs"]
+    assert (outcome["job_id"], outcome["state"], outcome["counts"]) == (request.job_id, "completed", inline["counts"])
+    assert status()["state"] == "completed"
+    stalled_lines = [json.loads(line) for line in settings.lines if '"stalled"' in line]
+    assert [(line["event"], line["job_id"]) for line in stalled_lines] == [("stalled", request.job_id)]
     assert content(queued_url) == content(inline_url)
     assert [row[4] for row in audit_rows(queued_url)] == ["succeeded"]  # the killed attempt wrote nothing
 
