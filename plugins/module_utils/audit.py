@@ -7,6 +7,7 @@ One executed run is one "ComplianceAuditLog" row. It is inserted in the transact
 first batch and updated in the transaction of every later batch, so at any moment it states
 exactly what was committed: a killed run's row stays ``running`` with the committed counts.
 Scope holds tenant slugs, user ids and cutoffs only, never emails or other personal data.
+``read_runs`` reads the rows back for the ``compliance_audit_info`` module.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 try:
     from psycopg.types.json import Jsonb
@@ -35,9 +36,104 @@ ON CONFLICT ("id") DO UPDATE SET
 """
 
 
+# Rows of the audit trail, newest first. Every filter is a bound value (NULL: not filtered).
+READ_RUNS = """
+SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."reason", a."note", a."counts",
+       a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt",
+       NOT EXISTS (SELECT 1 FROM "ComplianceAuditLog" later WHERE later."job" = a."job"
+                    AND (later."startedAt", later."id") > (a."startedAt", a."id")) AS newest_of_its_job
+  FROM "ComplianceAuditLog" a
+ WHERE (%(audit_id)s::text IS NULL OR a."id" = %(audit_id)s)
+   AND (%(job)s::text IS NULL OR a."job" = %(job)s)
+   AND (%(outcome)s::text IS NULL OR a."outcome" = %(outcome)s)
+   AND (%(tenant)s::text IS NULL OR a."scope"->>'tenant' = %(tenant)s)
+   AND (%(user)s::text IS NULL OR a."scope"->'users' ? %(user)s)
+   AND (%(triggered_by)s::text IS NULL OR a."triggeredBy" = %(triggered_by)s)
+   AND (%(since)s::timestamp IS NULL OR a."startedAt" >= %(since)s)
+   AND (%(until)s::timestamp IS NULL OR a."startedAt" < %(until)s)
+ ORDER BY a."startedAt" DESC, a."id" DESC
+ LIMIT %(limit)s
+"""
+
+# The jobs whose session advisory lock (two int4 keys, see compliance_job.lock_keys) someone holds
+# in this database right now: a run of that job is in progress.
+HELD_JOB_LOCKS = """
+SELECT wanted.job
+  FROM unnest(%(jobs)s::text[], %(first_keys)s::int4[], %(second_keys)s::int4[]) AS wanted(job, first_key, second_key)
+ WHERE EXISTS (SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid = wanted.first_key::oid AND l.objid = wanted.second_key::oid)
+ ORDER BY wanted.job
+"""
+
+OUTCOMES = ("running", "succeeded", "failed")
+MAX_READ_LIMIT = 1000
+
+
+def parse_utc(value) -> datetime:
+    """An ISO-8601 date or date-time (or a ``date``/``datetime``) as naive UTC; naive input is
+    taken as UTC. Raises ``ValueError``."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tenant=None, user=None,
+              triggered_by=None, since=None, until=None, limit=20) -> dict:
+    """The executed runs matching every given filter, newest first, at most ``limit``, and the
+    jobs running now. ``job_locks`` maps each job name to its advisory lock keys.
+
+    Each run's ``state`` is its ``outcome``, except that a ``running`` row is ``interrupted`` when
+    nobody holds its job's lock or a later run of the job started: only one run of a job holds the
+    lock at a time, so such a run was killed and its row keeps the counts it committed.
+    Bad filters raise ``ValueError`` naming the filter.
+    """
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError("outcome must be one of %s" % ", ".join(OUTCOMES))
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_READ_LIMIT:
+        raise ValueError("limit must be an integer from 1 to %d" % MAX_READ_LIMIT)
+    bounds = {}
+    for name, value in (("since", since), ("until", until)):
+        try:
+            bounds[name] = None if value in (None, "") else parse_utc(value)
+        except ValueError:
+            raise ValueError("%s must be an ISO-8601 date or date-time such as 2026-01-31 or "
+                             "2026-01-31T08:00:00Z, got %r" % (name, str(value)[:40])) from None
+    names = sorted(job_locks)
+    running_jobs = [row[0] for row in conn.execute(HELD_JOB_LOCKS, dict(
+        jobs=names, first_keys=[job_locks[name][0] for name in names],
+        second_keys=[job_locks[name][1] for name in names]))]
+    rows = conn.execute(READ_RUNS, dict(audit_id=audit_id, job=job, outcome=outcome, tenant=tenant, user=user,
+                                        triggered_by=triggered_by, limit=limit, **bounds)).fetchall()
+    runs = []
+    for (run_id, run_job, mode, scope, by, reason, note, counts, batches, run_outcome, error, executed_by,
+         started_at, finished_at, newest) in rows:
+        state = run_outcome
+        if run_outcome == "running" and not (newest and run_job in running_jobs):
+            state = "interrupted"
+        runs.append({"id": run_id, "job": run_job, "mode": mode, "state": state, "outcome": run_outcome,
+                     "scope": scope, "triggered_by": by, "reason": reason, "note": note, "counts": counts,
+                     "batches": batches, "error": error, "executed_by": executed_by,
+                     "started_at": iso(started_at), "finished_at": iso(finished_at)})
+    return {"runs": runs, "running_jobs": running_jobs}
+
+
 def utcnow() -> datetime:
-    """Now as a naive UTC timestamp, as Prisma stores TIMESTAMP(3) values."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Now as a naive UTC timestamp in whole milliseconds, as Prisma stores TIMESTAMP(3) values:
+    PostgreSQL would round finer values, and the summary (``iso`` truncates) must state exactly
+    the times the audit row holds."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 def iso(moment) -> str | None:

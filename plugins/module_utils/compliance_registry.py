@@ -10,12 +10,14 @@ takes plain JSON-able options, so the same call serves a module and a queue work
 from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import (
+    audit,
     consent_revocation,
     data_retention,
     partner_segregation,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobInputError,
+    lock_keys,
     run_definition,
 )
 
@@ -38,3 +40,14 @@ def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=N
 def run_job(conn, job_name: str, options: dict, dry_run: bool, log=None) -> dict:
     """Run one compliance job and return its summary (see ``audit.build_summary``)."""
     return run_job_with_sample(conn, job_name, options, dry_run, log=log).summary
+
+
+def audit_history(conn, **filters) -> dict:
+    """``{"runs": [...], "running_jobs": [...]}``: the audit trail's executed runs matching the
+    filters of ``audit.read_runs``, newest first, each with its ``state``. Reads only."""
+    if filters.get("job") is not None:
+        job_definition(filters["job"])
+    try:
+        return audit.read_runs(conn, {name: lock_keys(name) for name in JOBS}, **filters)
+    except ValueError as error:
+        raise JobInputError("audit: %s" % error) from None

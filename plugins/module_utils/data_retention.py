@@ -12,9 +12,9 @@ notification preferences and profiles, then the users, in one statement and one 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.audit import iso
+from ansible_collections.skillforge.dataops.plugins.module_utils.audit import iso, parse_utc
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
     JobInputError,
@@ -42,22 +42,11 @@ ELIGIBLE = 'u."legalHold" = false AND ' + LAST_ACTIVITY + " < %(scope_cutoff)s"
 
 def parse_cutoff(value) -> datetime:
     """An ISO-8601 date or date-time as naive UTC (naive input is taken as UTC)."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        text = str(value).strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise JobInputError("%s: before must be an ISO-8601 date or date-time such as 2024-01-31 or "
-                                "2024-01-31T00:00:00Z, got %r" % (JOB, str(value)[:40])) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    try:
+        return parse_utc(value)
+    except ValueError:
+        raise JobInputError("%s: before must be an ISO-8601 date or date-time such as 2024-01-31 or "
+                            "2024-01-31T00:00:00Z, got %r" % (JOB, str(value)[:40])) from None
 
 
 def _validate(options: dict) -> None:

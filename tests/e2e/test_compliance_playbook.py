@@ -126,3 +126,44 @@ def test_staging_never_falls_back_to_the_local_database(run_playbook):
                           check=True, inventory=REPO_ROOT / "inventories" / "staging")
     assert result.rc != 0
     assert "SKILLFORGE_STAGING_DATABASE_URL" in result.stdout
+
+
+AUDIT_PLAY = """
+- name: Read the compliance audit trail
+  hosts: skillforge_db
+  gather_facts: false
+  module_defaults:
+    group/skillforge.dataops.database:
+      connect_timeout: 5
+  tasks:
+    - name: Audit trail
+      skillforge.dataops.compliance_audit_info:
+        tenant: "{{ audit_tenant }}"
+        since: "{{ audit_since }}"
+"""
+
+
+def test_compliance_audit_info_shows_the_executed_run_in_check_mode_too(run_playbook, sample_url, tmp_path):
+    executed = run(run_playbook, sample_url, "data-retention", tenant="globex", execute=True, reason="PRIV-10")
+    assert executed.rc == 0, executed.stdout
+    summary = executed.result(TASK["data-retention"])["summary"]
+    run(run_playbook, sample_url, "data-retention", tenant="umbrella", check=True)  # dry run: not recorded
+    playbook = tmp_path / "audit.yml"
+    playbook.write_text(AUDIT_PLAY)
+    before = fingerprints(sample_url)
+
+    for check in (False, True):
+        result = run_playbook(playbook, extra_vars={"audit_tenant": "globex", "audit_since": summary["started_at"]},
+                              check=check, env={"DATABASE_URL": sample_url})
+        assert result.rc == 0, result.stdout
+        audit = result.result("Audit trail")
+        assert audit["changed"] is False and audit["running_jobs"] == []
+        [run_record] = audit["runs"]
+        assert run_record["id"] == summary["audit_id"] and run_record["state"] == "succeeded"
+        assert (run_record["triggered_by"], run_record["reason"], run_record["counts"], run_record["scope"]) == (
+            WHO, "PRIV-10", summary["counts"], summary["scope"])
+    assert fingerprints(sample_url) == before
+
+    bad = run_playbook(playbook, extra_vars={"audit_tenant": "globex", "audit_since": "last week"},
+                       env={"DATABASE_URL": sample_url})
+    assert bad.rc != 0 and "since must be an ISO-8601 date or date-time" in bad.stdout

@@ -1,0 +1,221 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compliance_audit_info
+short_description: Read the compliance audit trail - who ran which job, on what, with what result
+version_added: 0.2.0
+author: SkillForge Data Operations (@skillforge)
+description:
+  - Returns the executed runs of the compliance jobs (M(skillforge.dataops.consent_revocation),
+    M(skillforge.dataops.data_retention), M(skillforge.dataops.partner_segregation), inline or
+    queued) from the C(ComplianceAuditLog) table, newest first, filtered by job, outcome, tenant,
+    user, requester and start time. Dry runs write no audit row and are not listed.
+  - Each run has a RV(runs[].state). A row whose stored outcome is still V(running) is
+    V(interrupted) when no run of that job holds its lock or a later run of the job has started
+    (the run was killed; its counts are what it committed), else V(running).
+  - Never changes anything and takes no lock.
+options:
+  audit_id:
+    description:
+      - Only the run with this audit id (the RV(skillforge.dataops.data_retention#module:summary.audit_id)
+        a job module returned).
+    type: str
+  job:
+    description:
+      - Only runs of this job.
+    type: str
+    choices: [consent-revocation, data-retention, partner-segregation]
+  outcome:
+    description:
+      - Only runs with this stored outcome. V(running) includes interrupted runs.
+    type: str
+    choices: [running, succeeded, failed]
+  tenant:
+    description:
+      - Only runs scoped to this tenant slug.
+    type: str
+  user:
+    description:
+      - Only runs scoped to a list of user ids that includes this one (consent revocation by user).
+    type: str
+  triggered_by:
+    description:
+      - Only runs requested by this person (the jobs' O(skillforge.dataops.data_retention#module:triggered_by)).
+    type: str
+  since:
+    description:
+      - Only runs started at or after this ISO-8601 date or date-time (UTC unless it has an offset).
+    type: str
+  until:
+    description:
+      - Only runs started before this ISO-8601 date or date-time (UTC unless it has an offset).
+    type: str
+  limit:
+    description:
+      - At most this many runs, the newest (1 to 1000).
+    type: int
+    default: 20
+extends_documentation_fragment:
+  - skillforge.dataops.database
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode returns the same.
+  diff_mode:
+    support: none
+    description: Reads only; there is nothing to show as a diff.
+seealso:
+  - module: skillforge.dataops.data_retention
+  - module: skillforge.dataops.consent_revocation
+  - module: skillforge.dataops.partner_segregation
+"""
+
+EXAMPLES = r"""
+- name: What was done to the acme-partners tenant this year
+  skillforge.dataops.compliance_audit_info:
+    env: production
+    tenant: acme-partners
+    since: "2026-01-01"
+    limit: 100
+  register: audit
+
+- name: Fail when a compliance run was interrupted and never re-run
+  skillforge.dataops.compliance_audit_info:
+    env: production
+    outcome: running
+  register: unfinished
+  failed_when: unfinished.runs | selectattr('state', 'equalto', 'interrupted') | list | length > 0
+
+- name: The record of one run, by the audit id its module returned
+  skillforge.dataops.compliance_audit_info:
+    env: production
+    audit_id: "{{ purge.summary.audit_id }}"
+"""
+
+RETURN = r"""
+runs:
+  description: The matching runs, newest first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The audit id.
+      type: str
+    job:
+      description: The compliance job.
+      type: str
+    mode:
+      description: Always V(execute) (dry runs are not recorded).
+      type: str
+    state:
+      description: >-
+        V(succeeded), V(failed), V(running) (its job's lock is held and it is the job's latest run),
+        or V(interrupted) (recorded as running, but killed).
+      type: str
+    outcome:
+      description: The outcome as stored - V(running), V(succeeded) or V(failed).
+      type: str
+    scope:
+      description: What the run covered - tenant slug, user ids, cutoff, as the job's summary reports it.
+      type: dict
+    triggered_by:
+      description: Who asked for the run.
+      type: str
+    reason:
+      description: Why (a ticket reference).
+      type: str
+    note:
+      description: Free-text note given with the run.
+      type: str
+    counts:
+      description: Rows changed per table, as committed.
+      type: dict
+    batches:
+      description: Batches committed.
+      type: int
+    error:
+      description: Why a failed run stopped (no personal data).
+      type: str
+    executed_by:
+      description: The database role that ran it.
+      type: str
+    started_at:
+      description: When it started (ISO-8601, UTC).
+      type: str
+    finished_at:
+      description: When it finished (ISO-8601, UTC); null while running or when interrupted.
+      type: str
+  sample:
+    - id: 77561eb513db42389cc166703bed9fc9
+      job: data-retention
+      mode: execute
+      state: succeeded
+      outcome: succeeded
+      scope: {cutoff: "2024-11-26T09:00:00.000Z", retention_months: 24}
+      triggered_by: dpo@skillforge.com
+      reason: PRIV-112
+      note: null
+      counts: {users: 1204, notifications: 9310, resumes: 2388, resumeIngestions: 2390,
+               assessments: 3611, notificationPreferences: 1204, profiles: 1204}
+      batches: 1
+      error: null
+      executed_by: skillforge_ops
+      started_at: "2026-11-26T09:00:01.120Z"
+      finished_at: "2026-11-26T09:00:04.871Z"
+running_jobs:
+  description: The jobs a run is executing right now (their advisory lock is held in this database).
+  returned: success
+  type: list
+  elements: str
+database:
+  description: Which database was read, without the password.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.skillforge.dataops.plugins.module_utils.audit import OUTCOMES
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import JobError
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS, audit_history
+from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+    database_argument_spec,
+    open_database,
+)
+
+FILTERS = ("audit_id", "job", "outcome", "tenant", "user", "triggered_by", "since", "until", "limit")
+
+
+def main():
+    argument_spec = database_argument_spec()
+    argument_spec.update(
+        audit_id=dict(type="str"),
+        job=dict(type="str", choices=sorted(JOBS)),
+        outcome=dict(type="str", choices=list(OUTCOMES)),
+        tenant=dict(type="str"),
+        user=dict(type="str"),
+        triggered_by=dict(type="str"),
+        since=dict(type="str"),
+        until=dict(type="str"),
+        limit=dict(type="int", default=20),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    conn, resolved = open_database(module, application_name="skillforge.dataops/compliance_audit_info",
+                                   autocommit=True)
+    try:
+        history = audit_history(conn, **{name: module.params[name] for name in FILTERS})
+    except JobError as error:
+        module.fail_json(msg=str(error), database=resolved.describe())
+    finally:
+        conn.close()
+    module.exit_json(changed=False, database=resolved.describe(), **history)
+
+
+if __name__ == "__main__":
+    main()
