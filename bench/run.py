@@ -4,6 +4,7 @@
 
     bench/.venv/bin/python -m bench.run --users 100000 --runs 3
     bench/.venv/bin/python -m bench.run --plot bench/results/users-*.json
+    bench/.venv/bin/python -m bench.run --users 1000000 --jobs retention --batch-sizes 20000,50000
 
 One process run per scale. It builds a template database (migrated, then filled by bench.appdata),
 and for every job and every run makes identical copies of it (``CREATE DATABASE ... TEMPLATE``),
@@ -197,6 +198,38 @@ class Bench:
             entry.get("check_counts", {}).get(k) == v for k, v in entry.get("function_counts", {}).items())
         return entry
 
+    def batch_size_sweep(self, short: str, template: str, sizes: list) -> dict:
+        """The job function at each batch size beside the baseline, each on a fresh copy, the order
+        of the sides rotating run by run: what a batch size costs against the hand-written SQL."""
+        job, options, _extra_vars = COMPLIANCE_JOBS[short]
+        sides = ["baseline"] + sizes
+        entry = {"job": job, "baseline": [], "function": {str(size): [] for size in sizes}, "batches": {},
+                 "rss_mb": {}, "counts": {}}
+        for run in range(self.args.runs):
+            for side in sides[run % len(sides):] + sides[:run % len(sides)]:
+                name, url, _seconds = self.copy(template)
+                if side == "baseline":
+                    m = measure({"kind": "compliance-baseline", "dsn": url, "job": job, "options": options})
+                    entry["baseline"].append(m["seconds"])
+                else:
+                    m = measure({"kind": "compliance", "dsn": url, "job": job,
+                                 "options": dict(options, triggered_by=TRIGGERED_BY, batch_size=side)})
+                    entry["function"][str(side)].append(m["seconds"])
+                    entry["batches"][str(side)] = m["result"]["batches"]
+                    entry["rss_mb"][str(side)] = max(entry["rss_mb"].get(str(side), 0), m["max_rss_mb"])
+                entry["counts"][str(side)] = m["result"]["counts"]
+                self.drop(name)
+            log("  %s run %d: baseline %.2fs, %s" % (short, run + 1, entry["baseline"][-1], ", ".join(
+                "%s per batch %.2fs" % (size, times[-1]) for size, times in entry["function"].items())))
+        baseline_counts = entry["counts"]["baseline"]
+        entry["counts_match"] = all({k: v for k, v in counts.items() if k in baseline_counts} == baseline_counts
+                                    for counts in entry["counts"].values())
+        entry["ratio"] = {size: _ratio(median(times), median(entry["baseline"]))
+                          for size, times in entry["function"].items()}
+        entry["ratio_per_run"] = {size: [round(t / b, 3) for t, b in zip(times, entry["baseline"])]
+                                  for size, times in entry["function"].items()}
+        return entry
+
     def compliance_playbook(self, url: str, job: str, extra_vars: dict, check: bool) -> dict:
         variables = dict(extra_vars, compliance_job=job, compliance_triggered_by=TRIGGERED_BY,
                          compliance_execute=not check)
@@ -309,7 +342,7 @@ class Bench:
         args = self.args
         self.results.update(
             users=args.users, tenants=args.tenants, seed=args.seed, runs=args.runs, batch_size=args.batch_size,
-            layout=args.layout,
+            batch_sizes=args.batch_sizes, layout=args.layout,
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=machine(),
             command="bench/.venv/bin/python -m bench.run " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         jobs = args.jobs
@@ -318,7 +351,10 @@ class Bench:
         if set(jobs) & (set(COMPLIANCE_JOBS) | {"overhead"}):
             template = self.build_template()
         for short in COMPLIANCE_JOBS:
-            if short in jobs:
+            if short in jobs and args.batch_sizes:
+                log("%s (%s), batch sizes %s" % (short, COMPLIANCE_JOBS[short][0], args.batch_sizes))
+                self.results.setdefault("sweep", {})[short] = self.batch_size_sweep(short, template, args.batch_sizes)
+            elif short in jobs:
                 log("%s (%s)" % (short, COMPLIANCE_JOBS[short][0]))
                 self.results["jobs"][short] = self.compliance_job(short, template)
         if "overhead" in jobs:
@@ -434,6 +470,17 @@ def print_summary(results: dict) -> None:
             print("%-20s %s" % ("", notes))
 
 
+def print_batch_sizes(results: dict) -> None:
+    for short, entry in results.get("sweep", {}).items():
+        print("\n%s at %d users, %d run(s) per side: baseline %.2fs (median); same counts: %s" % (
+            short, results["users"], results["runs"], median(entry["baseline"]), entry["counts_match"]))
+        print("%-12s %9s %7s %8s %8s  %s" % ("batch size", "coll.", "ratio", "batches", "RSS MB", "ratio per run"))
+        for size, times in entry["function"].items():
+            print("%-12s %9s %7s %8s %8s  %s" % (size, _fmt(median(times)), _fmt(entry["ratio"][size]),
+                                                 entry["batches"][size], _fmt(entry["rss_mb"][size], "%.0f"),
+                                                 entry["ratio_per_run"][size]))
+
+
 def markdown(results: dict) -> str:
     """The summary as a Markdown table (what docs/PERFORMANCE.md shows)."""
     lines = ["| job | collection (s) | baseline (s) | ratio | CPU ratio | playbook (s) | check (s) | check / execute |"
@@ -486,6 +533,8 @@ def main(argv=None) -> int:
     parser.add_argument("--onet-occupations", type=int, default=1016,
                         help="occupations of the reference dataset (O*NET 29.0: 1016)")
     parser.add_argument("--batch-size", type=int, help="the compliance jobs' batch_size (default: theirs)")
+    parser.add_argument("--batch-sizes", help="comma-separated batch sizes: run each compliance job of --jobs at "
+                                              "each size beside the baseline, instead of the usual comparison")
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset of %s" % ", ".join(ALL_JOBS))
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="compare table fingerprints after collection and baseline (default: up to 100k users)")
@@ -515,6 +564,14 @@ def main(argv=None) -> int:
     unknown = set(args.jobs) - set(ALL_JOBS)
     if unknown:
         parser.error("unknown job(s): %s" % ", ".join(sorted(unknown)))
+    if args.batch_sizes:
+        try:
+            args.batch_sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()]
+        except ValueError:
+            parser.error("--batch-sizes takes integers, e.g. 20000,50000")
+        if args.batch_size or not args.batch_sizes or set(args.jobs) - set(COMPLIANCE_JOBS):
+            parser.error("--batch-sizes takes compliance jobs only (--jobs %s) and no --batch-size"
+                         % ",".join(COMPLIANCE_JOBS))
     if args.verify is None:
         args.verify = args.users <= 100000
     bench = Bench(args)
@@ -522,9 +579,14 @@ def main(argv=None) -> int:
         results = bench.run()
     finally:
         bench.drop_all()
-    print_summary(results)
-    results["summary"] = summary_rows(results)
-    out = Path(args.out) if args.out else RESULTS_DIR / ("users-%d.json" % args.users)
+    if args.batch_sizes:
+        print_batch_sizes(results)
+        default_out = "batch-sizes-users-%d.json" % args.users
+    else:
+        print_summary(results)
+        results["summary"] = summary_rows(results)
+        default_out = "users-%d.json" % args.users
+    out = Path(args.out) if args.out else RESULTS_DIR / default_out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print("results: %s" % out)

@@ -25,22 +25,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def bench_results(admin_conninfo, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "results.json"
+def run_bench(admin_conninfo, out: Path, *arguments) -> types.SimpleNamespace:
+    """``python -m bench.run`` with its databases under a prefix of their own: its results, stdout
+    and the databases it left behind."""
     prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
     env = dict(os.environ, SKILLFORGE_BENCH_ADMIN_URL=admin_conninfo, SKILLFORGE_BENCH_DB_PREFIX=prefix)
     env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--runs", "1",
-         "--playbook-runs", "1", "--jobs", "retention,consent,segregation,seed,migrate",
-         "--onet-occupations", "12", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--out", str(out)] + list(arguments),
         cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=False)
     with psycopg.connect(admin_conninfo) as conn:
         leftovers = [row[0] for row in conn.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
     return types.SimpleNamespace(results=json.loads(out.read_text()), stdout=completed.stdout, leftovers=leftovers)
+
+
+@pytest.fixture(scope="module")
+def bench_results(admin_conninfo, tmp_path_factory):
+    return run_bench(admin_conninfo, tmp_path_factory.mktemp("bench") / "results.json", "--runs", "1",
+                     "--playbook-runs", "1", "--jobs", "retention,consent,segregation,seed,migrate",
+                     "--onet-occupations", "12")
 
 
 def test_every_database_is_dropped(bench_results):
@@ -87,3 +92,15 @@ def test_plot(bench_results, tmp_path):
     png = tmp_path / "scaling.png"
     plot.draw([results, bigger], str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batch_size_sweep(admin_conninfo, tmp_path):
+    swept = run_bench(admin_conninfo, tmp_path / "sweep.json", "--runs", "2", "--jobs", "retention",
+                      "--batch-sizes", "20,500")
+    assert swept.leftovers == []
+    entry = swept.results["sweep"]["retention"]
+    assert entry["counts_match"] is True  # every batch size deleted what the hand-written SQL deleted
+    assert entry["counts"]["20"]["users"] > 20  # several batches of 20 users, one of 500
+    assert entry["batches"]["20"] > 1 and entry["batches"]["500"] == 1
+    assert len(entry["baseline"]) == 2 and all(len(times) == 2 for times in entry["function"].values())
+    assert set(entry["ratio"]) == {"20", "500"} and "ratio per run" in swept.stdout
