@@ -248,13 +248,13 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
             worker.lockManager.start()  # renews the lock of a long job while it runs
             workers.append(worker)
             logs.append(log)
-        for worker, log in zip(workers, logs):
-            await worker.runStalledJobsCheck()  # reports a Redis failure as an "error" event
-            if log.errors:
-                raise log.errors[0]
         deadline = time.monotonic() + time_budget
         taken, stopped = 0, "empty"
         try:
+            for worker, log in zip(workers, logs):
+                await worker.runStalledJobsCheck()  # reports a Redis failure as an "error" event
+                if log.errors:
+                    raise log.errors[0]
             while True:
                 progress = False
                 for worker, log in zip(workers, logs):
@@ -289,9 +289,24 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
     return run_bounded(operation, target.redis, deadline=math.inf)
 
 
+async def returnable_stalled_jobs(client, queue) -> int:
+    """How many jobs the stalled-job check would return to the queue if it ran now: the check is
+    due (no ``stalled-check`` key), and a job a previous check marked is still active with no lock
+    (the same conditions as BullMQ's moveStalledJobsToWait script)."""
+    if await client.exists(queue.toKey("stalled-check")):
+        return 0
+    active = set(await client.lrange(queue.toKey("active"), 0, -1))
+    returnable = 0
+    for job_id in await client.smembers(queue.toKey("stalled")):
+        if job_id in active and not await client.exists(queue.toKey(job_id) + ":lock"):
+            returnable += 1
+    return returnable
+
+
 def ready_jobs(target: QueueTarget, queues) -> tuple:
-    """``(ready, counts)``: how many jobs ``drain`` would find now (waiting, prioritized, and delayed
-    retries that are due), and the jobs per state of each queue. Reads only."""
+    """``(ready, counts)``: how many jobs ``drain`` would find now (waiting, prioritized, delayed
+    retries that are due, and jobs of dead workers its stalled-job check would return), and the
+    jobs per state of each queue. Reads only."""
     validate_prefix(target.prefix)
 
     async def operation(client):
@@ -303,6 +318,7 @@ def ready_jobs(target: QueueTarget, queues) -> tuple:
             counts[name] = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed")
             ready += counts[name]["waiting"] + counts[name]["prioritized"]
             ready += await client.zcount(queue.toKey("delayed"), 0, due)
+            ready += await returnable_stalled_jobs(client, queue)
         return ready, counts
 
     return run_bounded(operation, target.redis)

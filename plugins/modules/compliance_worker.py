@@ -22,8 +22,8 @@ description:
     retried with the job's attempts and exponential backoff (V(delayed) until then), and the
     failed set keeps the final failure with its reason.
   - Before taking jobs it runs BullMQ's stalled-job check on the queues (unless a worker ran one
-    within its stalled interval, 30 seconds by default). A job that an earlier check found active and whose lock has lapsed since
-    (its worker was killed) goes back to its queue and runs again; the first time it stalls it is
+    within its stalled interval, 30 seconds by default). A job that an earlier check found active
+    and whose lock has lapsed since (its worker was killed) goes back to its queue and runs again; the first time it stalls it is
     retried, the second time it fails. Where only this module runs the queues (a schedule), the job
     of a killed run is therefore taken again by the second run after the kill; the long-running
     worker checks every 30 seconds.
@@ -59,8 +59,9 @@ attributes:
   check_mode:
     support: full
     description:
-      - Check mode takes no job and counts the jobs a real run would take (waiting, and delayed
-        retries that are due), up to O(limit); the result says V(changed=true) when there is at least one.
+      - Check mode takes no job and counts the jobs a real run would take (waiting, delayed retries
+        that are due, and jobs of dead workers its stalled-job check would return to the queue now),
+        up to O(limit); the result says V(changed=true) when there is at least one.
 """
 
 EXAMPLES = r"""

@@ -331,6 +331,8 @@ def test_the_job_of_a_killed_drain_runs_again_in_the_second_drain_after_its_lock
         assert status()["state"] == "active"  # marked, not yet returned: the next check decides
     wait_for(lambda: not client.exists(job_key + ":lock") and not client.exists(check_key), 10,
              "the killed drain's job lock to lapse")
+    ready, counts = queue_worker.ready_jobs(target, ["data-retention-jobs"])  # what check mode reports
+    assert (ready, counts["data-retention-jobs"]["active"]) == (1, 1)
     recovering = queue_worker.drain(target, settings)
     assert recovering["stalled"] == [{"queue": "data-retention-jobs", "job_id": request.job_id}]
     outcome, = recovering["jobs"]
