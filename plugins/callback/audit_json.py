@@ -10,7 +10,9 @@ type: notification
 short_description: Write every compliance job summary as one JSON line for a log shipper
 description:
   - Writes one JSON object per line for each task result that carries a C(summary) dictionary with a C(job)
-    key, which is what the compliance jobs of this collection return.
+    key, which is what the compliance jobs of this collection return, and for each queued job that a
+    M(skillforge.dataops.compliance_worker) task ran (its result's C(jobs) entries with a C(summary)); those
+    lines also have C(queued) with the BullMQ C(queue) and C(job_id).
   - Each line has the C(job) name at the top level, the time, the host, playbook, play and task names,
     whether the run was a dry run (check mode), the task status and the whole C(summary).
   - Lines go to a file (opened for appending and created with mode C(0600)) or to standard output, so a log
@@ -61,8 +63,10 @@ STDOUT = "-"
 CONTROLLER_VARIABLES = ("awx_job_id", "awx_job_template_name", "awx_user_name")
 
 
-def audit_record(summary, *, host, task, play, playbook, status, changed, check_mode, controller=None, now=None):
-    """The JSON-ready record written for one job summary."""
+def audit_record(summary, *, host, task, play, playbook, status, changed, check_mode, controller=None, now=None,
+                 queued=None):
+    """The JSON-ready record written for one job summary (``queued``: the BullMQ queue and job id
+    of a queued job that a compliance_worker task ran)."""
     record = {
         "timestamp": (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(),
         "job": summary["job"],
@@ -77,17 +81,26 @@ def audit_record(summary, *, host, task, play, playbook, status, changed, check_
     }
     if controller:
         record["controller"] = controller
+    if queued:
+        record["queued"] = queued
     return record
 
 
-def job_summary(result):
-    """The result's ``summary`` when it is a job summary (a dict with a ``job`` key), else None."""
+def _is_job_summary(summary):
+    return isinstance(summary, dict) and bool(summary.get("job"))
+
+
+def job_summaries(result):
+    """``[(summary, queued), ...]``: the result's own job summary (a dict with a ``job`` key, as a
+    compliance job module returns it; ``queued`` None), or the summary of each queued job a
+    compliance_worker task ran (its ``jobs`` entries; ``queued`` their queue and job id)."""
     if not isinstance(result, dict) or result.get("censored"):
-        return None
-    summary = result.get("summary")
-    if isinstance(summary, dict) and summary.get("job"):
-        return summary
-    return None
+        return []
+    if _is_job_summary(result.get("summary")):
+        return [(result["summary"], None)]
+    jobs = result.get("jobs") if isinstance(result.get("jobs"), list) else []
+    return [(job["summary"], {"queue": job.get("queue"), "job_id": job.get("job_id")})
+            for job in jobs if isinstance(job, dict) and _is_job_summary(job.get("summary"))]
 
 
 class CallbackModule(CallbackBase):
@@ -129,28 +142,34 @@ class CallbackModule(CallbackBase):
         data = getattr(result, "result", None)
         if data is None:
             data = result._result
-        summary = job_summary(data)
-        if summary is None:
+        summaries = job_summaries(data)
+        if not summaries:
             return
         task = getattr(result, "task", None) or result._task
         host = getattr(result, "host", None) or result._host
-        record = audit_record(
-            summary,
-            host=host.get_name(),
-            task=task.get_name(),
-            play=self._play,
-            playbook=self._playbook,
-            status=status,
-            changed=data.get("changed", False),
-            check_mode=self._check_mode(task, data),
-            controller=self._controller,
-        )
-        self._write(json.dumps(record, sort_keys=True, default=str))
+        for summary, queued in summaries:
+            record = audit_record(
+                summary,
+                host=host.get_name(),
+                task=task.get_name(),
+                play=self._play,
+                playbook=self._playbook,
+                status=status,
+                changed=data.get("changed", False),
+                check_mode=self._check_mode(task, summary, queued),
+                controller=self._controller,
+                queued=queued,
+            )
+            self._write(json.dumps(record, sort_keys=True, default=str))
 
     @staticmethod
-    def _check_mode(task, data):
-        if "check_mode" in data.get("summary", {}):
-            return data["summary"]["check_mode"]
+    def _check_mode(task, summary, queued):
+        """Whether the run was a dry run: a queued job says so itself (a worker runs what was queued,
+        whatever the worker task's mode); otherwise the summary's or the task's check mode."""
+        if queued:
+            return summary.get("mode") == "dry-run"
+        if "check_mode" in summary:
+            return summary["check_mode"]
         if isinstance(task.check_mode, bool):
             return task.check_mode
         return bool(context.CLIARGS.get("check", False))

@@ -19,7 +19,7 @@ from ansible_collections.skillforge.dataops.plugins.callback.audit_json import (
     DOCUMENTATION,
     CallbackModule,
     audit_record,
-    job_summary,
+    job_summaries,
 )
 
 SUMMARY = {"job": "retention_purge", "tenant": "acme", "deleted": {"User": 2}, "check_mode": False}
@@ -57,17 +57,40 @@ def task_result(result, name="Purge expired data", check_mode=None):
     return CallbackTaskResult(Host("db1"), task, result, {})
 
 
+QUEUED = {"job": "data-retention", "mode": "execute", "counts": {"users": 3}}
+WORKER_RESULT = {"changed": True, "stopped": "empty", "jobs": [
+    {"queue": "data-retention-jobs", "job_id": "dr-1", "state": "completed", "summary": QUEUED},
+    {"queue": "consent-revocation-jobs", "job_id": "cr-1", "state": "failed", "summary": None},
+    {"queue": "data-retention-jobs", "job_id": "dr-2", "state": "completed",
+     "summary": dict(QUEUED, mode="dry-run")},
+]}
+
+
 @pytest.mark.parametrize("result, expected", [
-    ({"summary": SUMMARY}, SUMMARY),
-    ({"summary": {"job": ""}}, None),
-    ({"summary": {"deleted": 1}}, None),
-    ({"summary": "retention_purge"}, None),
-    ({"changed": True}, None),
-    ({"censored": "the output has been hidden", "summary": SUMMARY}, None),
-    ("not a dict", None),
+    ({"summary": SUMMARY}, [(SUMMARY, None)]),
+    ({"summary": {"job": ""}}, []),
+    ({"summary": {"deleted": 1}}, []),
+    ({"summary": "retention_purge"}, []),
+    ({"changed": True}, []),
+    ({"censored": "the output has been hidden", "summary": SUMMARY}, []),
+    ({"censored": "the output has been hidden", "jobs": WORKER_RESULT["jobs"]}, []),
+    ({"jobs": "not a list"}, []),
+    (WORKER_RESULT, [(QUEUED, {"queue": "data-retention-jobs", "job_id": "dr-1"}),
+                     (dict(QUEUED, mode="dry-run"), {"queue": "data-retention-jobs", "job_id": "dr-2"})]),
+    ("not a dict", []),
 ])
 def test_only_job_summaries_are_audited(result, expected):
-    assert job_summary(result) == expected
+    assert job_summaries(result) == expected
+
+
+def test_each_queued_job_a_worker_task_ran_is_one_line_with_its_queue_and_mode():
+    callback = make_callback("-")
+    callback.v2_runner_on_ok(task_result(WORKER_RESULT, name="Run the queued compliance jobs", check_mode=False))
+    first, second = (json.loads(line) for line in callback._display.lines)
+    assert (first["job"], first["queued"], first["check_mode"], first["summary"]) == (
+        "data-retention", {"queue": "data-retention-jobs", "job_id": "dr-1"}, False, QUEUED)
+    assert (second["queued"]["job_id"], second["check_mode"]) == ("dr-2", True)  # a queued dry run
+    assert first["task"] == "Run the queued compliance jobs"
 
 
 def test_record_puts_the_job_at_the_top_level():
