@@ -50,7 +50,7 @@ SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."reason", a."not
    AND (%(user)s::text IS NULL OR a."scope"->'users' ? %(user)s)
    AND (%(triggered_by)s::text IS NULL OR a."triggeredBy" = %(triggered_by)s)
    AND (%(since)s::timestamp IS NULL OR a."startedAt" >= %(since)s)
-   AND (%(until)s::timestamp IS NULL OR a."startedAt" < %(until)s)
+   AND (%(before)s::timestamp IS NULL OR a."startedAt" < %(before)s)
  ORDER BY a."startedAt" DESC, a."id" DESC
  LIMIT %(limit)s
 """
@@ -89,7 +89,7 @@ def parse_utc(value) -> datetime:
 
 
 def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tenant=None, user=None,
-              triggered_by=None, since=None, until=None, limit=20) -> dict:
+              triggered_by=None, since=None, before=None, limit=20) -> dict:
     """The executed runs matching every given filter, newest first, at most ``limit``, and the
     jobs running now. ``job_locks`` maps each job name to its advisory lock keys.
 
@@ -103,7 +103,7 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_READ_LIMIT:
         raise ValueError("limit must be an integer from 1 to %d" % MAX_READ_LIMIT)
     bounds = {}
-    for name, value in (("since", since), ("until", until)):
+    for name, value in (("since", since), ("before", before)):
         try:
             bounds[name] = None if value in (None, "") else parse_utc(value)
         except ValueError:

@@ -51,7 +51,7 @@ options:
     description:
       - Only runs started at or after this ISO-8601 date or date-time (UTC unless it has an offset).
     type: str
-  until:
+  before:
     description:
       - Only runs started before this ISO-8601 date or date-time (UTC unless it has an offset).
     type: str
@@ -189,7 +189,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.module_support 
     open_database,
 )
 
-FILTERS = ("audit_id", "job", "outcome", "tenant", "user", "triggered_by", "since", "until", "limit")
+FILTERS = ("audit_id", "job", "outcome", "tenant", "user", "triggered_by", "since", "before", "limit")
 
 
 def main():
@@ -202,7 +202,7 @@ def main():
         user=dict(type="str"),
         triggered_by=dict(type="str"),
         since=dict(type="str"),
-        until=dict(type="str"),
+        before=dict(type="str"),
         limit=dict(type="int", default=20),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -18,6 +18,7 @@ import jinja2.sandbox
 import psycopg
 import pytest
 
+from queue_testing import REDIS_URL, queue_prefix  # noqa: F401  pylint: disable=unused-import
 from test_awx_job_templates import CONTROLLER, REPO_ROOT  # the awx/ vars files, loaded once
 
 COLLECTIONS_DIR = REPO_ROOT / ".collections"
@@ -186,3 +187,45 @@ def test_compliance_template_dry_runs_by_default_then_executes(launch, migrated_
     assert all(r["controller"] == {"awx_job_id": 4242, "awx_job_template_name": "SkillForge compliance job (staging)",
                                    "awx_user_name": "operator"} for r in records)
     assert records[0]["summary"]["counts"] == records[1]["summary"]["counts"]
+
+
+def test_queue_template_runs_what_the_api_queued_and_the_audit_template_shows_it(launch, migrated_database_url,
+                                                                                 queue_prefix, tmp_path):
+    """The scheduled queue template takes a queued purge (check mode first: counted, not taken), the
+    audit log credential gets its summary tagged with the BullMQ job, and the audit trail template
+    reads the run back from the database."""
+    import sample_data  # tests/sample_data.py
+    from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
+    from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
+
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        sample_data.generate(conn, seed=5, users_per_tenant=10)
+    target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
+    request = job_queue.enqueue_request("data-retention", {"tenant": "globex", "triggered_by": "api@skillforge.com",
+                                                           "reason": "PRIV-88"}, dry_run=False)
+    job_queue.enqueue(target, request)
+    audit_log = tmp_path / "audit.jsonl"
+    inputs = {"database_url": migrated_database_url, "redis_url": REDIS_URL, "destination": str(audit_log)}
+    answers = {"queue_worker_prefix": queue_prefix}
+
+    counted = launch("SkillForge queued compliance jobs (staging)", answers=answers, inputs=inputs, job_type="check")
+    assert counted.status == "successful", counted.stdout
+    [preview] = counted.task_results("Run the queued compliance jobs")
+    assert (preview["ready"], preview["jobs"]) == (1, [])
+
+    ran = launch("SkillForge queued compliance jobs (staging)", answers=answers, inputs=inputs)
+    assert ran.status == "successful", ran.stdout
+    [result] = ran.task_results("Run the queued compliance jobs")
+    [job] = result["jobs"]
+    assert (job["job_id"], job["state"]) == (request.job_id, "completed")
+    [line] = [json.loads(text) for text in audit_log.read_text(encoding="utf-8").splitlines()]
+    assert line["queued"] == {"queue": "data-retention-jobs", "job_id": request.job_id}
+    assert line["summary"] == job["summary"] and line["check_mode"] is False
+
+    shown = launch("SkillForge compliance audit trail (staging)", inputs=inputs,
+                   answers={"audit_tenant": "globex", "audit_fail_on_interrupted": True})
+    assert shown.status == "successful", shown.stdout
+    [audit] = shown.task_results("Read the audit trail")
+    [run] = audit["runs"]
+    assert (run["id"], run["state"], run["triggered_by"], run["reason"], run["counts"]) == (
+        job["audit_id"], "succeeded", "api@skillforge.com", "PRIV-88", job["counts"])

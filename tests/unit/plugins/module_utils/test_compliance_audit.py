@@ -57,8 +57,8 @@ def test_runs_come_back_newest_first_with_what_each_did_and_filters_narrow_them(
     assert ids(audit_history(conn, audit_id=revoke["audit_id"])) == [revoke["audit_id"]]
     assert ids(audit_history(conn, outcome="failed")) == []
     assert ids(audit_history(conn, since=revoke["started_at"])) == [segregate["audit_id"], revoke["audit_id"]]
-    assert ids(audit_history(conn, until=revoke["started_at"])) == [purge["audit_id"]]
-    assert ids(audit_history(conn, since="2000-01-01", until="2000-01-02")) == []
+    assert ids(audit_history(conn, before=revoke["started_at"])) == [purge["audit_id"]]
+    assert ids(audit_history(conn, since="2000-01-01", before="2000-01-02")) == []
     assert ids(audit_history(conn, limit=1)) == [segregate["audit_id"]]
     assert ids(audit_history(conn, job="data-retention", tenant="initech")) == []  # filters combine
     assert sample_data.table_fingerprints(conn) == before  # reading changes nothing
@@ -69,7 +69,7 @@ def test_runs_come_back_newest_first_with_what_each_did_and_filters_narrow_them(
     ({"outcome": "done"}, "outcome must be one of running, succeeded, failed"),
     ({"limit": 0}, "limit must be an integer from 1 to 1000"),
     ({"since": "last tuesday"}, "since must be an ISO-8601 date or date-time"),
-    ({"until": "2026-13-01"}, "until must be an ISO-8601 date or date-time"),
+    ({"before": "2026-13-01"}, "before must be an ISO-8601 date or date-time"),
 ])
 def test_bad_filters_fail_with_a_clear_message(conn, filters, message):
     with pytest.raises(JobInputError, match=message):
