@@ -16,10 +16,17 @@ from ansible_collections.skillforge.dataops.plugins.module_utils import (
     partner_segregation,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobError,
     JobInputError,
     lock_keys,
     run_definition,
+    safe_error,
 )
+
+try:
+    import psycopg
+except ImportError:  # reported by the modules through missing_required_lib()
+    psycopg = None
 
 JOBS = {definition.name: definition for definition in (
     consent_revocation.DEFINITION, data_retention.DEFINITION, partner_segregation.DEFINITION)}
@@ -51,3 +58,5 @@ def audit_history(conn, **filters) -> dict:
         return audit.read_runs(conn, {name: lock_keys(name) for name in JOBS}, **filters)
     except ValueError as error:
         raise JobInputError("audit: %s" % error) from None
+    except psycopg.Error as error:  # e.g. no "ComplianceAuditLog" table: the schema is not migrated
+        raise JobError("audit: cannot read the audit trail: %s" % safe_error(error)) from None

@@ -11,7 +11,11 @@ import pytest
 
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import wait_for
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import JobInputError, JobRunError
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobError,
+    JobInputError,
+    JobRunError,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import audit_history, run_job
 
 DPO, OPS = "dpo@skillforge.com", "ops@skillforge.com"
@@ -74,6 +78,12 @@ def test_runs_come_back_newest_first_with_what_each_did_and_filters_narrow_them(
 def test_bad_filters_fail_with_a_clear_message(conn, filters, message):
     with pytest.raises(JobInputError, match=message):
         audit_history(conn, **filters)
+
+
+def test_a_database_without_the_schema_fails_clearly(empty_database_url):
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        with pytest.raises(JobError, match=r"cannot read the audit trail: UndefinedTable .*SQLSTATE 42P01"):
+            audit_history(conn)
 
 
 def test_a_run_in_progress_is_running_and_once_killed_it_is_interrupted(conn, migrated_database_url):
