@@ -115,8 +115,9 @@ runs:
       type: str
     state:
       description: >-
-        V(succeeded), V(failed), V(running) (its job's lock is held and it is the job's latest run),
-        or V(interrupted) (recorded as running, but killed).
+        V(succeeded), V(failed), V(running) (its job's lock is held and it is the job's latest run,
+        so it may still be running - in the seconds before a new run's first batch commits, that new
+        run holds the lock), or V(interrupted) (recorded as running, but killed).
       type: str
     outcome:
       description: The outcome as stored - V(running), V(succeeded) or V(failed).
