@@ -292,13 +292,16 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
 async def returnable_stalled_jobs(client, queue) -> int:
     """How many jobs the stalled-job check would return to the queue if it ran now: the check is
     due (no ``stalled-check`` key), and a job a previous check marked is still active with no lock
-    (the same conditions as BullMQ's moveStalledJobsToWait script)."""
+    (the same conditions as BullMQ's moveStalledJobsToWait script, which only drops the "0:..."
+    placeholder ids from the active list)."""
     if await client.exists(queue.toKey("stalled-check")):
         return 0
     active = set(await client.lrange(queue.toKey("active"), 0, -1))
     returnable = 0
     for job_id in await client.smembers(queue.toKey("stalled")):
-        if job_id in active and not await client.exists(queue.toKey(job_id) + ":lock"):
+        if job_id.startswith("0:") or job_id not in active:
+            continue
+        if not await client.exists(queue.toKey(job_id) + ":lock"):
             returnable += 1
     return returnable
 
