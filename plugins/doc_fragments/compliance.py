@@ -14,8 +14,20 @@ options:
     description:
       - Who asked for the run (a person or team mailbox, a ticket system). Recorded in the audit
         trail and the summary.
+      - Optional, as the runbook's C(--triggered-by) is. When not set, the identity running the job
+        is recorded, C(<OS user>@<host>) of the process that runs the module, with
+        C(triggered_by_source=os-user). The P(skillforge.dataops.compliance#role) role passes the
+        AWX user who launched the job instead, when there is one.
     type: str
-    required: true
+  triggered_by_source:
+    description:
+      - Where O(triggered_by) came from, recorded beside it (C(triggeredBySource) in the audit
+        trail, C(triggered_by_source) in the summary). V(option) (the default) - given by whoever
+        runs the task; V(awx) - the AWX user who launched the job template.
+      - Requires O(triggered_by). Queued jobs record V(producer) or V(queue) (docs/QUEUE.md) and a
+        job run without O(triggered_by) records V(os-user).
+    type: str
+    choices: [option, awx]
   reason:
     description:
       - Why the run happens (for example a ticket or request reference). Recorded in the audit trail.

@@ -26,9 +26,9 @@ LOGGER_NAME = "skillforge.dataops.compliance"
 
 UPSERT_RUN = """
 INSERT INTO "ComplianceAuditLog"
-    ("id", "job", "mode", "scope", "triggeredBy", "reason", "note", "counts", "batches", "outcome",
-     "error", "startedAt", "finishedAt")
-VALUES (%(id)s, %(job)s, 'execute', %(scope)s, %(triggered_by)s, %(reason)s, %(note)s, %(counts)s,
+    ("id", "job", "mode", "scope", "triggeredBy", "triggeredBySource", "reason", "note", "counts", "batches",
+     "outcome", "error", "startedAt", "finishedAt")
+VALUES (%(id)s, %(job)s, 'execute', %(scope)s, %(triggered_by)s, %(triggered_by_source)s, %(reason)s, %(note)s, %(counts)s,
         %(batches)s, %(outcome)s, %(error)s, %(started_at)s, %(finished_at)s)
 ON CONFLICT ("id") DO UPDATE SET
     "counts" = EXCLUDED."counts", "batches" = EXCLUDED."batches", "outcome" = EXCLUDED."outcome",
@@ -38,7 +38,7 @@ ON CONFLICT ("id") DO UPDATE SET
 
 # Rows of the audit trail, newest first. Every filter is a bound value (NULL: not filtered).
 READ_RUNS = """
-SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."reason", a."note", a."counts",
+SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."triggeredBySource", a."reason", a."note", a."counts",
        a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt",
        NOT EXISTS (SELECT 1 FROM "ComplianceAuditLog" later WHERE later."job" = a."job"
                     AND (later."startedAt", later."id") > (a."startedAt", a."id")) AS newest_of_its_job
@@ -116,13 +116,13 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
     rows = conn.execute(READ_RUNS, dict(audit_id=audit_id, job=job, outcome=outcome, tenant=tenant, user=user,
                                         triggered_by=triggered_by, limit=limit, **bounds)).fetchall()
     runs = []
-    for (run_id, run_job, mode, scope, by, reason, note, counts, batches, run_outcome, error, executed_by,
+    for (run_id, run_job, mode, scope, by, by_source, reason, note, counts, batches, run_outcome, error, executed_by,
          started_at, finished_at, newest) in rows:
         state = run_outcome
         if run_outcome == "running" and not (newest and run_job in running_jobs):
             state = "interrupted"
         runs.append({"id": run_id, "job": run_job, "mode": mode, "state": state, "outcome": run_outcome,
-                     "scope": scope, "triggered_by": by, "reason": reason, "note": note, "counts": counts,
+                     "scope": scope, "triggered_by": by, "triggered_by_source": by_source, "reason": reason, "note": note, "counts": counts,
                      "batches": batches, "error": error, "executed_by": executed_by,
                      "started_at": iso(started_at), "finished_at": iso(finished_at)})
     return {"runs": runs, "running_jobs": running_jobs}
@@ -141,16 +141,20 @@ def iso(moment) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds") + "Z"
 
 
-def build_summary(job, mode, scope, triggered_by, reason, note, started_at, finished_at, counts,
-                  audit_id=None, batches=None, outcome=None) -> dict:
-    """The audit-friendly summary every job returns (and logs)."""
+def build_summary(job, mode, scope, triggered_by, triggered_by_source, reason, note, started_at, finished_at,
+                  counts, audit_id=None, batches=None, outcome=None, warnings=None) -> dict:
+    """The audit-friendly summary every job returns (and logs). ``warnings`` (a run skipped as
+    the runbook says, e.g. partner segregation without a tenant) are kept in it."""
     summary = {
-        "job": job, "mode": mode, "scope": scope, "triggered_by": triggered_by, "reason": reason,
+        "job": job, "mode": mode, "scope": scope, "triggered_by": triggered_by,
+        "triggered_by_source": triggered_by_source, "reason": reason,
         "note": note, "started_at": iso(started_at), "finished_at": iso(finished_at),
         "counts": dict(counts), "changed": any(value > 0 for value in counts.values()),
     }
     if mode == "execute":
         summary.update(audit_id=audit_id, batches=batches, outcome=outcome)
+    if warnings:
+        summary["warnings"] = list(warnings)
     return summary
 
 
@@ -167,9 +171,10 @@ def emit(summary: dict, log=None) -> str:
 class AuditRun:
     """The audit record of one executed run, written inside the caller's transactions."""
 
-    def __init__(self, job, scope, triggered_by, reason, note, started_at, counts):
+    def __init__(self, job, scope, triggered_by, triggered_by_source, reason, note, started_at, counts):
         self.id = uuid.uuid4().hex
         self.job, self.scope, self.triggered_by = job, scope, triggered_by
+        self.triggered_by_source = triggered_by_source
         self.reason, self.note, self.started_at = reason, note, started_at
         self.counts = dict(counts)  # committed totals
         self.batches = 0
@@ -181,6 +186,7 @@ class AuditRun:
     def _write(self, conn, counts, batches, outcome, error=None, finished_at=None) -> None:
         conn.execute(UPSERT_RUN, dict(
             id=self.id, job=self.job, scope=Jsonb(self.scope), triggered_by=self.triggered_by,
+            triggered_by_source=self.triggered_by_source,
             reason=self.reason, note=self.note, counts=Jsonb(counts), batches=batches,
             outcome=outcome, error=error, started_at=self.started_at, finished_at=finished_at))
 
@@ -210,7 +216,8 @@ class AuditRun:
         self.outcome, self.error, self.finished_at = "failed", error, finished_at
 
     def summary(self) -> dict:
-        summary = build_summary(self.job, "execute", self.scope, self.triggered_by, self.reason, self.note,
+        summary = build_summary(self.job, "execute", self.scope, self.triggered_by, self.triggered_by_source,
+                                self.reason, self.note,
                                 self.started_at, self.finished_at, self.counts, audit_id=self.id,
                                 batches=self.batches, outcome=self.outcome)
         if self.error:

@@ -21,6 +21,9 @@ Ansible: ``compliance_registry.run_job`` is the entry point for modules and work
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -36,7 +39,10 @@ except ImportError:  # reported by the modules through missing_required_lib()
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
-COMMON_OPTIONS = ("triggered_by", "reason", "note", "batch_size", "lock_timeout")
+COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout")
+# Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
+# launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
+TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
 
 # Prisma stores UTC in TIMESTAMP(3) columns and sets "updatedAt" itself: so do the jobs.
 UTC_NOW = "(now() AT TIME ZONE 'UTC')"
@@ -56,6 +62,11 @@ class JobError(Exception):
 
 class JobInputError(JobError):
     """Bad input (unknown tenant or user, malformed date, conflicting options): nothing changed."""
+
+
+class JobSkipped(Exception):
+    """The request cannot select anything and the runbook says so is a warning, not a failure (a
+    partner segregation without a tenant): the run records the warning, changes nothing, succeeds."""
 
 
 class JobBusyError(JobError):
@@ -139,14 +150,21 @@ class JobOutcome:
 
 
 def normalize_options(definition: JobDefinition, options: dict) -> dict:
-    """Common and job options with defaults applied; unknown or malformed ones raise."""
+    """Common and job options with defaults applied; unknown or malformed ones raise (a request
+    the job skips with a warning raises ``JobSkipped``)."""
+    options = common_options(definition, options)
+    definition.validate(options)
+    return options
+
+
+def common_options(definition: JobDefinition, options: dict) -> dict:
+    """The options with defaults applied and every common one checked; the job's own ``validate``
+    is left to the caller."""
     options = dict(options or {})
     unknown = sorted(set(options) - set(COMMON_OPTIONS) - set(definition.scope_options))
     if unknown:
         raise JobInputError("%s: unknown option(s): %s" % (definition.name, ", ".join(unknown)))
-    triggered_by = options.get("triggered_by")
-    if not isinstance(triggered_by, str) or not triggered_by.strip():
-        raise JobInputError("%s: triggered_by is required (who asked for this run)" % definition.name)
+    triggered_by, source = requester(definition.name, options.get("triggered_by"), options.get("triggered_by_source"))
     for name in ("reason", "note"):
         if options.get(name) is not None and not isinstance(options[name], str):
             raise JobInputError("%s: %s must be a string" % (definition.name, name))
@@ -158,11 +176,33 @@ def normalize_options(definition: JobDefinition, options: dict) -> dict:
     lock_timeout = 0 if lock_timeout is None else lock_timeout
     if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
         raise JobInputError("%s: lock_timeout must be a number of seconds >= 0" % definition.name)
-    options.update(triggered_by=triggered_by.strip(), batch_size=batch_size, lock_timeout=lock_timeout)
+    options.update(triggered_by=triggered_by, triggered_by_source=source, batch_size=batch_size,
+                   lock_timeout=lock_timeout)
     for name in definition.scope_options:
         options.setdefault(name, None)
-    definition.validate(options)
     return options
+
+
+def requester(job: str, triggered_by, source) -> tuple:
+    """``(triggered_by, triggered_by_source)``: who asked, as given, else the identity running the
+    job (``user@host`` of the OS): the runbook's ``--triggered-by`` is optional, the record is not."""
+    if source is not None and source not in TRIGGERED_BY_SOURCES:
+        raise JobInputError("%s: triggered_by_source must be one of %s" % (job, ", ".join(TRIGGERED_BY_SOURCES)))
+    if triggered_by is None:
+        if source not in (None, "os-user"):
+            raise JobInputError("%s: triggered_by_source %s needs triggered_by" % (job, source))
+        return "%s@%s" % (_os_user(), socket.gethostname()), "os-user"
+    if not isinstance(triggered_by, str) or not triggered_by.strip():
+        raise JobInputError("%s: triggered_by is required to be a non-blank string when set (who asked for "
+                            "this run; leave it unset to record the identity running the job)" % job)
+    return triggered_by.strip(), source or "option"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (containers)
+        return "uid-%d" % os.getuid()
 
 
 def require_one_of(job: str, options: dict, names: tuple) -> str:
@@ -413,7 +453,19 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
     or lock and execute in batches. Raises ``JobError``s; the connection is left idle."""
     started_at = audit.utcnow()
-    options = normalize_options(definition, options)
+    options = common_options(definition, options)
+    base = dict(job=definition.name, triggered_by=options["triggered_by"],
+                triggered_by_source=options["triggered_by_source"], reason=options.get("reason"),
+                note=options.get("note"), started_at=started_at)
+    try:
+        definition.validate(options)
+    except JobSkipped as warning:
+        summary = audit.build_summary(mode="dry-run" if dry_run else "execute", scope={},
+                                      counts=dict.fromkeys(definition.count_names(), 0),
+                                      finished_at=audit.utcnow(), outcome="skipped", batches=0,
+                                      warnings=[str(warning)], **base)
+        audit.emit(summary, log)
+        return JobOutcome(summary=summary)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise JobInputError("%s: the connection has a transaction in progress; commit it first" % definition.name)
     previous_autocommit = conn.autocommit
@@ -422,8 +474,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     summary = None
     try:
         scope = definition.resolve_scope(conn, options)
-        base = dict(job=definition.name, scope=scope.report, triggered_by=options["triggered_by"],
-                    reason=options.get("reason"), note=options.get("note"), started_at=started_at)
+        base["scope"] = scope.report
         if dry_run:
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)

@@ -31,7 +31,8 @@ def compliance_argument_spec(**job_options) -> dict:
     """Connection options, the audit options every job takes, then the job's own."""
     spec = database_argument_spec()
     spec.update(
-        triggered_by=dict(type="str", required=True),
+        triggered_by=dict(type="str"),
+        triggered_by_source=dict(type="str", choices=["option", "awx"]),
         reason=dict(type="str"),
         note=dict(type="str"),
         batch_size=dict(type="int"),
@@ -50,7 +51,8 @@ def _diff(sample: list) -> dict:
 def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> None:
     """The whole body of a compliance module: check mode is the dry run."""
     module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options, **queue_argument_spec()),
-                           supports_check_mode=True, **module_kwargs)
+                           supports_check_mode=True, required_by={"triggered_by_source": "triggered_by"},
+                           **module_kwargs)
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
     if module.params["queue"]:
@@ -63,6 +65,8 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
         module.fail_json(msg=str(error), summary=error.summary, database=resolved.describe())
     finally:
         conn.close()
+    for warning in outcome.summary.get("warnings", ()):
+        module.warn(warning)
     result = dict(changed=outcome.summary["changed"], summary=outcome.summary, database=resolved.describe())
     if module._diff and outcome.sample:
         result["diff"] = _diff(outcome.sample)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
-    JobInputError,
+    JobSkipped,
     Step,
     tenant_by_slug,
     tenant_scope,
@@ -39,9 +39,10 @@ ACTIONS_NEED_STAMP = (
 
 
 def _validate(options: dict) -> None:
+    # The runbook: "--tenant is required. Without it the job records a warning and exits."
     if not options.get("tenant"):
-        raise JobInputError("%s: tenant is required (the tenant whose users' JSON gets its ids); "
-                            "nothing was changed" % JOB)
+        raise JobSkipped("%s: no tenant given, so no tenant's JSON can be stamped; nothing was changed "
+                         "(set tenant to the tenant whose users' JSON gets its ids)" % JOB)
 
 
 def _resolve_scope(conn, options: dict):

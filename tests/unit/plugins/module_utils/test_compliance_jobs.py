@@ -7,8 +7,10 @@ with the database untouched, and a concurrent run of the same job is refused.
 
 from __future__ import annotations
 
+import getpass
 import json
 import math
+import socket
 import threading
 import time
 
@@ -178,7 +180,9 @@ BAD_INPUT = [
     ("data-retention", {"before": "2999-01-01"}, "is in the future"),
     ("data-retention", {"retention_months": 0}, "retention_months must be an integer"),
     ("data-retention", {"tenant": "no-such-tenant"}, "unknown tenant"),
-    ("partner-segregation", {}, "tenant is required"),
+    ("consent-revocation", {"tenant": "globex", "triggered_by_source": "awx", "triggered_by": None},
+     "triggered_by_source awx needs triggered_by"),
+    ("consent-revocation", {"tenant": "globex", "triggered_by_source": "someone"}, "triggered_by_source must be one of"),
     ("partner-segregation", {"tenant": "no-such-tenant"}, "unknown tenant"),
     ("no-such-job", {}, "unknown compliance job"),
 ]
@@ -193,6 +197,33 @@ def test_bad_input_fails_clearly_and_changes_nothing(unchanging_conn, job, optio
     assert message in str(raised.value)
     assert "@" not in str(raised.value)
     assert sample_data.table_fingerprints(unchanging_conn) == before
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "execute"])
+def test_partner_segregation_without_a_tenant_records_a_warning_and_changes_nothing(unchanging_conn, dry_run):
+    """The runbook: "Without it the job records a warning and exits" - not a failure."""
+    before = sample_data.table_fingerprints(unchanging_conn)
+    summary = run_job(unchanging_conn, "partner-segregation", {"triggered_by": WHO}, dry_run=dry_run)
+    assert summary["changed"] is False
+    assert summary["counts"] == {"resumeUpdates": 0, "notificationUpdates": 0}
+    assert summary["mode"] == ("dry-run" if dry_run else "execute")
+    assert summary.get("outcome") == (None if dry_run else "skipped")
+    assert len(summary["warnings"]) == 1 and "no tenant given" in summary["warnings"][0]
+    assert sample_data.table_fingerprints(unchanging_conn) == before  # no audit row either
+
+
+def test_triggered_by_defaults_to_the_identity_running_the_job_and_says_so(conn):
+    summary = run_job(conn, "consent-revocation", {"tenant": "globex"}, dry_run=False)
+    expected = "%s@%s" % (getpass.getuser(), socket.gethostname())
+    assert (summary["triggered_by"], summary["triggered_by_source"]) == (expected, "os-user")
+    row = conn.execute('SELECT "triggeredBy", "triggeredBySource" FROM "ComplianceAuditLog" WHERE "id" = %s',
+                       (summary["audit_id"],)).fetchone()
+    assert row == (expected, "os-user")
+    given = run_job(conn, "consent-revocation", {"tenant": "globex", "triggered_by": WHO,
+                                                 "triggered_by_source": "awx"}, dry_run=True)
+    assert (given["triggered_by"], given["triggered_by_source"]) == (WHO, "awx")
+    explicit = run_job(conn, "consent-revocation", {"tenant": "globex", "triggered_by": WHO}, dry_run=True)
+    assert explicit["triggered_by_source"] == "option"
 
 
 def test_a_second_run_of_the_same_job_is_refused_or_waits(conn, migrated_database_url):
