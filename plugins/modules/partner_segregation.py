@@ -20,7 +20,8 @@ description:
 options:
   tenant:
     description:
-      - Slug of the tenant. Required - without it the job fails and touches nothing.
+      - Slug of the tenant. Without it, as the runbook says, the job records a warning (in the
+        summary's C(warnings) and as an Ansible warning), changes nothing and does not fail.
     type: str
 extends_documentation_fragment:
   - skillforge.dataops.database

@@ -33,6 +33,7 @@ def fingerprints(url, tenant=None, exclude=False):
 
 
 def run(run_playbook, url, job, check=False, **extra):
+    """The playbook with ``compliance_<key>`` for each keyword (``execute=True``, ``tenant=...``)."""
     extra_vars = {"compliance_job": job, "compliance_triggered_by": WHO, "compliance_batch_size": 5}
     extra_vars.update(("compliance_" + key, value) for key, value in extra.items())
     result = run_playbook(PLAYBOOK, extra_vars=extra_vars, check=check, env={"DATABASE_URL": url})
@@ -103,13 +104,16 @@ def test_user_scope_from_extra_vars_and_diff_sample(run_playbook, sample_url):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"compliance_job": "partner-segregation"}, "tenant is required"),
+    ({"compliance_job": "consent-revocation", "compliance_tenant": "globex", "compliance_dryrun": True},
+     "unknown variable compliance_dryrun: did you mean compliance_dry_run?"),
+    ({"compliance_job": "consent-revocation", "compliance_tenant": "globex", "compliance_dsn": "postgresql:///x"},
+     "unknown variable compliance_dsn: it is skillforge_database_url now"),
     ({"compliance_job": "consent-revocation", "compliance_tenant": "nope"}, "unknown tenant 'nope'"),
     ({"compliance_job": "data-retention", "compliance_before": "yesterday"}, "before must be an ISO-8601"),
     ({"compliance_job": "data-retention", "compliance_before": "2999-12-31"}, "is in the future"),
     ({"compliance_job": "data-retention", "compliance_batch_size": 0}, "batch_size must be an integer from 1"),
     ({"compliance_job": "consent-revocation", "compliance_tenant": "globex", "compliance_queue": True,
-      "compliance_redis_url": "redis://127.0.0.1:1/0"}, "cannot connect to Redis at 127.0.0.1:1"),
+      "skillforge_redis_url": "redis://127.0.0.1:1/0"}, "cannot connect to Redis at 127.0.0.1:1"),
     ({"compliance_job": "purge-everything"}, "compliance_job"),
 ])
 def test_bad_input_fails_the_play_and_changes_nothing(run_playbook, sample_url, extra, message):
@@ -119,6 +123,52 @@ def test_bad_input_fails_the_play_and_changes_nothing(run_playbook, sample_url, 
     assert result.rc != 0
     assert message in result.stdout
     assert fingerprints(sample_url) == before
+
+
+def test_dry_run_variable_wins_over_execute(run_playbook, sample_url):
+    """The runbook's --dry-run: -e compliance_dry_run=true with compliance_execute=true dry-runs."""
+    before = fingerprints(sample_url)
+    result = run(run_playbook, sample_url, "consent-revocation", tenant="globex", execute=True, dry_run=True)
+    assert result.rc == 0, result.stdout
+    summary = result.result(TASK["consent-revocation"])["summary"]
+    assert summary["mode"] == "dry-run" and summary["changed"]
+    assert fingerprints(sample_url) == before
+
+
+def test_partner_segregation_without_a_tenant_warns_and_succeeds(run_playbook, sample_url):
+    """The runbook: without --tenant the job "records a warning and exits" - a green run, nothing changed."""
+    before = fingerprints(sample_url)
+    result = run(run_playbook, sample_url, "partner-segregation", execute=True)
+    assert result.rc == 0, result.stdout
+    task = result.result(TASK["partner-segregation"])
+    assert not task["changed"] and task["summary"]["outcome"] == "skipped"
+    assert "no tenant given" in task["summary"]["warnings"][0]
+    assert any("no tenant given" in warning for warning in task["warnings"])
+    assert "no tenant given" in result.stdout  # the Ansible warning, as an operator sees it
+    assert fingerprints(sample_url) == before
+
+
+@pytest.mark.parametrize("extra, requester, source", [
+    ({"compliance_triggered_by": WHO, "awx_user_name": "alice"}, WHO, "option"),
+    ({"awx_user_name": "alice"}, "alice", "awx"),
+    ({"awx_schedule_name": "nightly purge"}, "schedule nightly purge", "awx"),
+    ({}, None, "os-user"),
+])
+def test_triggered_by_defaults_to_who_launched_the_job(run_playbook, sample_url, extra, requester, source):
+    """Runbook parity: --triggered-by is optional; the audit row records who ran it and where that came from."""
+    result = run_playbook(PLAYBOOK, env={"DATABASE_URL": sample_url}, extra_vars=dict(
+        {"compliance_job": "data-retention", "compliance_before": "2024-06-01", "compliance_execute": True}, **extra))
+    assert result.rc == 0, result.stdout
+    summary = result.result(TASK["data-retention"])["summary"]
+    assert summary["triggered_by_source"] == source
+    if requester is None:  # the OS user and host that ran the module
+        assert summary["triggered_by"].count("@") == 1
+    else:
+        assert summary["triggered_by"] == requester
+    with psycopg.connect(sample_url) as conn:
+        row = conn.execute('SELECT "triggeredBy", "triggeredBySource" FROM "ComplianceAuditLog" WHERE "id" = %s',
+                           (summary["audit_id"],)).fetchone()
+    assert row == (summary["triggered_by"], source)
 
 
 def test_staging_never_falls_back_to_the_local_database(run_playbook):

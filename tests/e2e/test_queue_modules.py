@@ -19,7 +19,8 @@ def playbook(tmp_path, *tasks) -> str:
     path.write_text(yaml.safe_dump([{
         "name": "Queue", "hosts": "{{ skillforge_hosts | default('skillforge_db') }}", "gather_facts": False,
         "module_defaults": {
-            "group/skillforge.dataops.database": {"env": "{{ skillforge_env }}", "queue_prefix": "{{ prefix }}"}},
+            "group/skillforge.dataops.database": {"env": "{{ skillforge_env }}"},
+            "group/skillforge.dataops.redis": {"env": "{{ skillforge_env }}", "queue_prefix": "{{ prefix }}"}},
         "tasks": list(tasks)}], sort_keys=False))
     return str(path)
 
