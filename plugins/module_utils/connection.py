@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode
 
 try:
     import psycopg
@@ -39,6 +39,11 @@ PRISMA_ONLY_PARAMETERS = frozenset(
 )
 
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# PostgreSQL truncates longer identifiers (NAMEDATALEN - 1).
+MAX_IDENTIFIER_BYTES = 63
+# libpq's connect_timeout of 0 (or none) means no limit at all.
+MAX_CONNECT_TIMEOUT = 3600
 
 
 class DatabaseConfigError(Exception):
@@ -82,19 +87,38 @@ def resolve_url(option_value, env, service, environ=None, local_fallback=None):
     )
 
 
+def _userinfo_end(rest: str) -> int:
+    """Where a URL's ``user:password@`` part ends in ``rest`` (the text after ``://``), or -1.
+
+    libpq takes the credentials up to the first ``@`` before any ``/``; a password with an
+    unencoded ``#``, ``?`` or ``@`` is still a password to it (urlsplit would cut it short and
+    show the rest). The last such ``@`` is taken here: never too little is hidden."""
+    slash = rest.find("/")
+    head = rest if slash < 0 else rest[:slash]
+    return head.rfind("@")
+
+
 def redact_url(url: str) -> str:
-    """The URL or key=value conninfo with any password replaced, for results and messages."""
+    """The URL or key=value conninfo with any password replaced, for results and messages.
+
+    Everything between the user name and the last ``@`` of the credentials is hidden, whatever
+    characters it holds, and so is a ``password=`` query parameter."""
     if "://" not in url:
         return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1" + REDACTED, url)
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _at, hosts = netloc.rpartition("@")
-        user, has_password, _password = userinfo.partition(":")
-        netloc = "%s%s@%s" % (user, ":" + REDACTED if has_password else "", hosts)
-    query = [(key, REDACTED if key == "password" else value)
-             for key, value in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), parts.fragment))
+    scheme, _sep, rest = url.partition("://")
+    at = _userinfo_end(rest)
+    if at >= 0:
+        user, has_password, _password = rest[:at].partition(":")
+        rest = "%s%s%s" % (user, ":" + REDACTED if has_password else "", rest[at:])
+    return "%s://%s" % (scheme, re.sub(r"(?<=[?&])([^&=]*password=)[^&]*", r"\1" + REDACTED, rest))
+
+
+def _safe_parse_error(error) -> str:
+    """libpq's reason a connection string cannot be parsed, without the text it quotes (which can
+    be part of a password)."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return re.sub(r'"([^"]*)"?', lambda quoted: quoted.group(0) if re.fullmatch(r"[=:@/?&\[\]]", quoted.group(1))
+                  else '"..."', reason)
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,7 @@ class ResolvedDatabase:
     user: str
     search_path: str | None = None
     dropped_parameters: tuple = field(default_factory=tuple)
+    has_secret: bool = True  # a password (or sslpassword) is part of the URL
 
     def describe(self) -> dict:
         """What results and logs may say about the connection (no secret in it)."""
@@ -128,20 +153,46 @@ class ResolvedDatabase:
 
 
 def _strip_prisma_parameters(url: str):
-    """Remove the query parameters libpq would reject; return (url, schema, dropped names)."""
+    """Remove the query parameters libpq would reject; return (url, schema, dropped names).
+
+    The query is found as libpq finds it (after the credentials, at the first ``?``), and kept
+    parameters are kept as written, so nothing is re-encoded."""
     if "://" not in url:
         return url, None, ()
-    parts = urlsplit(url)
+    scheme, _sep, rest = url.partition("://")
+    at = _userinfo_end(rest)
+    question = rest.find("?", at + 1)
+    if question < 0:
+        return url, None, ()
     kept, schema, dropped = [], None, []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "schema":
-            schema = value or None
-        elif key in PRISMA_ONLY_PARAMETERS:
-            dropped.append(key)
-        else:
-            kept.append((key, value))
-    stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+    for pair in rest[question + 1:].split("&"):
+        key, _eq, value = pair.partition("=")
+        name = unquote(key)
+        if name == "schema":
+            schema = unquote(value) or None
+        elif name in PRISMA_ONLY_PARAMETERS:
+            dropped.append(name)
+        elif pair:
+            kept.append(pair)
+    stripped = "%s://%s%s" % (scheme, rest[:question], "?" + "&".join(kept) if kept else "")
     return stripped, schema, tuple(dropped)
+
+
+def _shown_url(params: dict) -> str:
+    """A postgresql:// URL for results and messages, built from what libpq parsed (never from the
+    text given), with the password replaced."""
+    user = quote(str(params.get("user") or ""), safe="")
+    credentials = user + (":" + REDACTED if params.get("password") else "")
+    hosts = str(params.get("host") or params.get("hostaddr") or "").split(",")
+    ports = str(params.get("port") or "").split(",")
+    netloc = ",".join(
+        ("[%s]" % host if ":" in host else quote(host, safe="/")) + (":" + port if port else "")
+        for host, port in zip(hosts, ports + [ports[-1]] * (len(hosts) - len(ports))))
+    query = [(key, REDACTED if "password" in key else str(value)) for key, value in sorted(params.items())
+             if key not in ("user", "password", "host", "hostaddr", "port", "dbname")]
+    return "postgresql://%s%s/%s%s" % (credentials + "@" if credentials else "", netloc,
+                                        quote(str(params.get("dbname") or ""), safe=""),
+                                        "?" + urlencode(query, safe="*") if query else "")
 
 
 def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:
@@ -149,28 +200,40 @@ def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:
     if PSYCOPG_IMPORT_ERROR is not None:
         raise DatabaseConfigError("the psycopg (version 3) Python package is required")
     url, source = resolve_url(dsn, env, "DATABASE", environ, LOCAL_FALLBACK_URL)
+    if CONTROL_CHARACTERS.search(url):
+        raise DatabaseConfigError("the database URL from %s contains a control character (a NUL, a line "
+                                  "break, ...): check how it was pasted" % source)
     if "://" in url and not url.startswith(("postgresql://", "postgres://")):
         raise DatabaseConfigError(
-            "the database URL from %s is not a postgresql:// URL: %s" % (source, redact_url(url))
+            "the database URL from %s is not a postgresql:// URL (it starts %r)" % (source, url.split("://")[0][:20])
         )
     conninfo, schema, dropped = _strip_prisma_parameters(url)
     try:
         params = conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError as error:
+    except (psycopg.Error, ValueError) as error:
         raise DatabaseConfigError(
-            "the database URL from %s cannot be parsed: %s"
-            % (source, _scrub(str(error).splitlines()[0], url))
+            "the database URL from %s cannot be parsed (%s); percent-encode special characters in the "
+            "user name and password (%%40 for @, %%23 for #, %%3F for ?, %%2F for /, %%25 for %%)"
+            % (source, _safe_parse_error(error))
         ) from None
+    ports = [port for port in str(params.get("port") or "").split(",") if port]
+    if not all(port.isdigit() and 1 <= int(port) <= 65535 for port in ports):
+        raise DatabaseConfigError("the database URL from %s has a port that is not a number from 1 to 65535 (an "
+                                  "unencoded character in the password can make it look like one)" % source)
+    if schema is not None and (len(schema.encode("utf-8")) > MAX_IDENTIFIER_BYTES or CONTROL_CHARACTERS.search(schema)):
+        raise DatabaseConfigError("the database URL from %s has a ?schema= that is not a PostgreSQL schema name "
+                                  "(at most %d bytes, no control characters)" % (source, MAX_IDENTIFIER_BYTES))
     return ResolvedDatabase(
         conninfo=conninfo,
         source=source,
-        redacted_url=redact_url(url),
+        redacted_url=_shown_url(params),
         host=str(params.get("host") or params.get("hostaddr") or "localhost"),
         port=str(params.get("port") or "5432"),
         dbname=str(params.get("dbname") or params.get("user") or ""),
         user=str(params.get("user") or ""),
         search_path=schema,
         dropped_parameters=dropped,
+        has_secret=any("password" in key and value for key, value in params.items()),
     )
 
 
@@ -186,9 +249,22 @@ def _scrub(message: str, secret_source: str) -> str:
     return message
 
 
+def validate_connect_timeout(seconds) -> int:
+    """Whole seconds from 1 to MAX_CONNECT_TIMEOUT: libpq's 0 would wait for ever on a server that
+    accepts the connection and never answers."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_CONNECT_TIMEOUT:
+        raise DatabaseConfigError("connect_timeout must be a whole number of seconds from 1 to %d, got %s"
+                                  % (MAX_CONNECT_TIMEOUT, str(seconds)[:20]))
+    return seconds
+
+
 def connect(resolved: ResolvedDatabase, application_name="skillforge.dataops",
-            autocommit=False, connect_timeout=10) -> "psycopg.Connection":
-    """Open a psycopg connection; failures become one line naming host and database only."""
+            autocommit=False, connect_timeout=10, require_schema=True) -> "psycopg.Connection":
+    """Open a psycopg connection; failures become one line naming host and database only.
+
+    With a Prisma ``?schema=``, the schema must exist unless ``require_schema`` is false (the
+    migrate commands create it): otherwise every statement would fail on an unnamed table."""
+    validate_connect_timeout(connect_timeout)
     try:
         conn = psycopg.connect(
             make_conninfo(resolved.conninfo, application_name=application_name,
@@ -204,6 +280,14 @@ def connect(resolved: ResolvedDatabase, application_name="skillforge.dataops",
             % (resolved.where(), resolved.source, _scrub(reason, resolved.conninfo))
         ) from None
     if resolved.search_path:
+        exists = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
+                              (resolved.search_path,)).fetchone()[0]
+        if require_schema and not exists:
+            conn.close()
+            raise DatabaseConnectionError(
+                "schema %r (the URL's ?schema=, from %s) does not exist in %s: migrate the database first "
+                "(skillforge.dataops.migrate creates it) or correct the URL"
+                % (resolved.search_path, resolved.source, resolved.where()))
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(resolved.search_path)))
         if not autocommit:
             conn.commit()

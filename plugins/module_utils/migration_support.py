@@ -85,7 +85,7 @@ def run_migrate_module(module) -> None:
     settings = _settings(params)
     command = params["command"]
     dry_run = module.check_mode
-    conn, resolved = open_database(module, application_name=APPLICATION_NAME)
+    conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
     result = dict(changed=False, command=command, database=resolved.describe(), applied=[], pending=[],
                   executed=[])
     try:
@@ -144,7 +144,7 @@ def _migrate_message(data: dict) -> str:
 def run_migrate_info_module(module) -> None:
     """Body of skillforge.dataops.migrate_info."""
     settings = _settings(module.params)
-    conn, resolved = open_database(module, application_name=APPLICATION_NAME)
+    conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
     try:
         data = runner.info(conn, settings).as_dict()
     except (runner.MigrationError, runner.MigrationFileError) as error:

@@ -25,7 +25,7 @@ def database_argument_spec() -> dict:
     )
 
 
-def open_database(module, application_name="skillforge.dataops", autocommit=False):
+def open_database(module, application_name="skillforge.dataops", autocommit=False, require_schema=True):
     """Resolve and connect from the module's options; fail the task with one safe line on error.
 
     Returns ``(connection, resolved)``; ``resolved.describe()`` belongs in the module's result.
@@ -36,8 +36,12 @@ def open_database(module, application_name="skillforge.dataops", autocommit=Fals
     resolved = None
     try:
         resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
+        if module.params["dsn"] and not resolved.has_secret:
+            # dsn is no_log, so Ansible would mask every copy of it, including the result's url
+            # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
+            module.no_log_values.discard(module.params["dsn"])
         conn = connect(resolved, application_name=application_name, autocommit=autocommit,
-                       connect_timeout=module.params["connect_timeout"])
+                       connect_timeout=module.params["connect_timeout"], require_schema=require_schema)
     except (DatabaseConfigError, DatabaseConnectionError) as error:
         module.fail_json(msg=str(error), database=resolved.describe() if resolved else None)
     return conn, resolved

@@ -107,7 +107,7 @@ def test_connects_and_applies_prisma_schema_as_search_path(database_factory, adm
     url = "postgresql://%s@%s:%s/%s?schema=Tenant%%20Data&connection_limit=3" % (
         params.get("user", "postgres"), params.get("host", "127.0.0.1"), params.get("port", "5432"), dbname)
     resolved = resolve_database(dsn=url)
-    with connect(resolved) as conn:
+    with connect(resolved, require_schema=False) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier("Tenant Data")))
         conn.execute("CREATE TABLE probe (id int)")
         conn.commit()
@@ -138,3 +138,65 @@ def test_unreachable_server_fails_quickly_with_host_and_port():
     message = str(error.value)
     assert "127.0.0.1:1" in message and "appdb" in message
     assert "pw-never-shown" not in message and "\n" not in message
+
+
+# Database URLs as they get pasted by hand: each fails with one line that shows no part of the
+# password (nor the text around it), or parses with the password hidden from what is shown.
+PASTED_URLS = [
+    ("postgresql://u:S3cret%zz@host/db", "S3cret", "cannot be parsed"),
+    ("postgresql://u:p4ss word@host/db", "p4ss", "cannot be parsed"),
+    ("postgresql://u:Zq9[::1/db", "Zq9", "port that is not a number"),
+    ("postgresql://u:pw@host:99999/db", None, "port that is not a number"),
+    ("postgresql://u:pw@[::1/db", None, "cannot be parsed"),
+    ("host=db dbname=app password=kv-Secret junk", "kv-Secret", "cannot be parsed"),
+    ("postgresql://u:pw\x00x@host/db", "pw", "control character"),
+    ("postgresql://u:pw\n@host/db", "pw", "control character"),
+    ("mysql://root:topsecret@db/app", "topsecret", "not a postgresql:// URL"),
+    ("postgresql://u:pw@h/db?schema=" + "s" * 64, None, "not a PostgreSQL schema name"),
+]
+
+
+@pytest.mark.parametrize("url, secret, message", PASTED_URLS)
+def test_a_malformed_url_fails_in_one_line_without_any_of_its_password(url, secret, message):
+    with pytest.raises(DatabaseConfigError) as error:
+        resolve_database(dsn=url)
+    text = str(error.value)
+    assert message in text and "\n" not in text and len(text) < 400
+    if secret:
+        assert secret not in text
+
+
+@pytest.mark.parametrize("url, password", [
+    ("postgresql://u:Lm8n#x?y@host/db", "Lm8n#x?y"),      # unencoded '#' and '?': libpq still reads a password
+    ("postgresql://u:a%40b@host/db?sslpassword=key-pw", "key-pw"),
+    ("postgresql://u:Lm8n@x@host/db?schema=app", "Lm8n"),
+])
+def test_what_is_shown_is_built_from_what_libpq_parsed(url, password):
+    resolved = resolve_database(dsn=url)
+    shown = repr(resolved.describe())
+    assert password not in shown and REDACTED in shown
+    assert password not in redact_url(url)
+
+
+def test_a_url_without_password_is_shown_whole_and_has_no_secret():
+    resolved = resolve_database(dsn="postgresql://app@db.internal:5433/skillforge?sslmode=require")
+    assert resolved.describe()["url"] == "postgresql://app@db.internal:5433/skillforge?sslmode=require"
+    assert not resolved.has_secret
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 3601, True, 2.5])
+def test_connect_timeout_must_be_bounded(timeout):
+    """libpq's 0 means no limit: a server that accepts and never answers would hang the run."""
+    with pytest.raises(DatabaseConfigError, match="connect_timeout must be a whole number of seconds from 1"):
+        connect(resolve_database(dsn="postgresql://u@127.0.0.1:1/db"), connect_timeout=timeout)
+
+
+def test_a_missing_prisma_schema_is_named(database_factory, admin_conninfo):
+    dbname = database_factory.create()
+    params = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(admin_conninfo, dbname=dbname))
+    url = "postgresql://%s@%s:%s/%s?schema=app_data" % (
+        params.get("user", "postgres"), params.get("host", "127.0.0.1"), params.get("port", "5432"), dbname)
+    with pytest.raises(DatabaseConnectionError, match="schema 'app_data' .* does not exist in database"):
+        connect(resolve_database(dsn=url))
+    with connect(resolve_database(dsn=url), require_schema=False) as conn:  # migrate creates it
+        assert conn.execute("SHOW search_path").fetchone()[0] == "app_data"
