@@ -28,7 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils import audit, errors
 
 try:
     import psycopg
@@ -396,17 +396,8 @@ def release_job_lock(conn, job: str) -> None:
 
 
 def safe_error(error: Exception) -> str:
-    """One line for the audit row and the task: the error class, SQLSTATE and the table and
-    constraint it names. Never the server's message text or DETAIL, which can quote row values
-    (an email in a unique-key or trigger message)."""
-    diag = getattr(error, "diag", None)
-    parts = [type(error).__name__]
-    for label, attribute in (("table", "table_name"), ("constraint", "constraint_name")):
-        value = getattr(diag, attribute, None) if diag is not None else None
-        if value:
-            parts.append("%s %s" % (label, value))
-    sqlstate = getattr(error, "sqlstate", None)
-    return " ".join(parts) + (" (SQLSTATE %s)" % sqlstate if sqlstate else "")
+    """One line for the audit row and the task (``errors.database_error_summary``)."""
+    return errors.database_error_summary(error)
 
 
 def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_checksum import (
@@ -102,6 +103,8 @@ class ResolvedMigration:
     checksum: int
     sql: str = field(repr=False)
     type: str = "SQL"
+    # Set when bytes were not UTF-8 (replaced by U+FFFD, as Flyway's reader does): names file and line.
+    decode_warning: str | None = None
 
     @property
     def is_repeatable(self) -> bool:
@@ -159,6 +162,42 @@ def parse_migration_name(filename: str) -> tuple[MigrationVersion | None, str] |
         ) from error
 
 
+# A script larger than this is refused before it is read (a pasted path to a device or a dump).
+MAX_SCRIPT_BYTES = 64 * 1024 * 1024
+
+
+def _checked_script_path(path: str, location: str) -> str:
+    """The path of a script that is a regular file inside ``location`` (a link may point to one
+    there), of a readable size; anything else (a dangling link, a FIFO or device, which would
+    block or never end, a link leaving the location) raises MigrationFileError naming it."""
+    name = os.path.relpath(path, location)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, os.path.realpath(location)]) != os.path.realpath(location):
+        raise MigrationFileError("Migration %s in %s is a link to a file outside the location: copy the script "
+                                 "into it instead" % (name, location))
+    try:
+        status = os.stat(real)
+    except OSError as error:
+        raise MigrationFileError("Migration %s in %s cannot be read (%s): a dangling link?"
+                                 % (name, location, error.strerror)) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise MigrationFileError("Migration %s in %s is not a regular file (a FIFO, device or socket): remove it"
+                                 % (name, location))
+    if status.st_size > MAX_SCRIPT_BYTES:
+        raise MigrationFileError("Migration %s in %s is %d bytes, over the %d MiB limit for one script"
+                                 % (name, location, status.st_size, MAX_SCRIPT_BYTES // (1024 * 1024)))
+    return real
+
+
+def undecodable_line(data: bytes) -> int | None:
+    """The 1-based line of the first byte that is not UTF-8, or None when all of it is."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return data[:error.start].count(b"\n") + 1
+    return None
+
+
 def _scan(location: str) -> list[str]:
     if not os.path.isdir(location):
         raise MigrationFileError("Migrations location %s does not exist or is not a directory" % location)
@@ -186,9 +225,11 @@ def resolve_migrations(locations: list[str]) -> list[ResolvedMigration]:
             if parsed is None:
                 continue
             version, description = parsed
-            with open(path, "rb") as handle:
-                sql = decode_script(handle.read())
+            with open(_checked_script_path(path, location), "rb") as handle:
+                data = handle.read(MAX_SCRIPT_BYTES + 1)
+            sql = decode_script(data)
             script = os.path.relpath(path, location).replace(os.sep, "/")
+            line = undecodable_line(data)
             migrations.append(
                 ResolvedMigration(
                     version=version,
@@ -197,6 +238,9 @@ def resolve_migrations(locations: list[str]) -> list[ResolvedMigration]:
                     path=path,
                     checksum=checksum_of_text(sql),
                     sql=sql,
+                    decode_warning=None if line is None else (
+                        "Migration %s is not valid UTF-8 at line %d: the bytes there were read as U+FFFD, "
+                        "as Flyway reads them; save the script as UTF-8" % (script, line)),
                 )
             )
     _reject_duplicates(migrations)

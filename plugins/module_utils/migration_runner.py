@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - reported by module_support / tests
     psycopg = None
     pq = None
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
     MigrationFileError,
     MigrationVersion,
@@ -94,6 +95,10 @@ FAILED_STATES = (FAILED, MISSING_FAILED, FUTURE_FAILED)
 # --------------------------------------------------------------------------------------------
 # Settings, results, errors
 # --------------------------------------------------------------------------------------------
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+MAX_LOCK_RETRY_COUNT = 3600
+
+
 @dataclass
 class MigrationSettings:
     locations: list[str]
@@ -107,6 +112,28 @@ class MigrationSettings:
     lock_retry_count: int = 50  # Flyway's default lockRetryCount
     lock_retry_interval: float = 1.0  # seconds; Flyway waits 1 s between tries
 
+    def __post_init__(self) -> None:
+        """Refuse what PostgreSQL would truncate or reject later, after a history table was made,
+        and waits without end (Flyway's lockRetryCount -1 retries for ever; not here)."""
+        for option, value in (("history_table", self.table), ("history_schema", self.schema)):
+            if value is not None and not 1 <= len(value.encode("utf-8")) <= MAX_IDENTIFIER_BYTES:
+                raise MigrationConfigError("%s must be 1 to %d bytes long (PostgreSQL truncates longer names), got %d"
+                                           % (option, MAX_IDENTIFIER_BYTES, len(value.encode("utf-8"))))
+        for option, value, limit in (("installed_by", self.installed_by, 100),
+                                     ("baseline_description", self.baseline_description, 200)):
+            if value is not None and len(value) > limit:  # the history table's VARCHAR(100) / VARCHAR(200)
+                raise MigrationConfigError("%s must be at most %d characters (the history table's column), got %d"
+                                           % (option, limit, len(value)))
+        for option, value in (("history_table", self.table), ("history_schema", self.schema),
+                              ("installed_by", self.installed_by), ("baseline_description", self.baseline_description)):
+            if value is not None and "\x00" in value:
+                raise MigrationConfigError("%s must not contain a NUL character" % option)
+        if isinstance(self.lock_retry_count, bool) or not 0 <= self.lock_retry_count <= MAX_LOCK_RETRY_COUNT:
+            raise MigrationConfigError("lock_retry_count must be from 0 to %d (tries, %s s apart), got %s"
+                                       % (MAX_LOCK_RETRY_COUNT, self.lock_retry_interval, self.lock_retry_count))
+        if not 0 < self.lock_retry_interval <= 60:  # also refuses NaN
+            raise MigrationConfigError("lock_retry_interval must be more than 0 and at most 60 seconds")
+
 
 class MigrationError(Exception):
     """Base class; ``str()`` is a complete, actionable message."""
@@ -118,6 +145,10 @@ class ValidationFailedError(MigrationError):
         super().__init__(
             "Validate failed: Migrations have failed validation\n" + "\n".join(i["message"] for i in issues)
         )
+
+
+class MigrationConfigError(MigrationError):
+    """A setting that cannot work (too long for PostgreSQL or the history table, unbounded)."""
 
 
 class LockTimeoutError(MigrationError):
@@ -147,7 +178,6 @@ class MigrationFailure:
     description: str
     sqlstate: str | None
     error: str
-    detail: str | None = None
     hint: str | None = None
     context: str | None = None
     position: int | None = None
@@ -173,8 +203,6 @@ class MigrationFailure:
             parts.append("Location   : %s" % self.path)
         if self.statement:
             parts.append("Statement  : %s" % _shorten(self.statement, 500))
-        if self.detail:
-            parts.append("Detail     : %s" % self.detail)
         if self.hint:
             parts.append("Hint       : %s" % self.hint)
         if self.context:
@@ -260,6 +288,7 @@ class InfoResult(_Result):
     history_exists: bool
     current_version: str | None
     migrations: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -693,6 +722,7 @@ def info(conn, settings: MigrationSettings) -> InfoResult:
             history_exists=exists,
             current_version=_current_version(infos),
             migrations=[i.as_dict() for i in infos],
+            warnings=_file_warnings(resolved),
         )
 
 
@@ -711,7 +741,7 @@ def validate(conn, settings: MigrationSettings, *, allow_pending: bool = False) 
             valid=not issues,
             issues=issues,
             validated_count=len(resolved),
-            warnings=warnings,
+            warnings=_file_warnings(resolved) + warnings,
         )
 
 
@@ -759,6 +789,11 @@ def _ensure_history(session: _Session, settings: MigrationSettings, result, *, d
             history.add_baseline_marker(settings.baseline_version, settings.baseline_description, session.installed_by)
 
 
+def _file_warnings(resolved: list[ResolvedMigration]) -> list[str]:
+    """What reading the scripts found worth saying (bytes that are not UTF-8), one line each."""
+    return [migration.decode_warning for migration in resolved if migration.decode_warning]
+
+
 def _fail_fast(issues: list[dict]) -> None:
     if issues:
         raise ValidationFailedError(issues)
@@ -781,7 +816,7 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
         # 1. Validate before touching anything (validateOnMigrate, pending allowed).
         infos = build_info(resolved, history.all())
         issues, warnings = _validate_infos(infos, allow_pending=True)
-        result.warnings.extend(warnings)
+        result.warnings.extend(_file_warnings(resolved) + warnings)
         _fail_fast(issues)
         result.initial_version = _current_version(infos)
 
@@ -888,10 +923,7 @@ def _describe_failure(migration: ResolvedMigration, error: "psycopg.Error") -> M
         version=migration.version_text,
         description=migration.description,
         sqlstate=error.sqlstate,
-        error=diag.message_primary or str(error).strip(),
-        detail=diag.message_detail,
-        hint=diag.message_hint,
-        context=diag.context,
+        **errors.server_message(error),  # never DETAIL: it quotes the failing row
     )
     position = diag.statement_position
     if position:
@@ -947,7 +979,8 @@ def baseline(conn, settings: MigrationSettings, version: str | None = None, desc
             if write:
                 history.add_baseline_marker(version, description, session.installed_by)
             result.changed = True
-            result.message = "Successfully baselined schema with version: %s" % version
+            result.message = ("Would baseline schema with version: %s (check mode: nothing written)" % version
+                              if dry_run else "Successfully baselined schema with version: %s" % version)
 
         if dry_run:
             work(False)

@@ -35,7 +35,15 @@ def migration_argument_spec(with_command: bool) -> dict:
     return spec
 
 
-def _settings(params: dict) -> runner.MigrationSettings:
+def _settings(module) -> runner.MigrationSettings:
+    """The engine's settings from the module's options; a setting that cannot work fails the task."""
+    try:
+        return _settings_from(module.params)
+    except runner.MigrationConfigError as error:
+        module.fail_json(msg=str(error))
+
+
+def _settings_from(params: dict) -> runner.MigrationSettings:
     return runner.MigrationSettings(
         locations=params["locations"],
         schema=params.get("history_schema"),
@@ -82,7 +90,7 @@ def _absorb(module, result: dict, data: dict) -> dict:
 def run_migrate_module(module) -> None:
     """Body of skillforge.dataops.migrate."""
     params = module.params
-    settings = _settings(params)
+    settings = _settings(module)
     command = params["command"]
     dry_run = module.check_mode
     conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
@@ -113,8 +121,12 @@ def run_migrate_module(module) -> None:
             result["msg"] = data["message"]
         else:
             data = _absorb(module, result, runner.repair(conn, settings, dry_run=dry_run).as_dict())
-            result["msg"] = "Repaired schema history table" if data["changed"] else (
-                "Schema history table needs no repair")
+            if not data["changed"]:
+                result["msg"] = "Schema history table needs no repair"
+            elif module.check_mode:
+                result["msg"] = "Would repair the schema history table (check mode: nothing written)"
+            else:
+                result["msg"] = "Repaired schema history table"
     except runner.MigrationFailedError as error:
         partial = _absorb(module, result, error.result.as_dict())
         result["executed"] = [m["script"] for m in partial["applied"]]
@@ -143,13 +155,13 @@ def _migrate_message(data: dict) -> str:
 
 def run_migrate_info_module(module) -> None:
     """Body of skillforge.dataops.migrate_info."""
-    settings = _settings(module.params)
+    settings = _settings(module)
     conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
+    result = dict(changed=False, database=resolved.describe())
     try:
-        data = runner.info(conn, settings).as_dict()
+        _absorb(module, result, runner.info(conn, settings).as_dict())
     except (runner.MigrationError, runner.MigrationFileError) as error:
         module.fail_json(msg=str(error), database=resolved.describe())
     finally:
         conn.close()
-    data["history_source"] = data["history_table"]
-    module.exit_json(changed=False, database=resolved.describe(), **data)
+    module.exit_json(**result)

@@ -51,7 +51,8 @@ options:
     required: true
   history_table:
     description:
-      - Name of the schema history table (Flyway's C(table) setting).
+      - Name of the schema history table (Flyway's C(table) setting). At most 63 bytes, the
+        longest name PostgreSQL keeps.
     type: str
     default: flyway_schema_history
   history_schema:
@@ -83,6 +84,7 @@ options:
   installed_by:
     description:
       - Value of the C(installed_by) column. Defaults to the database user, as Flyway records it.
+        At most 100 characters (the column's size).
     type: str
   allow_pending:
     description:
@@ -92,7 +94,8 @@ options:
   lock_retry_count:
     description:
       - How many times to retry, one second apart, when another run (of this module or of Flyway)
-        holds the migration lock. Flyway's default is 50.
+        holds the migration lock. Flyway's default is 50. From 0 to 3600 - unlike Flyway, -1
+        (retry for ever) is refused, so a run always ends.
     type: int
     default: 50
 attributes:
@@ -233,8 +236,11 @@ issues:
   type: list
   elements: dict
 failure:
-  description: When a script fails - its C(script), C(path), C(version), C(sqlstate), C(error), C(detail),
-    C(hint), C(context), C(line), C(column), C(statement_number) and C(statement).
+  description:
+    - When a script fails - its C(script), C(path), C(version), C(sqlstate), C(error), C(hint),
+      C(context), C(line), C(column), C(statement_number) and C(statement).
+    - PostgreSQL's DETAIL is never shown (it quotes the failing row, personal data included), nor a
+      value quoted by a data exception's message; tables, columns, constraints and SQLSTATE are.
   returned: when a migration script fails
   type: dict
 removed_failed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
@@ -104,3 +106,59 @@ def test_duplicate_across_locations_and_repeatables(tmp_path):
 def test_missing_location_fails(tmp_path):
     with pytest.raises(MigrationFileError, match="does not exist"):
         resolve_migrations([str(tmp_path / "nope")])
+
+
+# --- what lies in a location -----------------------------------------------------------------
+
+def _location(tmp_path):
+    location = tmp_path / "migrations"
+    location.mkdir()
+    (location / "V1__ok.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    return location
+
+
+def _dangling_link(location, _tmp_path):
+    os.symlink(location / "gone.sql", location / "V2__dangling.sql")
+
+
+def _fifo(location, _tmp_path):
+    os.mkfifo(location / "V2__fifo.sql")
+
+
+def _link_outside(location, tmp_path):
+    (tmp_path / "outside.sql").write_text("SELECT 2;\n", encoding="utf-8")
+    os.symlink(tmp_path / "outside.sql", location / "V2__outside.sql")
+
+
+@pytest.mark.parametrize("make, message", [
+    (_dangling_link, "cannot be read"),
+    (_fifo, "not a regular file"),
+    (_link_outside, "link to a file outside the location"),
+])
+def test_a_script_that_is_not_a_regular_file_inside_the_location_is_refused_by_name(tmp_path, make, message):
+    """A FIFO would block the run for ever, a dangling link crashed it."""
+    location = _location(tmp_path)
+    make(location, tmp_path)
+    with pytest.raises(MigrationFileError, match=message) as error:
+        resolve_migrations([str(location)])
+    assert "V2__" in str(error.value)
+
+
+def test_a_directory_named_like_a_script_and_a_link_inside_the_location_are_fine(tmp_path):
+    location = _location(tmp_path)
+    (location / "V3__a_directory.sql").mkdir()
+    (location / "sub").mkdir()
+    (location / "sub" / "V2__real.sql").write_text("SELECT 2;\n", encoding="utf-8")
+    os.symlink(location / "sub" / "V2__real.sql", location / "V2_1__linked.sql")
+    assert [m.script for m in resolve_migrations([str(location)])] == [
+        "V1__ok.sql", "sub/V2__real.sql", "V2_1__linked.sql"]
+
+
+def test_bytes_that_are_not_utf8_are_read_as_flyway_reads_them_and_named(tmp_path):
+    location = _location(tmp_path)
+    (location / "V2__latin1.sql").write_bytes(b"SELECT 1;\n-- caf\xe9\nSELECT 2;\n")
+    migrations = {m.script: m for m in resolve_migrations([str(location)])}
+    assert migrations["V1__ok.sql"].decode_warning is None
+    warning = migrations["V2__latin1.sql"].decode_warning
+    assert "V2__latin1.sql" in warning and "line 2" in warning
+    assert "\ufffd" in migrations["V2__latin1.sql"].sql

@@ -253,6 +253,25 @@ def test_failing_migration_is_rolled_back_whole_and_reported(conn, scripts):
     assert ("V2__broken.sql", "Pending") in states(conn, scripts)
 
 
+@pytest.mark.parametrize("statement, sqlstate, named", [
+    ("UPDATE people SET name = NULL;", "23502", 'column "name" of relation "people"'),  # DETAIL: Failing row contains
+    ("UPDATE people SET id = email::int WHERE email IS NOT NULL;", "22P02", "invalid input syntax for type integer"),  # quotes the value
+    ("CREATE UNIQUE INDEX one_domain ON people ((split_part(email, '@', 2)));", "23505", "one_domain"),
+])
+def test_a_failing_migration_never_shows_row_values(conn, scripts, statement, sqlstate, named):
+    """Errors may name tables, columns, constraints and SQLSTATE: never the rows (personal data)."""
+    runner.migrate(conn, settings_for(scripts))
+    conn.execute("INSERT INTO people VALUES (2, 'Ann', 'someone@example.com'), (3, 'Bob', 'other@example.com')")
+    conn.commit()
+    (scripts / "V2__breaks_on_data.sql").write_text(statement + "\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    failure = caught.value.failure
+    assert failure.sqlstate == sqlstate and named in str(caught.value)
+    shown = str(caught.value) + repr(failure.as_dict())
+    assert "example.com" not in shown and "Ann" not in shown
+
+
 def test_error_without_position_still_names_file_and_context(conn, scripts):
     (scripts / "V2__plpgsql.sql").write_text(
         "DO $$ BEGIN PERFORM no_such_function(); END $$;\n", encoding="utf-8")
@@ -453,3 +472,34 @@ def test_info_states_missing_future_and_pending(conn, scripts, tmp_path):
     assert entry["category"] == "Versioned" and entry["type"] == "SQL" and entry["installed_on"]
     (scripts / "V2__next.sql").write_text("SELECT 1;\n", encoding="utf-8")
     assert runner.info(conn, settings_for(scripts)).migrations[-1]["state"] == "Pending"
+
+
+# --- settings that cannot work are refused before anything is written -----------------------
+
+@pytest.mark.parametrize("setting, message", [
+    ({"table": "h" * 64}, "history_table must be 1 to 63 bytes"),
+    ({"table": "é" * 32}, "history_table must be 1 to 63 bytes"),
+    ({"schema": ""}, "history_schema must be 1 to 63 bytes"),
+    ({"installed_by": "x" * 101}, "installed_by must be at most 100 characters"),
+    ({"installed_by": "ops\x00"}, "installed_by must not contain a NUL"),
+    ({"lock_retry_count": -1}, "lock_retry_count must be from 0 to 3600"),
+    ({"lock_retry_interval": float("nan")}, "lock_retry_interval must be more than 0"),
+])
+def test_settings_that_cannot_work_are_refused_before_anything_is_written(empty_database_url, scripts, setting,
+                                                                          message):
+    with pytest.raises(runner.MigrationConfigError, match=message):
+        settings_for(scripts, **setting)
+    with psycopg.connect(empty_database_url) as connection:
+        assert not table_exists(connection, "flyway_schema_history")
+
+
+def test_check_mode_of_baseline_says_what_would_happen(conn, scripts):
+    result = runner.baseline(conn, settings_for(scripts), "5", dry_run=True)
+    assert result.changed and result.message.startswith("Would baseline schema with version: 5")
+    assert not table_exists(conn, "flyway_schema_history")
+
+
+def test_info_names_a_script_that_is_not_utf8(conn, scripts):
+    (scripts / "V2__latin1.sql").write_bytes(b"-- caf\xe9\nSELECT 1;\n")
+    [warning] = runner.info(conn, settings_for(scripts)).warnings
+    assert "V2__latin1.sql" in warning and "line 1" in warning
