@@ -51,7 +51,7 @@ options:
     description:
       - Seconds to wait for another run of the same job to finish. Only one run per job executes
         at a time (a PostgreSQL advisory lock per job name); with V(0) a concurrent run fails at
-        once and changes nothing. Check mode takes no lock.
+        once and changes nothing. Check mode takes no lock. From 0 to 86400 (a day).
     type: float
     default: 0
 attributes:
@@ -63,7 +63,8 @@ attributes:
   diff_mode:
     support: partial
     description:
-      - Jobs that rewrite JSON show a sample of before and after values.
+      - Jobs that rewrite JSON show a sample of before and after values, reduced to the keys (and
+        array elements) the job changes.
 notes:
   - Every executed run writes one C(ComplianceAuditLog) row in the transaction of its first batch
     and updates its counts in every later batch's transaction; its outcome goes from C(running) to

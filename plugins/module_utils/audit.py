@@ -17,6 +17,8 @@ import logging
 import uuid
 from datetime import date, datetime, timezone
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+
 try:
     from psycopg.types.json import Jsonb
 except ImportError:  # reported by the modules through missing_required_lib()
@@ -84,7 +86,10 @@ def parse_utc(value) -> datetime:
             text = text[:-1] + "+00:00"
         moment = datetime.fromisoformat(text)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise ValueError("date out of range in UTC") from None
     return moment
 
 
@@ -108,7 +113,8 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
             bounds[name] = None if value in (None, "") else parse_utc(value)
         except ValueError:
             raise ValueError("%s must be an ISO-8601 date or date-time such as 2026-01-31 or "
-                             "2026-01-31T08:00:00Z, got %r" % (name, str(value)[:40])) from None
+                             "2026-01-31T08:00:00Z (year 1 to 9999 in UTC), got %s"
+                             % (name, errors.echo(str(value)))) from None
     names = sorted(job_locks)
     running_jobs = [row[0] for row in conn.execute(HELD_JOB_LOCKS, dict(
         jobs=names, first_keys=[job_locks[name][0] for name in names],

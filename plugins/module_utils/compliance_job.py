@@ -50,6 +50,7 @@ UTC_NOW = "(now() AT TIME ZONE 'UTC')"
 # First key of every compliance advisory lock; the second is derived from the job name.
 LOCK_NAMESPACE = "skillforge.dataops.compliance"
 LOCK_POLL_SECONDS = 0.2
+MAX_LOCK_TIMEOUT = 86400
 
 
 class JobError(Exception):
@@ -163,7 +164,12 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
     options = dict(options or {})
     unknown = sorted(set(options) - set(COMMON_OPTIONS) - set(definition.scope_options))
     if unknown:
-        raise JobInputError("%s: unknown option(s): %s" % (definition.name, ", ".join(unknown)))
+        raise JobInputError("%s: unknown option(s): %s" % (definition.name, ", ".join(errors.clip(name, 40)
+                                                                                   for name in unknown[:10])))
+    for name, value in options.items():  # PostgreSQL text cannot hold NUL; psycopg would refuse it mid-run
+        if any("\x00" in item for item in (value if isinstance(value, (list, tuple)) else [value])
+               if isinstance(item, str)):
+            raise JobInputError("%s: %s must not contain a NUL character" % (definition.name, name))
     triggered_by, source = requester(definition.name, options.get("triggered_by"), options.get("triggered_by_source"))
     for name in ("reason", "note"):
         if options.get(name) is not None and not isinstance(options[name], str):
@@ -174,8 +180,10 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
         raise JobInputError("%s: batch_size must be an integer from 1 to %d" % (definition.name, MAX_BATCH_SIZE))
     lock_timeout = options.get("lock_timeout")
     lock_timeout = 0 if lock_timeout is None else lock_timeout
-    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
-        raise JobInputError("%s: lock_timeout must be a number of seconds >= 0" % definition.name)
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not (
+            0 <= lock_timeout <= MAX_LOCK_TIMEOUT):  # NaN fails every comparison: refused too
+        raise JobInputError("%s: lock_timeout must be a number of seconds from 0 to %d"
+                            % (definition.name, MAX_LOCK_TIMEOUT))
     options.update(triggered_by=triggered_by, triggered_by_source=source, batch_size=batch_size,
                    lock_timeout=lock_timeout)
     for name in definition.scope_options:
@@ -224,7 +232,7 @@ def tenant_by_slug(conn, job: str, slug) -> tuple:
         raise JobInputError("%s: tenant must be a tenant slug" % job)
     row = conn.execute('SELECT "id", "partnerId" FROM "Tenant" WHERE "slug" = %s', (slug,)).fetchone()
     if row is None:
-        raise JobInputError("%s: unknown tenant %r" % (job, slug))
+        raise JobInputError("%s: unknown tenant %s" % (job, errors.echo(slug)))
     return row
 
 
@@ -238,7 +246,7 @@ def existing_user_ids(conn, job: str, user_ids) -> list:
     found = {row[0] for row in conn.execute('SELECT "id" FROM "User" WHERE "id" = ANY(%s)', (wanted,))}
     unknown = [user_id for user_id in wanted if user_id not in found]
     if unknown:
-        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        shown = ", ".join(errors.clip(user_id) for user_id in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         raise JobInputError("%s: %d of %d user ids are unknown: %s" % (job, len(unknown), len(wanted), shown))
     return wanted
 
@@ -413,8 +421,29 @@ def _sample(conn, definition: JobDefinition, scope: Scope, limit: int) -> list:
             continue
         column = step.assignments[0][0]
         for row_id, before, after in conn.execute(_sample_query(step, scope, limit), scope.params):
+            before, after = changed_parts(before, after)
             sample.append({"table": step.table, "column": column, "id": row_id, "before": before, "after": after})
     return sample
+
+
+def changed_parts(before, after) -> tuple:
+    """Only what changes between two values, for a diff: the keys of an object whose values differ
+    (a JSON blob can hold personal data the job never touches, and diffs end up in job logs), and
+    for an array the elements that differ by index, each reduced the same way."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = [key for key in sorted(set(before) | set(after)) if before.get(key, _ABSENT) != after.get(key, _ABSENT)]
+        pairs = {key: changed_parts(before.get(key, _ABSENT), after.get(key, _ABSENT)) for key in keys}
+        return ({key: old for key, (old, _new) in pairs.items() if old is not _ABSENT},
+                {key: new for key, (_old, new) in pairs.items() if new is not _ABSENT})
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        pairs = {"[%d]" % index: changed_parts(old, new)
+                 for index, (old, new) in enumerate(zip(before, after)) if old != new}
+        return ({index: old for index, (old, _new) in pairs.items()},
+                {index: new for index, (_old, new) in pairs.items()})
+    return before, after
+
+
+_ABSENT = object()
 
 
 def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun) -> None:

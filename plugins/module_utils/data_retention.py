@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils.audit import iso, parse_utc
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
@@ -46,7 +47,8 @@ def parse_cutoff(value) -> datetime:
         return parse_utc(value)
     except ValueError:
         raise JobInputError("%s: before must be an ISO-8601 date or date-time such as 2024-01-31 or "
-                            "2024-01-31T00:00:00Z, got %r" % (JOB, str(value)[:40])) from None
+                            "2024-01-31T00:00:00Z (year 1 to 9999 in UTC), got %s"
+                            % (JOB, errors.echo(str(value)))) from None
 
 
 def _validate(options: dict) -> None:

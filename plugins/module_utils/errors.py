@@ -53,10 +53,13 @@ def server_message(error: Exception) -> dict:
     }
 
 
+def clip(text, limit: int = ECHO_LIMIT) -> str:
+    """A value's text for a message: at most ``limit`` characters, then how long it was."""
+    text = str(text)
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
+
+
 def echo(value, limit: int = ECHO_LIMIT) -> str:
-    """An option value as an error may quote it: repr, at most ``limit`` characters, then how long
-    it was."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return "%s... (%d characters)" % (text[:limit], len(str(value)))
+    """An option value as an error may quote it: quoted (control characters escaped), clipped."""
+    text = str(value)
+    return repr(text) if len(text) <= limit else "%s... (%d characters)" % (repr(text[:limit]), len(text))

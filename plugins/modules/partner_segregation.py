@@ -16,7 +16,8 @@ description:
     the tenant's C(id) and C(partnerId) (JSON null when the tenant has none). Every other key, and
     array elements that are not objects, stay as they were.
   - Only rows whose JSON actually changes are updated and counted.
-  - With C(--diff), shows a sample of before and after values.
+  - With C(--diff), shows a sample of before and after values - only the keys the job changes,
+    never the rest of a blob (which can hold personal data).
 options:
   tenant:
     description:

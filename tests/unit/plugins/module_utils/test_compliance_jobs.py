@@ -27,6 +27,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     JobRunError,
     _batch_query,
     _counting_statement,
+    changed_parts,
     lock_keys,
     normalize_options,
 )
@@ -309,3 +310,45 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
         conn.rollback()
         conn.autocommit = True
     assert not [line for line in plan.splitlines() if "Seq Scan" in line or " Join" in line], plan
+
+
+# Careless input: each fails with one short line naming the option, before anything is read or
+# written (the connection is never used).
+CARELESS_INPUT = [
+    ("consent-revocation", {"tenant": "glo\x00bex"}, "tenant must not contain a NUL character"),
+    ("consent-revocation", {"user": ["usr-1", "usr\x00-2"]}, "user must not contain a NUL character"),
+    ("consent-revocation", {"tenant": "globex", "note": "drill\x00"}, "note must not contain a NUL character"),
+    ("consent-revocation", {"tenant": "globex", "triggered_by": "ops\x00"}, "triggered_by must not contain a NUL"),
+    ("consent-revocation", {"tenant": "globex", "lock_timeout": math.nan}, "lock_timeout must be a number"),
+    ("consent-revocation", {"tenant": "globex", "lock_timeout": math.inf}, "lock_timeout must be a number"),
+    ("consent-revocation", {"tenant": "globex", "lock_timeout": -1}, "lock_timeout must be a number"),
+    ("data-retention", {"before": "0001-01-01T00:00:00+01:00"}, "before must be an ISO-8601 date"),
+    ("data-retention", {"before": "9999-12-31T23:59:59-01:00"}, "before must be an ISO-8601 date"),
+    ("data-retention", {"before": "x" * 100000}, "(100000 characters)"),
+]
+
+
+@pytest.mark.parametrize("job, options, message", CARELESS_INPUT)
+def test_careless_input_fails_in_one_short_line(unchanging_conn, job, options, message):
+    with pytest.raises(JobInputError) as raised:
+        run_job(unchanging_conn, job, dict({"triggered_by": WHO}, **options), dry_run=False)
+    text = str(raised.value)
+    assert message in text and len(text) < 300 and "\n" not in text
+
+
+def test_an_unknown_tenant_of_100_kb_is_named_in_a_short_line(unchanging_conn):
+    with pytest.raises(JobInputError, match=r"unknown tenant 'aaaa.*\(100000 characters\)") as raised:
+        run_job(unchanging_conn, "consent-revocation", {"tenant": "a" * 100000, "triggered_by": WHO}, dry_run=True)
+    assert len(str(raised.value)) < 200
+
+
+def test_diff_shows_only_what_the_job_changes():
+    before = {"email": "someone@example.com", "tenantId": "t-other", "source": "upload"}
+    after = {"email": "someone@example.com", "tenantId": "t-own", "partnerId": None, "source": "upload"}
+    assert changed_parts(before, after) == ({"tenantId": "t-other"}, {"tenantId": "t-own", "partnerId": None})
+    actions = [{"type": "open", "url": "/private", "tenantId": "t-other"}, "dismiss", {"type": "snooze"}]
+    stamped = [dict(actions[0], tenantId="t-own", partnerId=None), "dismiss",
+               dict(actions[2], tenantId="t-own", partnerId=None)]
+    assert changed_parts(actions, stamped) == (
+        {"[0]": {"tenantId": "t-other"}, "[2]": {}},
+        {"[0]": {"tenantId": "t-own", "partnerId": None}, "[2]": {"tenantId": "t-own", "partnerId": None}})
