@@ -202,6 +202,10 @@ class AuditRun:
         self._write(conn, totals, self.batches + 1, "running")
         self._pending = totals
 
+    def rolled_back(self) -> None:
+        """The batch's transaction rolled back: its counts are not part of the run."""
+        self._pending = None
+
     def committed(self) -> None:
         """The batch's transaction committed: its counts are now part of the run."""
         if self._pending is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import random
 import socket
 import time
 import zlib
@@ -51,6 +52,11 @@ UTC_NOW = "(now() AT TIME ZONE 'UTC')"
 LOCK_NAMESPACE = "skillforge.dataops.compliance"
 LOCK_POLL_SECONDS = 0.2
 MAX_LOCK_TIMEOUT = 86400
+# Row locks a batch may take on its users (see JobDefinition.user_lock), strongest first.
+USER_LOCKS = ("UPDATE", "NO KEY UPDATE", "SHARE")
+# A batch that lost a deadlock or a serialization failure is run again this many times.
+BATCH_RETRIES = 3
+RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 
 class JobError(Exception):
@@ -121,9 +127,12 @@ class JobDefinition:
     ``validate(options)`` checks options without the database; ``resolve_scope(conn, options)``
     turns them into a ``Scope`` (raising ``JobInputError`` for unknown tenants or users).
     ``count_users`` adds a ``users`` count of distinct users with at least one changed row.
-    ``lock_users`` locks each batch's users (``FOR UPDATE``) from selection to commit: needed when
-    the decision depends on the user row itself (a purge must not delete a user who just became
-    active); row changes lock their own rows anyway, so other jobs skip that cost.
+    ``user_lock`` is the row lock each batch takes on its users, in id order, before it changes
+    anything, and holds to commit (the batch's users are re-checked against the scope once locked,
+    so a purge never deletes a user who just became active). Every job locks its users in the same
+    order and the locks of different jobs conflict (``UPDATE`` for a delete, ``NO KEY UPDATE`` for
+    a job that updates user rows, ``SHARE`` for one that only changes their rows elsewhere), so two
+    jobs on the same users take turns batch by batch and never deadlock on their rows.
     ``default_batch_size`` is the batch size when the run does not set one: it trades how long a
     batch holds its row locks against how often a batch revisits the same table pages."""
 
@@ -133,8 +142,12 @@ class JobDefinition:
     resolve_scope: object
     steps: tuple
     count_users: bool = False
-    lock_users: bool = False
+    user_lock: str = "SHARE"
     default_batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if self.user_lock not in USER_LOCKS:
+            raise ValueError("user_lock must be one of %s" % ", ".join(USER_LOCKS))
 
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
@@ -351,16 +364,24 @@ def _order(scope: Scope) -> tuple:
     return tuple(sql.SQL(key) for key in scope.order or ('u."id"',))
 
 
-def _batch_query(scope: Scope, after, lock: bool) -> "sql.Composable":
-    """The next batch of users after the keyset cursor (locked for the transaction if ``lock``)."""
+def _batch_query(scope: Scope, after) -> "sql.Composable":
+    """The next batch of users after the keyset cursor (not locked: see ``_lock_query``)."""
     order = _order(scope)
     condition = sql.SQL(scope.user_filter)
     if after is not None:
         condition = sql.SQL("({}) AND ({}) > ({})").format(
             condition, sql.SQL(", ").join(order),
             sql.SQL(", ").join(sql.Placeholder("after_%d" % i) for i in range(len(order))))
-    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s{lock}').format(
-        order=sql.SQL(", ").join(order), cond=condition, lock=sql.SQL(" FOR UPDATE OF u" if lock else ""))
+    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s').format(
+        order=sql.SQL(", ").join(order), cond=condition)
+
+
+def _lock_query(scope: Scope, user_lock: str) -> "sql.Composable":
+    """Lock the batch's candidate users in id order and return those still in scope once locked
+    (READ COMMITTED re-checks the filter against a row another transaction changed meanwhile)."""
+    return sql.SQL('SELECT u."id" FROM "User" u WHERE u."id" = ANY(%(candidate_ids)s) AND ({cond})'
+                   ' ORDER BY u."id" FOR {lock} OF u').format(cond=sql.SQL(scope.user_filter),
+                                                               lock=sql.SQL(user_lock))
 
 
 def _sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
@@ -449,23 +470,43 @@ _ABSENT = object()
 def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun) -> None:
     """Execute batch after batch; each commits its users, their rows and the audit counts."""
     change = _counting_statement(definition, False)
+    lock = _lock_query(scope, definition.user_lock)
     order_width = len(_order(scope))
     after = None
     while True:
-        with conn.transaction():
-            conn.execute(BATCH_PLANNER_SETTINGS)
-            params = dict(scope.params, batch_size=options["batch_size"])
-            if after is not None:
-                params.update(("after_%d" % i, value) for i, value in enumerate(after))
-            keys = conn.execute(_batch_query(scope, after, definition.lock_users), params).fetchall()
-            if not keys:
-                run.finish(conn)
-                return
-            params["batch_user_ids"] = [row[order_width - 1] for row in keys]
-            counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
-            run.add_batch(conn, counts)
-        run.committed()
+        keys = _run_batch(conn, definition, scope, options, run, change, lock, order_width, after)
+        if not keys:
+            return
         after = keys[-1]
+
+
+def _run_batch(conn, definition, scope, options, run, change, lock, order_width, after) -> list:
+    """One batch in one transaction (run again, a bounded number of times, when it lost a deadlock
+    or a serialization failure); returns its keyset rows, none when the run finished."""
+    for attempt in range(BATCH_RETRIES + 1):
+        try:
+            with conn.transaction():
+                conn.execute(BATCH_PLANNER_SETTINGS)
+                params = dict(scope.params, batch_size=options["batch_size"])
+                if after is not None:
+                    params.update(("after_%d" % i, value) for i, value in enumerate(after))
+                keys = conn.execute(_batch_query(scope, after), params).fetchall()
+                if not keys:
+                    run.finish(conn)
+                    return keys
+                params["candidate_ids"] = [row[order_width - 1] for row in keys]
+                params["batch_user_ids"] = [row[0] for row in conn.execute(lock, params)]
+                counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
+                run.add_batch(conn, counts)
+        except psycopg.Error as error:
+            run.rolled_back()
+            if getattr(error, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == BATCH_RETRIES:
+                raise
+            time.sleep(0.05 * (2 ** attempt) * (1 + random.random()))  # nosec B311 - jitter, not security
+            continue
+        run.committed()
+        return keys
+    return []  # not reached: the last attempt returns or raises
 
 
 def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,

@@ -41,6 +41,7 @@ DEFINITION = JobDefinition(
     validate=_validate,
     resolve_scope=_resolve_scope,
     count_users=True,  # "users": users with at least one change
+    user_lock="NO KEY UPDATE",  # updates the user rows (marketingOptIn)
     steps=(
         Step("marketingOptOuts", "User", owner="self", where='t."marketingOptIn"',
              assignments=(("marketingOptIn", "false"),)),

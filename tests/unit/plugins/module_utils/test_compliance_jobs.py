@@ -27,6 +27,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     JobRunError,
     _batch_query,
     _counting_statement,
+    _lock_query,
     changed_parts,
     lock_keys,
     normalize_options,
@@ -302,8 +303,9 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
         conn.execute(BATCH_PLANNER_SETTINGS)
         assert conn.execute("SELECT current_setting('enable_seqscan'), current_setting('jit')").fetchone() == ("off", "off")
         params = dict(scope.params, batch_size=50)
-        keys = conn.execute(_batch_query(scope, None, definition.lock_users), params).fetchall()
-        params["batch_user_ids"] = [row[-1] for row in keys]
+        keys = conn.execute(_batch_query(scope, None), params).fetchall()
+        params["candidate_ids"] = [row[-1] for row in keys]
+        params["batch_user_ids"] = [row[0] for row in conn.execute(_lock_query(scope, definition.user_lock), params)]
         plan = "\n".join(row[0] for row in conn.execute(
             sql.SQL("EXPLAIN ") + _counting_statement(definition, dry_run=False), params))
     finally:
@@ -352,3 +354,77 @@ def test_diff_shows_only_what_the_job_changes():
     assert changed_parts(actions, stamped) == (
         {"[0]": {"tenantId": "t-other"}, "[2]": {}},
         {"[0]": {"tenantId": "t-own", "partnerId": None}, "[2]": {"tenantId": "t-own", "partnerId": None}})
+
+
+def _retention_users(conn, tenant: str) -> int:
+    return conn.execute('SELECT count(*) FROM "User" u JOIN "Tenant" k ON k."id" = u."tenantId" WHERE k.slug = %s'
+                        ' AND u."legalHold" = false AND COALESCE(u."lastActiveAt", u."createdAt")'
+                        " < (now() AT TIME ZONE 'UTC') - interval '24 months'", (tenant,)).fetchone()[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(4))
+def test_three_jobs_started_together_on_one_tenant_all_finish_exactly(migrated_database_url, round_):
+    """Purge, consent revocation and partner segregation at once on one tenant, small batches: none
+    fails (they deadlocked before: their row locks were taken in different orders), the purge
+    deletes exactly the eligible users, and afterwards none of the three has anything left to do."""
+    tenant = "initech"
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        sample_data.generate(conn, seed=20 + round_, users_per_tenant=120)
+        eligible = _retention_users(conn, tenant)
+        dry = {job: run_job(conn, job, {"tenant": tenant, "triggered_by": WHO}, dry_run=True)["counts"]
+               for job in JOB_RUNS}
+    assert eligible and all(any(counts.values()) for counts in dry.values())
+
+    start, summaries, failures = threading.Barrier(3), {}, []
+
+    def run(job):
+        with psycopg.connect(migrated_database_url, autocommit=True) as own:
+            start.wait()
+            try:
+                summaries[job] = run_job(own, job, {"tenant": tenant, "triggered_by": WHO, "batch_size": 3},
+                                         dry_run=False)
+            except Exception as error:  # pylint: disable=broad-except  # reported below
+                failures.append("%s: %s" % (job, error))
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in JOB_RUNS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures and len(summaries) == 3, failures
+    assert {summary["outcome"] for summary in summaries.values()} == {"succeeded"}
+    assert summaries["data-retention"]["counts"]["users"] == eligible
+    for job, counts in dry.items():  # the others may have found some of their users already purged
+        assert all(summaries[job]["counts"][name] <= counts[name] for name in counts), (job, summaries[job], counts)
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        for job in JOB_RUNS:
+            assert not run_job(conn, job, {"tenant": tenant, "triggered_by": WHO}, dry_run=True)["changed"], job
+
+
+def test_a_batch_that_loses_a_deadlock_is_run_again(conn, migrated_database_url):
+    """The retry itself, forced: a second session holds a lock on the first batch's users and then
+    waits for a lock the job's batch holds, so PostgreSQL aborts one of the two."""
+    users = [row[0] for row in conn.execute(
+        'SELECT u."id" FROM "User" u JOIN "Tenant" k ON k."id" = u."tenantId" WHERE k.slug = \'globex\''
+        ' ORDER BY u."id" LIMIT 2')]
+    with psycopg.connect(migrated_database_url) as other:
+        other.execute("SET deadlock_timeout = '50ms'")
+        other.execute('SELECT 1 FROM "User" WHERE "id" = %s FOR UPDATE', (users[1],))
+        conn.execute("SET deadlock_timeout = '5s'")  # the other session is the one PostgreSQL aborts first
+
+        def close_the_cycle():
+            time.sleep(0.5)  # the job's batch now holds users[0] and waits for users[1]
+            try:
+                other.execute('SELECT 1 FROM "User" WHERE "id" = %s FOR UPDATE', (users[0],))
+            except psycopg.errors.DeadlockDetected:
+                pass
+            other.rollback()
+
+        closer = threading.Thread(target=close_the_cycle)
+        closer.start()
+        summary = run_job(conn, "partner-segregation", {"tenant": "globex", "triggered_by": WHO, "batch_size": 2},
+                          dry_run=False)
+        closer.join()
+    assert summary["outcome"] == "succeeded" and summary["changed"]
+    assert not run_job(conn, "partner-segregation", {"tenant": "globex", "triggered_by": WHO}, dry_run=True)["changed"]
