@@ -77,14 +77,18 @@ options:
     description:
       - Also delete reference rows (and dataset versions) that the dataset does not have, so that
         seeding an older snapshot restores it exactly. Every reference must then be in the dataset.
-      - An empty dataset never prunes anything.
+      - An empty dataset never prunes anything; with this option it fails the task unless
+        O(allow_empty=true).
     type: bool
     default: false
   allow_empty:
     description:
       - A dataset without any rows (the C(staging) and C(production) fixture sets until they are
-        populated from authoritative exports) fails the task unless this is V(true); then the task
-        succeeds with C(changed=false), a warning, and nothing written.
+        populated from authoritative exports) writes nothing - the task succeeds with
+        C(changed=false) and a warning, in check mode too.
+      - With O(prune=true) an empty dataset would mean deleting every reference row, so the task
+        fails instead, unless this is V(true) - then it succeeds with C(changed=false), a warning,
+        and nothing written or deleted.
     type: bool
     default: false
 notes:
