@@ -76,8 +76,7 @@ def test_empty_environments_pass_with_a_warning_and_write_nothing(run_playbook, 
 
 
 @pytest.mark.parametrize("inventory", ["staging", "production"])
-def test_empty_environments_with_prune_fail_clearly_and_change_nothing(run_playbook, migrated_database_url,
-                                                                      inventory):
+def test_empty_environments_with_prune_fail_clearly_and_change_nothing(run_playbook, migrated_database_url, inventory):
     before = seed_ci(run_playbook, migrated_database_url)
     variable = "SKILLFORGE_%s_DATABASE_URL" % inventory.upper()
     run = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url},

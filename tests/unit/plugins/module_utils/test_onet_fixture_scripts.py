@@ -163,4 +163,3 @@ def test_the_generator_never_writes_staging_or_production(tree):
         with pytest.raises(ValueError, match="never %s" % environment):
             generator.write_environment(environment)
     assert file_bytes(tree) == before
-
