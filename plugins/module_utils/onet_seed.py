@@ -478,13 +478,7 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
         raise SeedError("seed() needs an autocommit connection: it runs its own transaction")
     rows = dataset.row_counts()
     if dataset.is_empty():
-        message = ("the dataset at %s has no rows (populate it from an authoritative O*NET export)"
-                   % dataset.source)
-        if not allow_empty:
-            raise SeedError(message + "; nothing was written (set allow_empty to accept an empty dataset)")
-        empty_counts = {name: dict.fromkeys(COUNT_KINDS, 0) for name in list(rows) + [VERSIONS_TABLE]}
-        return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows, source_format=dataset.source_format,
-                          warnings=[message + "; nothing was seeded"], notes=list(dataset.notes))
+        return seed_nothing(dataset, rows, prune, allow_empty)
     result = None
     # The content checksums (pure Python) are computed on a second thread while this one waits for
     # the server (COPY, foreign-key checks, counts): the same values, sooner.
@@ -495,6 +489,24 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
         except _CheckModeRollback as rollback:
             result = rollback.result
     return result
+
+
+def seed_nothing(dataset: Dataset, rows: dict, prune: bool, allow_empty: bool) -> SeedResult:
+    """The result for a dataset without any row: nothing to write, in check mode or not.
+
+    Without ``prune`` that is harmless (the staging and production fixture sets are empty until
+    populated): a warning and ``changed: false``. With ``prune`` it would mean deleting every
+    reference row, which a seed never does: refused unless ``allow_empty``, and even then nothing
+    is deleted.
+    """
+    message = "the dataset at %s has no rows (populate it from an authoritative O*NET export)" % dataset.source
+    if prune and not allow_empty:
+        raise SeedError(message + "; with prune that would delete every reference row, so nothing was written "
+                        "(seed without prune, or set allow_empty to accept the empty dataset without deleting)")
+    empty_counts = {name: dict.fromkeys(COUNT_KINDS, 0) for name in list(rows) + [VERSIONS_TABLE]}
+    return SeedResult(changed=False, counts=empty_counts, datasets=[], rows=rows, source_format=dataset.source_format,
+                      warnings=[message + "; nothing was seeded%s" % (", nothing pruned" if prune else "")],
+                      notes=list(dataset.notes))
 
 
 def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mode: bool, prune: bool, diff: bool,
@@ -679,6 +691,8 @@ def summary(result: SeedResult, dataset: "Dataset | None", check_mode: bool) -> 
     """The one-line message of a seed (``dataset`` is None after the short cut)."""
     source_format = dataset.source_format if dataset is not None else result.source_format
     versions = ", ".join("%s %s" % (version["dataset"], version["version"]) for version in result.datasets)
+    if not any(result.rows.values()):
+        return "the dataset (%s) has no rows; nothing written" % source_format
     if not result.changed:
         return "reference data already matches %s (%s%s); nothing written" % (
             versions or "the dataset", source_format,

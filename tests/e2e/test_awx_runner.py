@@ -129,8 +129,12 @@ def reference_counts(url: str) -> dict:
 def test_seed_template_with_the_empty_staging_fixtures_writes_nothing(launch, migrated_database_url):
     job = launch("SkillForge reference data seeding (staging)", inputs={"database_url": migrated_database_url},
                  answers={"onet_seed_source_format": "fixtures", "onet_seed_prune": "no"})
-    assert job.status == "failed"
-    assert "nothing was written" in job.stdout
+    assert job.status == "successful", job.stdout
+    assert "has no rows" in job.stdout and "nothing was seeded" in job.stdout
+    pruning = launch("SkillForge reference data seeding (staging)", inputs={"database_url": migrated_database_url},
+                     answers={"onet_seed_source_format": "fixtures", "onet_seed_prune": "yes"})
+    assert pruning.status == "failed"
+    assert "with prune that would delete every reference row" in pruning.stdout
     assert set(reference_counts(migrated_database_url).values()) == {0}
 
 

@@ -1,4 +1,5 @@
-"""playbooks/seed.yml end to end through ansible-playbook: dry run, seed, re-seed, empty environments."""
+"""playbooks/seed.yml end to end through ansible-playbook: dry run, seed, re-seed, empty environments
+(with and without prune)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,17 +51,43 @@ def test_extra_var_chooses_the_environment(run_playbook, migrated_database_url):
     assert run.result(TASK)["database"]["source"] == "SKILLFORGE_CI_DATABASE_URL"
 
 
+def seed_ci(run_playbook, url: str) -> dict:
+    """Seed the ci fixture set into ``url``; return every reference row's key and xmin."""
+    seeded = run_playbook("playbooks/seed.yml", extra_vars={"skillforge_env": "ci"},
+                          env={"SKILLFORGE_CI_DATABASE_URL": url})
+    assert seeded.status == "successful", seeded.stdout
+    return snapshot(url)
+
+
 @pytest.mark.parametrize("inventory", ["staging", "production"])
-def test_empty_environments_fail_clearly_and_write_nothing(run_playbook, migrated_database_url, inventory):
+def test_empty_environments_pass_with_a_warning_and_write_nothing(run_playbook, migrated_database_url, inventory):
+    before = seed_ci(run_playbook, migrated_database_url)
+    variable = "SKILLFORGE_%s_DATABASE_URL" % inventory.upper()
+    for check in (True, False):
+        run = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url}, check=check,
+                           inventory=REPO_ROOT / "inventories" / inventory)
+        assert run.status == "successful", run.stdout
+        result = run.result(TASK)
+        assert not result["changed"] and result["rows_written"] == 0
+        assert result["msg"] == "the dataset (fixtures) has no rows; nothing written"
+        assert len(result["warnings"]) == 1 and "has no rows" in result["warnings"][0]
+        assert "[WARNING]" in run.stdout and "nothing was seeded" in run.stdout
+    assert snapshot(migrated_database_url) == before
+
+
+@pytest.mark.parametrize("inventory", ["staging", "production"])
+def test_empty_environments_with_prune_fail_clearly_and_change_nothing(run_playbook, migrated_database_url, inventory):
+    before = seed_ci(run_playbook, migrated_database_url)
     variable = "SKILLFORGE_%s_DATABASE_URL" % inventory.upper()
     run = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url},
-                       inventory=REPO_ROOT / "inventories" / inventory)
+                       extra_vars={"onet_seed_prune": True}, inventory=REPO_ROOT / "inventories" / inventory)
     assert run.status == "failed"
     failure = run.result(TASK)
-    assert "has no rows" in failure["msg"] and "allow_empty" in failure["msg"]
+    assert "has no rows" in failure["msg"] and "with prune that would delete every reference row" in failure["msg"]
+    assert "allow_empty" in failure["msg"]
     allowed = run_playbook("playbooks/seed.yml", env={variable: migrated_database_url},
-                           extra_vars={"onet_seed_allow_empty": True},
+                           extra_vars={"onet_seed_prune": True, "onet_seed_allow_empty": True},
                            inventory=REPO_ROOT / "inventories" / inventory)
     assert allowed.status == "successful", allowed.stdout
-    assert not allowed.result(TASK)["changed"] and "nothing was seeded" in allowed.stdout
-    assert reference_rows(migrated_database_url) == 0
+    assert not allowed.result(TASK)["changed"] and "nothing pruned" in allowed.stdout
+    assert snapshot(migrated_database_url) == before

