@@ -69,7 +69,7 @@ SELECT wanted.job
  ORDER BY wanted.job
 """
 
-OUTCOMES = ("running", "succeeded", "failed")
+OUTCOMES = ("running", "succeeded", "failed", "interrupted")
 MAX_READ_LIMIT = 1000
 
 
@@ -217,13 +217,14 @@ class AuditRun:
         self._write(conn, self.counts, self.batches, "succeeded", finished_at=finished_at)
         self.outcome, self.finished_at = "succeeded", finished_at
 
-    def fail(self, conn, error: str) -> None:
-        """After the failing batch rolled back: mark the run failed in a transaction of its own."""
+    def fail(self, conn, error: str, outcome: str = "failed") -> None:
+        """After the failing batch rolled back (or, ``interrupted``, between two batches): record
+        the outcome in a transaction of its own."""
         self._pending = None
         finished_at = utcnow()
         with conn.transaction():
-            self._write(conn, self.counts, self.batches, "failed", error=error, finished_at=finished_at)
-        self.outcome, self.error, self.finished_at = "failed", error, finished_at
+            self._write(conn, self.counts, self.batches, outcome, error=error, finished_at=finished_at)
+        self.outcome, self.error, self.finished_at = outcome, error, finished_at
 
     def summary(self) -> dict:
         summary = build_summary(self.job, "execute", self.scope, self.triggered_by, self.triggered_by_source,

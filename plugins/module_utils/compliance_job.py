@@ -84,6 +84,11 @@ class JobRunError(JobError):
     """The database failed mid-run: committed batches stay, the failing batch was rolled back."""
 
 
+class JobInterrupted(JobError):
+    """The run stopped between two batches (``should_stop`` said why): committed batches stay,
+    the audit row says ``interrupted``, and running the job again finishes the rest."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One kind of row a job changes.
@@ -467,8 +472,10 @@ def changed_parts(before, after) -> tuple:
 _ABSENT = object()
 
 
-def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun) -> None:
-    """Execute batch after batch; each commits its users, their rows and the audit counts."""
+def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun,
+                 should_stop=None) -> None:
+    """Execute batch after batch; each commits its users, their rows and the audit counts.
+    ``should_stop()`` is asked after every batch; a reason stops the run there (JobInterrupted)."""
     change = _counting_statement(definition, False)
     lock = _lock_query(scope, definition.user_lock)
     order_width = len(_order(scope))
@@ -478,6 +485,12 @@ def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, r
         if not keys:
             return
         after = keys[-1]
+        reason = should_stop() if should_stop is not None else None
+        if reason:
+            message = ("%s: stopped after %d committed batch(es): %s; run the job again to finish the rest"
+                       % (definition.name, run.batches, reason))
+            run.fail(conn, message, outcome="interrupted")
+            raise JobInterrupted(message, run.summary())
 
 
 def _run_batch(conn, definition, scope, options, run, change, lock, order_width, after) -> list:
@@ -510,9 +523,10 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
 
 
 def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,
-                   log=None, sample_size: int = 0) -> JobOutcome:
+                   log=None, sample_size: int = 0, should_stop=None) -> JobOutcome:
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
-    or lock and execute in batches. Raises ``JobError``s; the connection is left idle."""
+    or lock and execute in batches. Raises ``JobError``s; the connection is left idle.
+    ``should_stop`` (executions only): asked between batches, a reason stops the run there."""
     started_at = audit.utcnow()
     options = common_options(definition, options)
     base = dict(job=definition.name, triggered_by=options["triggered_by"],
@@ -547,7 +561,10 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         sample = _sample(conn, definition, scope, sample_size)
         run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
         try:
-            _run_batches(conn, definition, scope, options, run)
+            _run_batches(conn, definition, scope, options, run, should_stop)
+        except JobInterrupted as interrupted:
+            audit.emit(interrupted.summary, log)
+            raise
         except psycopg.Error as error:
             message = "%s: failed after %d committed batch(es): %s" % (definition.name, run.batches, safe_error(error))
             try:

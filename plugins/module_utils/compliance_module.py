@@ -15,6 +15,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_regi
     job_definition,
     run_job_with_sample,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils.controller import controller_watch
 from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
     database_argument_spec,
     open_database,
@@ -60,7 +61,8 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
     try:
         outcome = run_job_with_sample(conn, job_name, options, dry_run=module.check_mode, log=module.log,
-                                      sample_size=DIFF_SAMPLE_SIZE if module._diff else 0)
+                                      sample_size=DIFF_SAMPLE_SIZE if module._diff else 0,
+                                      should_stop=controller_watch())
     except JobError as error:
         module.fail_json(msg=str(error), summary=error.summary, database=resolved.describe())
     finally:

@@ -38,10 +38,12 @@ def job_definition(job_name: str):
     return JOBS[job_name]
 
 
-def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0):
+def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0,
+                        should_stop=None):
     """``JobOutcome(summary, sample)``: the sample (diff mode) holds before/after values and is
-    never logged or audited."""
-    return run_definition(conn, job_definition(job_name), options, dry_run, log=log, sample_size=sample_size)
+    never logged or audited. ``should_stop``: see ``compliance_job.run_definition``."""
+    return run_definition(conn, job_definition(job_name), options, dry_run, log=log, sample_size=sample_size,
+                          should_stop=should_stop)
 
 
 def run_job(conn, job_name: str, options: dict, dry_run: bool, log=None) -> dict:

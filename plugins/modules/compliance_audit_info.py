@@ -32,9 +32,11 @@ options:
     choices: [consent-revocation, data-retention, partner-segregation]
   outcome:
     description:
-      - Only runs with this stored outcome. V(running) includes interrupted runs.
+      - Only runs with this stored outcome. V(running) includes runs that were killed (their
+        C(state) is V(interrupted)); V(interrupted) is a run that stopped itself between two
+        batches because the controller that started it was gone.
     type: str
-    choices: [running, succeeded, failed]
+    choices: [running, succeeded, failed, interrupted]
   tenant:
     description:
       - Only runs scoped to this tenant slug.
@@ -117,10 +119,11 @@ runs:
       description: >-
         V(succeeded), V(failed), V(running) (its job's lock is held and it is the job's latest run,
         so it may still be running - in the seconds before a new run's first batch commits, that new
-        run holds the lock), or V(interrupted) (recorded as running, but killed).
+        run holds the lock), or V(interrupted) (recorded as running, but killed; or stopped between two
+        batches when the controller that started it was gone).
       type: str
     outcome:
-      description: The outcome as stored - V(running), V(succeeded) or V(failed).
+      description: The outcome as stored - V(running), V(succeeded), V(failed) or V(interrupted).
       type: str
     scope:
       description: What the run covered - tenant slug, user ids, cutoff, as the job's summary reports it.
