@@ -120,9 +120,10 @@ def test_queue_true_adds_one_job_node_consumes_it(tmp_path, run_playbook, queue_
     consumed = node_bullmq.run("consume", queue="data-retention-jobs", prefix=queue_prefix, count=2, timeoutMs=3000)
     job, = consumed["jobs"]
     assert (job["id"], job["name"]) == (queued["job_id"], "data-retention")
-    assert job["data"] == {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01", "retentionMonths": 24,
-                           "triggeredBy": "dpo@example.invalid", "reason": "ticket 9", "batchSize": 200,
-                           "lockTimeout": 0, "dryRun": False}
+    # retention_months is not set, so the payload has no retentionMonths (the job's default, 24, or
+    # here the cutoff applies).
+    assert job["data"] == {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01", "triggeredBy": "dpo@example.invalid",
+                           "reason": "ticket 9", "batchSize": 200, "lockTimeout": 0, "dryRun": False}
     assert job["opts"]["attempts"] == 4 and job["opts"]["backoff"] == {"type": "exponential", "delay": 5000}
 
 
