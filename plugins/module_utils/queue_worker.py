@@ -15,8 +15,8 @@ Each job opens its own database connection and calls the compliance entry point
 the job's BullMQ return value. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
 fails the job at once (BullMQ's UnrecoverableError); any other failure (database down, job lock
 busy) is retried as the job's attempts and backoff say, and ends in the failed set with a safe
-reason. One JSON line per job is logged with ``job`` and the counts. Nothing here imports
-Ansible.
+reason. One JSON line per job is logged with ``job``, the counts and any warnings. Nothing here
+imports Ansible.
 """
 
 from __future__ import annotations
@@ -190,6 +190,9 @@ class JobLog:
     def completed(self, job, summary) -> None:
         record = dict(self._base(job), state="completed", counts=(summary or {}).get("counts"),
                       mode=(summary or {}).get("mode"), audit_id=(summary or {}).get("audit_id"))
+        warnings = (summary or {}).get("warnings")
+        if warnings:  # a partner segregation without a tenant: completed, nothing changed
+            record["warnings"] = warnings
         self.settings.emit(record)
         self.outcomes.append(dict(record, summary=summary))
 

@@ -195,6 +195,26 @@ def test_who_asked_is_the_producer_or_else_the_queue(seeded_url, queue_prefix, n
     assert requesters(seeded_url) == expected
 
 
+def test_partner_segregation_without_a_tenant_completes_with_its_warning(seeded_url, queue_prefix, node_bullmq):
+    before = content(seeded_url)
+    node_bullmq.run("add", queue="partner-segregation-jobs", prefix=queue_prefix, name="partner-segregation",
+                    data={"scope": {}, "triggeredBy": "ops@example.invalid"}, opts={"jobId": "api-segregation-1"})
+    settings = settings_for(seeded_url)
+
+    outcome, = queue_worker.drain(target_for(queue_prefix), settings)["jobs"]
+
+    summary = outcome["summary"]
+    assert (outcome["state"], summary["changed"], summary["outcome"]) == ("completed", False, "skipped")
+    assert summary["warnings"] == ["partner-segregation: no tenant given, so no tenant's JSON can be stamped; nothing "
+                                   "was changed (set tenant to the tenant whose users' JSON gets its ids)"]
+    assert summary["counts"] == {"resumeUpdates": 0, "notificationUpdates": 0}
+    record, = [json.loads(line) for line in settings.lines]  # the worker logs the warning
+    assert (record["state"], record["warnings"]) == ("completed", summary["warnings"])
+    seen_by_node = node_bullmq.run("get", queue="partner-segregation-jobs", prefix=queue_prefix, id="api-segregation-1")
+    assert seen_by_node["state"] == "completed" and seen_by_node["returnvalue"] == summary
+    assert content(seeded_url) == before and audit_rows(seeded_url) == []
+
+
 def test_database_down_is_retried_with_exponential_backoff_then_kept_in_failed(queue_prefix):
     target = target_for(queue_prefix)
     down = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
