@@ -17,15 +17,17 @@ options:
       - Optional, as the runbook's C(--triggered-by) is. When not set, the identity running the job
         is recorded, C(<OS user>@<host>) of the process that runs the module, with
         C(triggered_by_source=os-user). The P(skillforge.dataops.compliance#role) role passes the
-        AWX user who launched the job instead, when there is one.
+        AWX user who launched the job instead, when there is one. A job queued (O(queue=true))
+        without it records its queue and job id instead, C(queue:<queue>/<job id>) (docs/QUEUE.md).
     type: str
   triggered_by_source:
     description:
       - Where O(triggered_by) came from, recorded beside it (C(triggeredBySource) in the audit
         trail, C(triggered_by_source) in the summary). V(option) (the default) - given by whoever
         runs the task; V(awx) - the AWX user who launched the job template.
-      - Requires O(triggered_by). Queued jobs record V(producer) or V(queue) (docs/QUEUE.md) and a
-        job run without O(triggered_by) records V(os-user).
+      - Requires O(triggered_by). With O(queue=true) it goes with the job, as the worker records it;
+        a queued job that states no source records V(producer), one without a requester V(queue)
+        (docs/QUEUE.md), and a job run without O(triggered_by) records V(os-user).
     type: str
     choices: [option, awx]
   reason:

@@ -36,9 +36,11 @@ options:
 requirements:
   - redis >= 6.2 (Python)
   - bullmq >= 3.4 (Python)
+  - jsonschema >= 4.18 (Python)
 notes:
   - The queues are C(consent-revocation-jobs), C(data-retention-jobs) and
-    C(partner-segregation-jobs); the job payload is documented in docs/QUEUE.md of the collection.
+    C(partner-segregation-jobs); the job payload is documented in docs/QUEUE.md of the collection,
+    with its JSON Schema, which every job is checked against before it is added.
   - Results carry a C(redis) dictionary saying which source the URL came from, with the password
     redacted.
 """

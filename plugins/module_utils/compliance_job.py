@@ -44,6 +44,9 @@ COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batc
 # Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
 # launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
 TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
+# The sources a caller may state with triggered_by (a module's triggered_by_source, a queued job's
+# triggeredBySource); the others are what a run records when nobody states one.
+STATED_SOURCES = ("option", "awx")
 
 # Prisma stores UTC in TIMESTAMP(3) columns and sets "updatedAt" itself: so do the jobs.
 UTC_NOW = "(now() AT TIME ZONE 'UTC')"

@@ -9,6 +9,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     COMMON_OPTIONS,
+    STATED_SOURCES,
     JobError,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
@@ -33,7 +34,7 @@ def compliance_argument_spec(**job_options) -> dict:
     spec = database_argument_spec()
     spec.update(
         triggered_by=dict(type="str"),
-        triggered_by_source=dict(type="str", choices=["option", "awx"]),
+        triggered_by_source=dict(type="str", choices=list(STATED_SOURCES)),
         reason=dict(type="str"),
         note=dict(type="str"),
         batch_size=dict(type="int"),

@@ -5,8 +5,9 @@
 enqueueing and reading jobs back.
 
 The API's Node workers consume these queues, so the contract here (queue names, job names,
-camelCase payload, job options) is the one documented in docs/QUEUE.md. Jobs are added with the
-``bullmq`` Python package, which runs BullMQ's own Lua scripts. Nothing here imports Ansible.
+camelCase payload and its JSON Schema in ``queue_payload_schema``, job options) is the one
+documented in docs/QUEUE.md. Jobs are added with the ``bullmq`` Python package, which runs
+BullMQ's own Lua scripts. Nothing here imports Ansible.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ansible_collections.skillforge.dataops.plugins.module_utils.queue_payload_schema import violation
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
     QueueConfigError,
     ResolvedRedis,
@@ -131,21 +133,31 @@ def build_payload(options: dict, dry_run: bool) -> dict:
     return data
 
 
-def parse_payload(data) -> tuple:
-    """``(options, dry_run)`` in the collection's terms from a job's data (from any producer)."""
-    if not isinstance(data, dict):
-        raise JobInputError("job data must be a JSON object, got %s" % type(data).__name__)
-    data = dict(data)
+def validate_payload(entry: QueuedJob, data) -> dict:
+    """The data if it matches its job's schema (``queue_payload_schema``), else JobInputError."""
+    problem = violation(entry.name, data)
+    if problem is not None:
+        raise JobInputError("%s: %s" % (entry.name, problem))
+    return data
+
+
+def parse_payload(entry: QueuedJob, data, job_id: str) -> tuple:
+    """``(options, dry_run)`` in the collection's terms from the data of a queued job (from any
+    producer), checked against its job's schema.
+
+    Who asked is the producer's ``triggeredBy``, from the source the producer states
+    (``triggeredBySource``) or else ``producer``; without it, the queue asked:
+    ``queue:<queue>/<job id>`` from the source ``queue``.
+    """
+    data = dict(validate_payload(entry, data))
     dry_run = data.pop("dryRun", False)
-    if not isinstance(dry_run, bool):
-        raise JobInputError("job data field dryRun must be true or false")
-    scope = data.pop("scope", None) or {}
-    if not isinstance(scope, dict):
-        raise JobInputError("job data field scope must be a JSON object")
     option_names = {payload: option for option, payload in PAYLOAD_NAMES.items()}
     options = {}
-    for key, value in list(scope.items()) + list(data.items()):
+    for key, value in list(data.pop("scope", {}).items()) + list(data.items()):
         options[option_names.get(key, _snake(key))] = _json_value(value, _snake)
+    if options.get("triggered_by") is None:
+        options.update(triggered_by="queue:%s/%s" % (entry.queue, job_id), triggered_by_source="queue")
+    options.setdefault("triggered_by_source", "producer")
     return options, dry_run
 
 
@@ -223,7 +235,7 @@ class EnqueueRequest:
 def enqueue_request(job: str, options: dict, dry_run: bool, attempts: int = DEFAULT_ATTEMPTS,
                     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> EnqueueRequest:
     entry = queued_job(job)
-    data = build_payload(options, dry_run)
+    data = validate_payload(entry, build_payload(options, dry_run))
     job_id = job_id_for(entry, data)
     return EnqueueRequest(entry, data, job_id, job_options(job_id, attempts, backoff_seconds))
 

@@ -12,10 +12,11 @@ Two ways to run it, one job path:
 
 Each job opens its own database connection and calls the compliance entry point
 (``compliance_registry.run_job``), which audits the run exactly as an inline run; its summary is
-the job's BullMQ return value. Bad input fails the job at once (BullMQ's UnrecoverableError); any
-other failure (database down, job lock busy) is retried as the job's attempts and backoff say, and
-ends in the failed set with a safe reason. One JSON line per job is logged with ``job`` and the
-counts. Nothing here imports Ansible.
+the job's BullMQ return value. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
+fails the job at once (BullMQ's UnrecoverableError); any other failure (database down, job lock
+busy) is retried as the job's attempts and backoff say, and ends in the failed set with a safe
+reason. One JSON line per job is logged with ``job``, the counts and any warnings. Nothing here
+imports Ansible.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
     BY_QUEUE,
     DEFAULT_PREFIX,
     JobInputError,
+    QueuedJob,
     QueueTarget,
     parse_payload,
     validate_prefix,
@@ -134,12 +136,12 @@ def failure_reason(error: BaseException) -> tuple:
     return "%s: %s" % (type(error).__name__, lines[0][:500] if lines else ""), True
 
 
-def execute_job(settings: WorkerSettings, job: str, data) -> dict:
+def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -> dict:
     """Run one queued job against the database (blocking; the worker calls it in a thread)."""
-    options, dry_run = parse_payload(data)
+    options, dry_run = parse_payload(entry, data, job_id)
     conn = connect(settings.database, application_name=APPLICATION_NAME, connect_timeout=settings.connect_timeout)
     try:
-        summary = settings.run_job(conn, job, options, dry_run, log=lambda line: None)
+        summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None)
     finally:
         conn.close()
     # The return value is stored as JSON: make sure it is plain JSON.
@@ -153,7 +155,7 @@ def _processor(settings: WorkerSettings, queue: str):
         if job.name != entry.name:
             raise UnrecoverableError("queue %s runs %s jobs, not %r" % (queue, entry.name, job.name))
         try:
-            return await asyncio.to_thread(execute_job, settings, entry.job, job.data)
+            return await asyncio.to_thread(execute_job, settings, entry, job.data, job.id)
         except Exception as error:
             reason, retry = failure_reason(error)
             raise (JobFailed(reason) if retry else UnrecoverableError(reason)) from None
@@ -188,6 +190,9 @@ class JobLog:
     def completed(self, job, summary) -> None:
         record = dict(self._base(job), state="completed", counts=(summary or {}).get("counts"),
                       mode=(summary or {}).get("mode"), audit_id=(summary or {}).get("audit_id"))
+        warnings = (summary or {}).get("warnings")
+        if warnings:  # a partner segregation without a tenant: completed, nothing changed
+            record["warnings"] = warnings
         self.settings.emit(record)
         self.outcomes.append(dict(record, summary=summary))
 

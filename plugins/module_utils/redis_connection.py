@@ -39,8 +39,10 @@ except ImportError as import_error:  # reported by the modules through missing_r
     aioredis = redis_errors = Retry = NoBackoff = None
     REDIS_IMPORT_ERROR = import_error
 
-# job_queue and queue_worker import bullmq themselves; here we only say whether it is installed.
+# job_queue, queue_worker and queue_payload_schema import bullmq and jsonschema themselves; here we
+# only say whether they are installed.
 BULLMQ_MISSING = importlib.util.find_spec("bullmq") is None
+JSONSCHEMA_MISSING = importlib.util.find_spec("jsonschema") is None
 
 LOCAL_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5
@@ -66,6 +68,8 @@ def missing_libraries() -> list:
         missing.append("redis")
     if BULLMQ_MISSING:
         missing.append("bullmq")
+    if JSONSCHEMA_MISSING:
+        missing.append("jsonschema")
     return missing
 
 

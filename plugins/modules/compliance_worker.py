@@ -208,6 +208,9 @@ def main():
         result = drain(target, settings, limit=module.params["limit"], time_budget=module.params["time_budget"])
     except QueueError as error:
         module.fail_json(msg=str(error), **common)
+    for job in result["jobs"]:
+        for warning in job.get("warnings", ()):
+            module.warn("%s %s: %s" % (job["queue"], job["job_id"], warning))
     failed = [job for job in result["jobs"] if job["state"] == "failed"]
     if failed and module.params["fail_on_failed_jobs"]:
         module.fail_json(msg="%d of %d job(s) failed: %s" % (len(failed), len(result["jobs"]), "; ".join(

@@ -22,8 +22,8 @@ options:
   retention_months:
     description:
       - The retention window - users inactive for longer are purged. Ignored when O(before) is set.
+      - When not set, 24 months.
     type: int
-    default: 24
   before:
     description:
       - An explicit ISO-8601 cutoff (date or date-time; without a zone it is UTC). Wins over
@@ -135,7 +135,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_modu
 
 def main():
     run_compliance_module("data-retention", dict(
-        retention_months=dict(type="int", default=24), before=dict(type="str"), tenant=dict(type="str")))
+        retention_months=dict(type="int"), before=dict(type="str"), tenant=dict(type="str")))
 
 
 if __name__ == "__main__":

@@ -8,24 +8,24 @@ from ansible_collections.skillforge.dataops.plugins.module_utils import job_queu
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
 from queue_testing import REDIS_URL, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
-# In the collection's terms, as a compliance module passes them (not every job takes every option:
-# Node does not care, and the worker refuses what its job does not take).
+# In the collection's terms, as a compliance module passes them: each job with the options it takes.
+COMMON = {"triggered_by": "dpo@example.invalid", "reason": "GDPR art. 17 request", "note": None, "batch_size": 500}
 OPTIONS = {
-    "tenant": "acme-partners",
-    "user": ["usr-1", "usr-2"],
-    "before": "2026-01-01T00:00:00+00:00",
-    "retention_months": None,
-    "triggered_by": "dpo@example.invalid",
-    "reason": "GDPR art. 17 request",
-    "note": None,
-    "batch_size": 500,
+    "consent-revocation": dict(COMMON, user=["usr-1", "usr-2"]),
+    "data-retention": dict(COMMON, tenant="acme-partners", before="2026-01-01T00:00:00+00:00", retention_months=None),
+    "partner-segregation": dict(COMMON, tenant="acme-partners"),
+}
+PAYLOADS = {
+    "consent-revocation": {"scope": {"user": ["usr-1", "usr-2"]}},
+    "data-retention": {"scope": {"tenant": "acme-partners"}, "cutoff": "2026-01-01T00:00:00+00:00"},
+    "partner-segregation": {"scope": {"tenant": "acme-partners"}},
 }
 
 
 @pytest.mark.parametrize("entry", job_queue.QUEUED_JOBS, ids=lambda entry: entry.job)
 def test_job_enqueued_from_python_is_consumed_by_node_worker(entry, queue_prefix, node_bullmq):
     target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
-    request = job_queue.enqueue_request(entry.job, OPTIONS, dry_run=False, attempts=4, backoff_seconds=2)
+    request = job_queue.enqueue_request(entry.job, OPTIONS[entry.job], dry_run=False, attempts=4, backoff_seconds=2)
     added = job_queue.enqueue(target, request)
     assert added["changed"] is True and added["state"] == "waiting"
 
@@ -35,14 +35,8 @@ def test_job_enqueued_from_python_is_consumed_by_node_worker(entry, queue_prefix
     job = consumed["jobs"][0]
     assert job["id"] == request.job_id
     assert job["name"] == entry.name
-    assert job["data"] == {
-        "scope": {"tenant": "acme-partners", "user": ["usr-1", "usr-2"]},
-        "cutoff": "2026-01-01T00:00:00+00:00",
-        "triggeredBy": "dpo@example.invalid",
-        "reason": "GDPR art. 17 request",
-        "batchSize": 500,
-        "dryRun": False,
-    }
+    assert job["data"] == dict(PAYLOADS[entry.job], triggeredBy="dpo@example.invalid", reason="GDPR art. 17 request",
+                               batchSize=500, dryRun=False)
     assert job["opts"]["attempts"] == 4
     assert job["opts"]["backoff"] == {"type": "exponential", "delay": 2000}
     assert job["opts"]["removeOnComplete"] == job_queue.KEEP_COMPLETED
@@ -55,7 +49,7 @@ def test_job_enqueued_from_python_is_consumed_by_node_worker(entry, queue_prefix
 def test_deterministic_ids_are_accepted_by_node_bullmq(node_bullmq):
     for entry in job_queue.QUEUED_JOBS:
         for dry_run in (True, False):
-            job_id = job_queue.enqueue_request(entry.job, OPTIONS, dry_run).job_id
+            job_id = job_queue.enqueue_request(entry.job, OPTIONS[entry.job], dry_run).job_id
             assert node_bullmq.run("validate", jobId=job_id) == {"valid": True}
 
 
@@ -68,7 +62,7 @@ def test_ids_node_bullmq_rejects_are_rejected_before_redis(job_id, node_bullmq):
 
 def test_node_sees_one_job_when_python_enqueues_twice(queue_prefix, node_bullmq):
     target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
-    request = job_queue.enqueue_request("data-retention", OPTIONS, dry_run=True)
+    request = job_queue.enqueue_request("data-retention", OPTIONS["data-retention"], dry_run=True)
     assert job_queue.enqueue(target, request)["changed"] is True
     again = job_queue.enqueue(target, request)
     assert again["changed"] is False and again["state"] == "waiting"

@@ -4,6 +4,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import psycopg
+import redis
 import yaml
 
 import sample_data
@@ -107,6 +108,7 @@ def test_queue_true_adds_one_job_node_consumes_it(tmp_path, run_playbook, queue_
         task("Predict", "data_retention", check=True, **options),
         task("Queue", "data_retention", **options),
         task("Queue again", "data_retention", **options),
+        task("Refused", "consent_revocation", ignore_errors=True, tenant="globex", user=["usr-1"], queue=True),
     ), extra_vars={"prefix": queue_prefix},
         # Queueing never touches the database: an unreachable one proves it.
         env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/unused" % closed_port(), "REDIS_URL": REDIS_URL})
@@ -117,13 +119,20 @@ def test_queue_true_adds_one_job_node_consumes_it(tmp_path, run_playbook, queue_
     assert (queued["changed"], queued["state"], queued["job_id"]) == (True, "waiting", predicted["job_id"])
     assert (again["changed"], again["state"], again["job_id"]) == (False, "waiting", queued["job_id"])
     assert queued["queue"] == "data-retention-jobs" and "summary" not in queued
+    # A payload the JSON Schema refuses fails the task in one line, and nothing is written to Redis.
+    refused = run.result("Refused")
+    assert failed_tasks(run) == ["Refused"] and refused["msg"] == (
+        "consent-revocation: job data field scope: {'tenant': 'globex', 'user': ['usr-1']} has too many properties; "
+        "expected an object with exactly one of tenant or user")
+    assert not list(redis.Redis.from_url(REDIS_URL).scan_iter(match="%s:consent-revocation-jobs:*" % queue_prefix))
 
     consumed = node_bullmq.run("consume", queue="data-retention-jobs", prefix=queue_prefix, count=2, timeoutMs=3000)
     job, = consumed["jobs"]
     assert (job["id"], job["name"]) == (queued["job_id"], "data-retention")
-    assert job["data"] == {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01", "retentionMonths": 24,
-                           "triggeredBy": "dpo@example.invalid", "reason": "ticket 9", "batchSize": 200,
-                           "lockTimeout": 0, "dryRun": False}
+    # retention_months is not set, so the payload has no retentionMonths (the job's default, 24, or
+    # here the cutoff applies).
+    assert job["data"] == {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01", "triggeredBy": "dpo@example.invalid",
+                           "reason": "ticket 9", "batchSize": 200, "lockTimeout": 0, "dryRun": False}
     assert job["opts"]["attempts"] == 4 and job["opts"]["backoff"] == {"type": "exponential", "delay": 5000}
 
 

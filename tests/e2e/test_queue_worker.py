@@ -141,6 +141,80 @@ def test_bad_input_fails_at_once_without_retry_and_changes_nothing(seeded_url, q
     assert content(seeded_url) == before and audit_rows(seeded_url) == []
 
 
+@pytest.mark.parametrize("data, reason", [
+    ({"tenant": "globex", "triggeredBy": "api"}, "data-retention: job data: unknown field 'tenant'; expected only scope, "),
+    ({"scope": {"tenant": "globex"}, "cutoff": "last year"}, "data-retention: job data field cutoff: 'last year' is not "
+     "valid; expected an ISO 8601 date or date-time"),
+], ids=["top-level tenant", "cutoff"])
+def test_data_failing_the_schema_fails_at_once_without_retry(data, reason, seeded_url, queue_prefix, node_bullmq):
+    before = content(seeded_url)
+    target = target_for(queue_prefix)
+    node_bullmq.run("add", queue="data-retention-jobs", prefix=queue_prefix, name="data-retention", data=data,
+                    opts={"jobId": "api-bad-1", "attempts": 3})
+
+    outcome, = queue_worker.drain(target, settings_for(seeded_url))["jobs"]
+
+    assert (outcome["state"], outcome["will_retry"], outcome["attempt"]) == ("failed", False, 1)
+    job = job_queue.queue_status(target, ["data-retention-jobs"], job_id="api-bad-1")["job"]
+    assert job["state"] == "failed" and job["failed_reason"].startswith(reason)
+    assert content(seeded_url) == before and audit_rows(seeded_url) == []
+
+
+def requesters(url: str) -> list:
+    with psycopg.connect(url) as conn:
+        return conn.execute('SELECT "triggeredBy", "triggeredBySource" FROM "ComplianceAuditLog" ORDER BY "startedAt"'
+                            ).fetchall()
+
+
+def test_who_asked_is_the_producer_or_else_the_queue(seeded_url, queue_prefix, node_bullmq):
+    """The API may queue a job without triggeredBy (the runbook's --triggered-by is optional): the
+    queue and job id are recorded as the requester. A producer's triggeredBy is recorded with the
+    source it states (a module's triggered_by_source), else ``producer``."""
+    entry = job_queue.queued_job("data-retention")
+    target = target_for(queue_prefix)
+    added_by_node = {
+        "api-retention-1": {"scope": {"tenant": "globex"}, "cutoff": "2024-06-01T00:00:00Z", "dryRun": False},
+        "api-retention-2": {"scope": {"tenant": "umbrella"}, "cutoff": "2024-06-01", "triggeredBy": "privacy@example.invalid"},
+    }
+    for job_id, data in added_by_node.items():
+        node_bullmq.run("add", queue=entry.queue, prefix=queue_prefix, name=entry.name, data=data,
+                        opts={"jobId": job_id, "attempts": 3})
+        stored = node_bullmq.run("get", queue=entry.queue, prefix=queue_prefix, id=job_id)["data"]
+        assert job_queue.validate_payload(entry, stored) == data  # what Node stored passes the schema
+    by_module = job_queue.enqueue_request(
+        "data-retention", dict(REQUESTS["data-retention"], tenant="initech", triggered_by_source="awx"), dry_run=False)
+    job_queue.enqueue(target, by_module)
+
+    outcomes = queue_worker.drain(target, settings_for(seeded_url))["jobs"]
+
+    assert [(o["job_id"], o["state"]) for o in outcomes] == [
+        ("api-retention-1", "completed"), ("api-retention-2", "completed"), (by_module.job_id, "completed")]
+    expected = [("queue:data-retention-jobs/api-retention-1", "queue"), ("privacy@example.invalid", "producer"),
+                ("dpo@example.invalid", "awx")]
+    assert [(o["summary"]["triggered_by"], o["summary"]["triggered_by_source"]) for o in outcomes] == expected
+    assert requesters(seeded_url) == expected
+
+
+def test_partner_segregation_without_a_tenant_completes_with_its_warning(seeded_url, queue_prefix, node_bullmq):
+    before = content(seeded_url)
+    node_bullmq.run("add", queue="partner-segregation-jobs", prefix=queue_prefix, name="partner-segregation",
+                    data={"scope": {}, "triggeredBy": "ops@example.invalid"}, opts={"jobId": "api-segregation-1"})
+    settings = settings_for(seeded_url)
+
+    outcome, = queue_worker.drain(target_for(queue_prefix), settings)["jobs"]
+
+    summary = outcome["summary"]
+    assert (outcome["state"], summary["changed"], summary["outcome"]) == ("completed", False, "skipped")
+    assert summary["warnings"] == ["partner-segregation: no tenant given, so no tenant's JSON can be stamped; nothing "
+                                   "was changed (set tenant to the tenant whose users' JSON gets its ids)"]
+    assert summary["counts"] == {"resumeUpdates": 0, "notificationUpdates": 0}
+    record, = [json.loads(line) for line in settings.lines]  # the worker logs the warning
+    assert (record["state"], record["warnings"]) == ("completed", summary["warnings"])
+    seen_by_node = node_bullmq.run("get", queue="partner-segregation-jobs", prefix=queue_prefix, id="api-segregation-1")
+    assert seen_by_node["state"] == "completed" and seen_by_node["returnvalue"] == summary
+    assert content(seeded_url) == before and audit_rows(seeded_url) == []
+
+
 def test_database_down_is_retried_with_exponential_backoff_then_kept_in_failed(queue_prefix):
     target = target_for(queue_prefix)
     down = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
