@@ -18,13 +18,17 @@ import re
 # SQLSTATE classes whose primary message can quote a value: data exceptions (22). Integrity
 # violations (23) name the relation, column and constraint there and put the row in DETAIL.
 VALUE_QUOTING_CLASSES = ("22",)
+# Classes whose messages name objects and never quote data: syntax or access rule violation (42:
+# `relation "X" does not exist`, `permission denied for table X`), invalid schema or catalog name.
+OBJECT_NAMING_CLASSES = ("42", "3D", "3F")
 QUOTED = re.compile(r'"(?:[^"]|"")*"')
 ECHO_LIMIT = 60
 
 
 def database_error_summary(error: Exception) -> str:
     """One line for an audit row or a task: the error class, SQLSTATE and the table and constraint
-    it names. Never the server's message text or DETAIL."""
+    it names. The server's message only for classes whose messages name objects, never data (an
+    undefined table, a missing privilege); never DETAIL."""
     diag = getattr(error, "diag", None)
     parts = [type(error).__name__]
     for label, attribute in (("table", "table_name"), ("constraint", "constraint_name")):
@@ -32,6 +36,9 @@ def database_error_summary(error: Exception) -> str:
         if value:
             parts.append("%s %s" % (label, value))
     sqlstate = getattr(error, "sqlstate", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary and (sqlstate or "")[:2] in OBJECT_NAMING_CLASSES:
+        parts.append("- %s" % clip(primary, 200))
     return " ".join(parts) + (" (SQLSTATE %s)" % sqlstate if sqlstate else "")
 
 

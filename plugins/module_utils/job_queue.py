@@ -34,6 +34,8 @@ except ImportError:  # reported through redis_connection.missing_libraries()
 DEFAULT_PREFIX = "bull"
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 30
+MAX_ATTEMPTS = 100
+MAX_BACKOFF_SECONDS = 86400
 # Completed jobs are trimmed (their summaries are also in ComplianceAuditLog); failed ones are
 # kept until someone looks at them.
 KEEP_COMPLETED = {"count": 1000, "age": 7 * 24 * 3600}
@@ -192,10 +194,11 @@ def validate_prefix(prefix: str) -> str:
 def job_options(job_id: str, attempts: int = DEFAULT_ATTEMPTS,
                 backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> dict:
     """BullMQ JobsOptions: retries with exponential backoff, completed trimmed, failed kept."""
-    if attempts < 1:
-        raise QueueConfigError("queue_attempts must be at least 1")
-    if backoff_seconds < 0:
-        raise QueueConfigError("queue_backoff must not be negative")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise QueueConfigError("queue_attempts must be a whole number from 1 to %d" % MAX_ATTEMPTS)
+    if isinstance(backoff_seconds, bool) or not isinstance(backoff_seconds, (int, float)) or not (
+            0 <= backoff_seconds <= MAX_BACKOFF_SECONDS):  # NaN too
+        raise QueueConfigError("queue_backoff must be a number of seconds from 0 to %d" % MAX_BACKOFF_SECONDS)
     return {
         "jobId": job_id,
         "attempts": int(attempts),

@@ -21,7 +21,10 @@ import json
 import operator
 import os
 import re
+import stat
 from dataclasses import dataclass, field
+
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
 
 SOC_CODE = re.compile(r"^[0-9]{2}-[0-9]{4}\.[0-9]{2}$")
 ELEMENT_ID = re.compile(r"^[0-9]+(\.[A-Za-z0-9]+)+$")
@@ -288,15 +291,16 @@ def normalise_value(column: Column, value):
         try:
             number = decimal.Decimal(str(value).strip())
         except decimal.InvalidOperation:
-            raise ValueError("%r is not a number" % (value,)) from None
+            raise ValueError("%s is not a number" % errors.clip(repr(value), 40)) from None
         if not number.is_finite():
-            raise ValueError("%r is not a finite number" % (value,))
+            raise ValueError("%s is not a finite number" % errors.clip(value, 40))
+        # The size first: quantize() cannot represent 1e400 at all (decimal.InvalidOperation).
+        if abs(number) >= decimal.Decimal(10) ** (column.digits - column.scale):
+            raise ValueError("%s does not fit NUMERIC(%d,%d)" % (errors.clip(value, 40), column.digits, column.scale))
         quantum = decimal.Decimal(1).scaleb(-column.scale)
         rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
         if rounded != number:
-            raise ValueError("%s has more than %d decimal places" % (value, column.scale))
-        if abs(rounded) >= decimal.Decimal(10) ** (column.digits - column.scale):
-            raise ValueError("%s does not fit NUMERIC(%d,%d)" % (value, column.digits, column.scale))
+            raise ValueError("%s has more than %d decimal places" % (errors.clip(value, 40), column.scale))
         value = rounded
     elif kind == "date":
         value = parse_date(value)
@@ -576,9 +580,36 @@ def check_task_sources(dataset_rows: dict, versions: list, file: str, problems: 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
+# A source file larger than this is refused before it is read (O*NET's largest text file is tens of MB).
+MAX_SOURCE_BYTES = 512 * 1024 * 1024
+
+
+def source_file(path: str, name: str, directory: "str | None" = None) -> str:
+    """``path`` if it is a regular file (inside ``directory``, when given) of at most
+    MAX_SOURCE_BYTES; else DatasetValidationError naming the file. A FIFO or ``/dev/zero`` would
+    block or never end; a manifest naming ``/etc/...`` or ``../x`` would read outside the set."""
+    def refuse(message):
+        raise DatasetValidationError([Problem(name, "-", "-", message)])
+    if directory is not None:
+        inside = os.path.realpath(directory)
+        if os.path.commonpath([os.path.realpath(path), inside]) != inside:
+            refuse("is outside the fixture directory (an absolute path, '..' or a link leaving it)")
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        refuse("the file is missing")
+    except OSError as error:
+        refuse("cannot be read (%s)" % error.strerror)
+    if not stat.S_ISREG(status.st_mode):
+        refuse("is not a regular file (a directory, FIFO or device)")
+    if status.st_size > MAX_SOURCE_BYTES:
+        refuse("is %d bytes, over the %d MiB limit" % (status.st_size, MAX_SOURCE_BYTES // (1024 * 1024)))
+    return path
+
+
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(source_file(path, os.path.basename(path)), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 16), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -622,8 +653,10 @@ def validate_fixture_set(directory: str, manifest: dict) -> Dataset:
             problems.append(Problem("manifest.json", "files", table.fixture, "is missing from the manifest"))
             continue
         path = os.path.join(directory, table.fixture)
-        if not os.path.isfile(path):
-            problems.append(Problem(table.fixture, "-", "-", "the file is missing"))
+        try:
+            source_file(path, table.fixture, directory)
+        except DatasetValidationError as error:
+            problems.extend(error.problems)
             continue
         if entry.get("sha256") != file_sha256(path):
             problems.append(Problem(table.fixture, "-", "-", "checksum does not match manifest.json "
@@ -656,13 +689,33 @@ def validate_fixture_set(directory: str, manifest: dict) -> Dataset:
 
 def _read_json(path: str, name: str):
     try:
-        with open(path, "r", encoding="utf-8") as handle:
+        with open(source_file(path, name), "r", encoding="utf-8") as handle:
             # Decimals, not floats: 3.75 stays 3.75 and checks against NUMERIC exactly.
-            return json.load(handle, parse_float=decimal.Decimal)
-    except FileNotFoundError:
-        raise DatasetValidationError([Problem(name, "-", "-", "the file is missing")]) from None
+            return json.load(handle, parse_float=decimal.Decimal, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as duplicate:
+        raise DatasetValidationError([Problem(name, "-", errors.clip(duplicate.key, 40),
+                                              "appears twice in one object (JSON keeps only the last)")]) from None
+    except RecursionError:
+        raise DatasetValidationError([Problem(name, "-", "-", "is nested too deeply to be a fixture file")]) from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise DatasetValidationError([Problem(name, "-", "-", "is not valid UTF-8 JSON: %s" % error)]) from None
+        raise DatasetValidationError([Problem(name, "-", "-", "is not valid UTF-8 JSON: %s"
+                                              % errors.clip(error, 120))]) from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs):
+    """``json`` keeps the last of two equal keys without a word; a fixture must not."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 def fixture_records(table: Table, rows) -> list:

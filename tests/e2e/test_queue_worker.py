@@ -454,3 +454,41 @@ def test_service_with_redis_down_exits_at_once_with_a_clear_message(queue_prefix
     assert record["event"] == "fatal"
     assert record["error"].startswith("cannot connect to Redis at 127.0.0.1:%d (URL from SKILLFORGE_CI_REDIS_URL)" % port)
     assert "service-secret" not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_many_workers_and_a_drain_on_one_queue_lose_no_job(seeded_url, queue_prefix):
+    """Two services with two slots each and a drain, all on one queue: jobs that find another run
+    holding the job lock wait in the delayed set without spending an attempt, and every job
+    completes once (before, each collision burnt an attempt and half the jobs ended failed)."""
+    target = target_for(queue_prefix)
+    requests = [job_queue.enqueue_request("data-retention", dict(REQUESTS["data-retention"], tenant=tenant,
+                                                                 before=before), dry_run=False)
+                for tenant in ("globex", "umbrella", "initech", "acme-partners")
+                for before in ("2024-06-01T00:00:00Z", "2024-07-01T00:00:00Z")]
+    for request in requests:
+        job_queue.enqueue(target, request)
+
+    def counts():
+        return job_queue.queue_status(target, ["data-retention-jobs"])["queues"]["data-retention-jobs"]["counts"]
+
+    arguments = (seeded_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs", "--concurrency", "2",
+                 "--busy-delay", "0.2")
+    # An operator's run holds the job lock at first: every job taken then must wait, not fail.
+    with hold_job_lock(seeded_url, "data-retention") as lock, \
+            service(*arguments) as first, service(*arguments) as second:
+        drained = queue_worker.drain(target, settings_for(seeded_url, queues=("data-retention-jobs",),
+                                                          busy_delay_ms=200), limit=len(requests), time_budget=60)
+        assert drained["jobs"] and {job["state"] for job in drained["jobs"]} == {"delayed"}
+        lock.close()
+        wait_for(lambda: counts()["completed"] == len(requests), 120, "every job to complete")
+        for worker in (first, second):
+            worker.send_signal(signal.SIGTERM)
+        records = finish(first) + finish(second)
+    assert counts()["failed"] == 0
+    outcomes = records + drained["jobs"]
+    completed = [record["job_id"] for record in outcomes if record.get("state") == "completed"]
+    assert sorted(completed) == sorted(request.job_id for request in requests)  # each exactly once
+    busy = [record for record in outcomes if record.get("state") == "delayed"]
+    assert busy and all("no attempt spent" in record["error"] for record in busy)
+    assert [row[4] for row in audit_rows(seeded_url)] == ["succeeded"] * len(requests)
