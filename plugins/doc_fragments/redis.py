@@ -58,7 +58,10 @@ options:
         nothing and reports C(changed=false) while that job is in the queue (completed jobs are kept
         for 7 days, at most 1000).
       - In check mode the job is looked up, not added; C(changed) says whether a real run would add it.
-      - The database is not contacted when queueing.
+      - Before anything is queued, the request is checked as an inline run checks it - its options
+        always, and the tenant and users where the database can be reached (an unreachable database
+        gives a warning, and the worker checks them when it runs the job). A request an inline run
+        would refuse fails the task and queues nothing.
     type: bool
     default: false
   queue_dry_run:

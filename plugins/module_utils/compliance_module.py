@@ -13,6 +13,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     JobError,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
+    check_request,
     job_definition,
     run_job_with_sample,
 )
@@ -20,6 +21,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.controller impo
 from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
     database_argument_spec,
     open_database,
+    reachable_database,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import (
     enqueue_for_module,
@@ -50,6 +52,22 @@ def _diff(sample: list) -> dict:
             "after": {key.format(**row): row["after"] for row in sample}}
 
 
+def _check_before_queueing(module, job_name: str, options: dict) -> None:
+    """A request an inline run would refuse fails here, not attempts later in a worker: the options
+    always, the tenant and users where the database can be reached (else a warning says so)."""
+    conn, unreachable = reachable_database(module, application_name="skillforge.dataops/%s" % job_name)
+    if unreachable:
+        module.warn("the request was not checked against the database (%s); the worker will check the tenant "
+                    "and users when it runs the job" % unreachable)
+    try:
+        check_request(conn, job_name, options)
+    except JobError as error:
+        module.fail_json(msg=str(error), queued=False)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
 def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> None:
     """The whole body of a compliance module: check mode is the dry run."""
     module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options, **queue_argument_spec()),
@@ -58,6 +76,7 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
     if module.params["queue"]:
+        _check_before_queueing(module, job_name, options)
         enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
     conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
     try:

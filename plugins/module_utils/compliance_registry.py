@@ -18,7 +18,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils import (
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobError,
     JobInputError,
+    JobSkipped,
     lock_keys,
+    normalize_options,
     run_definition,
     safe_error,
 )
@@ -36,6 +38,24 @@ def job_definition(job_name: str):
     if job_name not in JOBS:
         raise JobInputError("unknown compliance job %r (expected one of %s)" % (job_name, ", ".join(sorted(JOBS))))
     return JOBS[job_name]
+
+
+def check_request(conn, job_name: str, options: dict) -> None:
+    """Refuse, before a job is queued, what an inline run would refuse: the options always and,
+    given a connection, the scope too (an unknown tenant or user, a cutoff in the future). Reads
+    only; raises ``JobInputError``."""
+    definition = job_definition(job_name)
+    try:
+        options = normalize_options(definition, options)
+    except JobSkipped:
+        return  # e.g. partner segregation without a tenant: the worker completes it with its warning
+    if conn is not None:
+        try:
+            definition.resolve_scope(conn, options)
+        except psycopg.Error as error:
+            raise JobError("%s: cannot check the request against the database: %s" % (job_name, safe_error(error))) from None
+        finally:
+            conn.rollback()
 
 
 def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ansible_collections.skillforge.dataops.plugins.module_utils.queue_payload_schema import violation
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
     QueueConfigError,
+    QueueConnectionError,
     ResolvedRedis,
     run_bounded,
 )
@@ -253,11 +254,24 @@ def enqueue(target: QueueTarget, request: EnqueueRequest, check_mode: bool = Fal
 
     async def operation(client):
         queue = target.queue(client, request.entry.queue)
-        state = await queue.getJobState(request.job_id)
-        changed = state == "unknown"
-        if changed and not check_mode:
-            await queue.add(request.entry.name, request.data, request.opts)
+        if check_mode:
             state = await queue.getJobState(request.job_id)
+            return state, state == "unknown"
+        # Look and add as one step among callers of this collection: two simultaneous requests must
+        # not both report changed (BullMQ's add alone is atomic but does not say whether it added).
+        guard = client.lock("%s:%s:skillforge-enqueue:%s" % (target.prefix, request.entry.queue, request.job_id),
+                            timeout=max(10.0, 4 * target.redis.timeout), blocking_timeout=target.redis.timeout)
+        if not await guard.acquire():
+            raise QueueConnectionError("another enqueue of job %s held its guard for more than %s s; run again"
+                                       % (request.job_id, target.redis.timeout))
+        try:
+            state = await queue.getJobState(request.job_id)
+            changed = state == "unknown"
+            if changed:
+                await queue.add(request.entry.name, request.data, request.opts)
+                state = await queue.getJobState(request.job_id)
+        finally:
+            await guard.release()
         return state, changed
 
     state, changed = run_bounded(operation, target.redis)

@@ -45,3 +45,17 @@ def open_database(module, application_name="skillforge.dataops", autocommit=Fals
     except (DatabaseConfigError, DatabaseConnectionError) as error:
         module.fail_json(msg=str(error), database=resolved.describe() if resolved else None)
     return conn, resolved
+
+
+def reachable_database(module, application_name="skillforge.dataops"):
+    """``(connection, None)`` when the module's database options name a database that accepts a
+    connection, else ``(None, reason)``: for checks worth making where the database can be reached
+    (a job about to be queued), not needed where it cannot."""
+    if PSYCOPG_IMPORT_ERROR is not None:
+        return None, "psycopg is not installed"
+    try:
+        resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
+        return connect(resolved, application_name=application_name,
+                       connect_timeout=module.params["connect_timeout"]), None
+    except (DatabaseConfigError, DatabaseConnectionError) as error:
+        return None, str(error)

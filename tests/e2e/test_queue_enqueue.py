@@ -84,3 +84,27 @@ def test_redis_refusing_the_password_names_the_problem_not_the_password(queue_pr
     assert "refused the credentials" in str(failure.value)
     assert "wrong-secret-123" not in str(failure.value)
     assert keys_under(queue_prefix) == []
+
+
+def test_simultaneous_enqueues_of_one_request_make_one_job_and_one_change(queue_prefix):
+    """Four callers at once: one job, and exactly one of them reports changed (the look and the add
+    are one step)."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
+    request = job_queue.enqueue_request("data-retention", OPTIONS, dry_run=False)
+    start, results = threading.Barrier(4), []
+
+    def enqueue():
+        start.wait()
+        results.append(job_queue.enqueue(target, request)["changed"])
+
+    callers = [threading.Thread(target=enqueue) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert sorted(results) == [False, False, False, True]
+    counts = job_queue.queue_status(target, ["data-retention-jobs"])["queues"]["data-retention-jobs"]["counts"]
+    assert counts["waiting"] == 1
+    assert not [key for key in keys_under(queue_prefix) if "skillforge-enqueue" in key]  # the guard is gone
