@@ -137,3 +137,9 @@ def test_installed_collection_runs_the_compliance_playbook(installed, migrated_d
     [record] = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()]
     assert record["job"] == "data-retention" and record["check_mode"] is True
     assert record["summary"]["triggered_by"] == "collection-build-test"
+
+
+def test_every_role_declares_the_collection_licence():
+    for meta in sorted(REPO_ROOT.glob("roles/*/meta/main.yml")):
+        license_ = yaml.safe_load(meta.read_text(encoding="utf-8"))["galaxy_info"]["license"]
+        assert [license_] == GALAXY["license"], "%s: %s" % (meta.relative_to(REPO_ROOT), license_)
