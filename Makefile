@@ -45,9 +45,10 @@ lint: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-lint
 
 # Every role's Molecule scenario (extensions/molecule/): converge against a throwaway database on the
-# test PostgreSQL, idempotence, testinfra verify.
+# test PostgreSQL, idempotence, testinfra verify. extensions/molecule/default is an empty stub that
+# only stops Molecule's "default ... glob failed" CRITICAL line; it has nothing to run.
 molecule: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/molecule test --all
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/molecule test --all --exclude default
 
 # Regenerate requirements-lock.txt from a fresh virtualenv of requirements-test.txt.
 lock:
