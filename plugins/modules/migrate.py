@@ -197,11 +197,21 @@ applied:
   sample: [{category: Versioned, version: "1.0", description: create core app tables,
             script: V1_0__create_core_app_tables.sql, checksum: -1234567, execution_time: 42, installed_rank: 1}]
 pending:
-  description: In check mode, the migrations a real run would apply, in order (same keys as RV(applied)
-    without timing, plus C(path)).
+  description: In check mode, the migrations a real run would apply, in order.
   returned: when O(command=migrate)
   type: list
   elements: dict
+  contains:
+    category: {description: C(Versioned) or C(Repeatable)., type: str}
+    version: {description: "Version, null for a repeatable migration.", type: str}
+    description: {description: Description taken from the file name., type: str}
+    script: {description: Script path relative to its location., type: str}
+    path: {description: The script's path on disk., type: str}
+    checksum: {description: Flyway checksum of the script., type: int}
+    type: {description: C(SQL)., type: str}
+  sample: [{category: Versioned, version: "1.1", description: create reference tables,
+            script: V1_1__create_reference_tables.sql, path: /opt/skillforge/migrations/V1_1__create_reference_tables.sql,
+            checksum: 1887263420, type: SQL}]
 executed:
   description: Scripts executed by this run.
   returned: when O(command=migrate)
@@ -229,12 +239,24 @@ migration_warnings:
   returned: when O(command=migrate) or O(command=validate)
   type: list
   elements: str
+  sample: ["Schema history has version 1.7, newer than the latest available migration (V1_6__audit_source.sql)."]
 issues:
-  description: Validation problems, each with C(kind) (checksum, missing, failed, ignored, pending, outdated,
-    description, type), C(version), C(description), C(script), C(path), C(state) and C(message).
+  description: Validation problems.
   returned: when validation fails or O(command=validate)
   type: list
   elements: dict
+  contains:
+    kind: {description: "V(checksum), V(missing), V(failed), V(ignored), V(pending), V(outdated), V(description) or
+           V(type).", type: str}
+    version: {description: "The migration's version, null for a repeatable one.", type: str}
+    description: {description: "The migration's description.", type: str}
+    script: {description: The script name., type: str}
+    path: {description: "The script's path, null when it has none (missing).", type: str}
+    state: {description: "Flyway's state name for the migration.", type: str}
+    message: {description: What is wrong and what to do., type: str}
+  sample: [{kind: checksum, version: "1.0", description: create core app tables, script: V1_0__create_core_app_tables.sql,
+            path: /opt/skillforge/migrations/V1_0__create_core_app_tables.sql, state: Success,
+            message: "Migration checksum mismatch for migration version 1.0 ..."}]
 failure:
   description:
     - When a script fails - its C(script), C(path), C(version), C(sqlstate), C(error), C(hint),
@@ -243,21 +265,79 @@ failure:
       value quoted by a data exception's message; tables, columns, constraints and SQLSTATE are.
   returned: when a migration script fails
   type: dict
+  contains:
+    script: {description: The script name., type: str}
+    path: {description: "The script's path.", type: str}
+    version: {description: "Its version, null for a repeatable migration.", type: str}
+    description: {description: Its description., type: str}
+    sqlstate: {description: "PostgreSQL's SQLSTATE, or null.", type: str}
+    error: {description: "PostgreSQL's message (a value a data exception quotes is replaced by ...).", type: str}
+    hint: {description: "PostgreSQL's hint, or null.", type: str}
+    context: {description: "PostgreSQL's context, or null.", type: str}
+    position: {description: "The error's character position in the statement, or null.", type: int}
+    line: {description: "The line in the script, or null.", type: int}
+    column: {description: "The column in that line, or null.", type: int}
+    statement_number: {description: "Which statement of the script failed (from 1), or null.", type: int}
+    statement: {description: "The statement that failed, or null.", type: str}
+    msg: {description: The whole report as text (the task's C(msg))., type: str}
+  sample: {script: V1_7__add_index.sql, path: /opt/skillforge/migrations/V1_7__add_index.sql, version: "1.7",
+           description: add index, sqlstate: 42P01, error: relation "usr" does not exist, line: 3, column: 14,
+           statement_number: 2, statement: CREATE INDEX user_email ON usr (email)}
 removed_failed:
   description: History rows of failed migrations removed by repair.
   returned: when O(command=repair)
   type: list
   elements: dict
+  contains:
+    installed_rank: {description: The history row number., type: int}
+    version: {description: "Its version, null for a repeatable migration.", type: str}
+    description: {description: Its description., type: str}
+    type: {description: "C(SQL), C(BASELINE), C(SCHEMA) or C(DELETE).", type: str}
+    script: {description: The script name., type: str}
+    checksum: {description: The recorded checksum., type: int}
+    installed_by: {description: Who applied it., type: str}
+    installed_on: {description: When it was applied., type: str}
+    execution_time: {description: Milliseconds it took., type: int}
+    success: {description: Whether it succeeded., type: bool}
+  sample: [{installed_rank: 7, version: "1.7", description: add index, type: SQL, script: V1_7__add_index.sql,
+            checksum: 1324, installed_by: app, installed_on: "2026-11-26 09:00:00", execution_time: 12, success: false}]
 marked_deleted:
   description: Applied migrations without a script that repair marked as deleted.
   returned: when O(command=repair)
   type: list
   elements: dict
+  contains:
+    installed_rank: {description: The history row number., type: int}
+    version: {description: "Its version, null for a repeatable migration.", type: str}
+    description: {description: Its description., type: str}
+    type: {description: "C(SQL), C(BASELINE), C(SCHEMA) or C(DELETE).", type: str}
+    script: {description: The script name., type: str}
+    checksum: {description: The recorded checksum., type: int}
+    installed_by: {description: Who applied it., type: str}
+    installed_on: {description: When it was applied., type: str}
+    execution_time: {description: Milliseconds it took., type: int}
+    success: {description: Whether it succeeded., type: bool}
+    delete_installed_rank: {description: "The rank of the C(DELETE) history row written (would be, in check mode).",
+                            type: int}
+  sample: [{installed_rank: 5, version: "1.4", description: old table, type: SQL, script: V1_4__old_table.sql,
+            checksum: 99, installed_by: app, installed_on: "2026-01-10 10:00:00", execution_time: 8, success: true,
+            delete_installed_rank: 9}]
 aligned:
   description: Applied versioned migrations whose checksum or description repair realigned.
   returned: when O(command=repair)
   type: list
   elements: dict
+  contains:
+    installed_rank: {description: The history row number., type: int}
+    version: {description: The version., type: str}
+    script: {description: The script name., type: str}
+    checksum_before: {description: The recorded checksum., type: int}
+    checksum_after: {description: "The script's checksum, now recorded.", type: int}
+    description_before: {description: The recorded description., type: str}
+    description_after: {description: "The script's description, now recorded.", type: str}
+  sample: [{installed_rank: 1, version: "1.0", script: V1_0__create_core_app_tables.sql, checksum_before: -1234567,
+            checksum_after: 7654321, description_before: create core app tables,
+            description_after: create core app tables}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -126,6 +126,17 @@ database:
   description: Where the database URL came from; the password is redacted.
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(dsn)), the environment variable's name, or
+             V(local fallback).", type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: str}
+    database: {description: The database name., type: str}
+    user: {description: The user name., type: str}
+    schema: {description: "The schema from the URL's C(?schema=) parameter (Prisma's), or null.", type: str}
+  sample: {source: SKILLFORGE_PRODUCTION_DATABASE_URL, url: "postgresql://skillforge:********@db.internal:5432/skillforge",
+           host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 """
 
 from ansible.module_utils.basic import AnsibleModule

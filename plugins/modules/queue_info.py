@@ -52,6 +52,9 @@ attributes:
   check_mode:
     support: full
     description: The module only reads.
+  diff_mode:
+    support: none
+    description: Reads only; there is nothing to show as a diff.
 """
 
 EXAMPLES = r"""
@@ -73,7 +76,7 @@ EXAMPLES = r"""
 - name: Show its summary once the worker has run it
   ansible.builtin.debug:
     var: status.job.return_value.counts
-  when: status.job.state == 'completed'
+  when: status.job is not none and status.job.state == 'completed'
 
 - name: What failed recently, and why
   skillforge.dataops.queue_info:
@@ -95,10 +98,14 @@ queues:
     counts:
       description: Jobs in each state.
       type: dict
+      sample: {waiting: 1, active: 0, delayed: 0, prioritized: 0, waiting-children: 0, completed: 12, failed: 1}
     jobs:
       description: The jobs in O(states), each shaped like RV(job).
       type: list
       elements: dict
+      sample: [{queue: data-retention-jobs, job_id: data-retention-9a707b5c8ee93d6d18fc4934f63b82be,
+                job_name: data-retention, state: failed, attempts: 3, attempts_made: 3,
+                failed_reason: "data-retention: unknown tenant 'globex'"}]
 job:
   description: The job with id O(job_id), or null when no selected queue has it (or O(job_id) is not set).
   returned: always
@@ -119,6 +126,7 @@ job:
     data:
       description: The job payload (docs/QUEUE.md).
       type: dict
+      sample: {scope: {tenant: globex}, cutoff: "2024-01-01", triggeredBy: dpo@skillforge.com, dryRun: false}
     attempts:
       description: Attempts allowed.
       type: int
@@ -131,6 +139,8 @@ job:
     return_value:
       description: The run's summary once completed, or null.
       type: dict
+      sample: {job: data-retention, mode: execute, scope: {tenant: globex}, changed: true, counts: {users: 12},
+               outcome: succeeded}
     created_at:
       description: When it was added (ISO 8601, UTC).
       type: str

@@ -5,6 +5,7 @@ a survey can give passes the role's own argument validation, and every name a te
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,18 @@ class ControllerVarsLoader(yaml.SafeLoader):
 ControllerVarsLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
 
 
+# The infra.aap_configuration vars files: every awx/*.yml but ansible-builder's execution environment
+# definition. docs/OPERATIONS.md loads them with include_vars' files_matching, this same pattern.
+CONTROLLER_VARS_FILE = re.compile(r"^(aap|controller)_.*\.yml$")
+
+
+def controller_vars_files() -> list[Path]:
+    return sorted(path for path in AWX_DIR.glob("*.yml") if CONTROLLER_VARS_FILE.match(path.name))
+
+
 def load_controller_vars() -> dict:
     merged = {}
-    for path in sorted(AWX_DIR.glob("controller_*.yml")):
+    for path in controller_vars_files():
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=ControllerVarsLoader)  # noqa: S506
         assert not set(data) & set(merged), "%s redefines %s" % (path.name, set(data) & set(merged))
         merged.update(data)
@@ -148,12 +158,12 @@ def test_compliance_survey_covers_the_operator_questions():
 def test_templates_refer_to_existing_objects():
     names = {key: {item["name"] for item in CONTROLLER[key]} for key in (
         "controller_projects", "controller_inventories", "controller_execution_environments",
-        "controller_credentials", "controller_credential_types", "controller_organizations")}
+        "controller_credentials", "controller_credential_types", "aap_organizations")}
     for template in TEMPLATES:
         assert template["project"] in names["controller_projects"]
         assert template["inventory"] in names["controller_inventories"]
         assert template["execution_environment"] in names["controller_execution_environments"]
-        assert template["organization"] in names["controller_organizations"]
+        assert template["organization"] in names["aap_organizations"]
         assert set(template["credentials"]) <= names["controller_credentials"]
         assert "SkillForge audit log" in template["credentials"]
         assert (REPO_ROOT / template["playbook"]).is_file(), template["playbook"]

@@ -24,7 +24,15 @@ CLUTTER_PREFIXES = ("tests/", "extensions/", "awx/", ".venv/", ".collections/", 
                     ".pytest_cache/", ".ansible/", "changelogs/fragments/", "node_modules/")
 CLUTTER_FILES = {"Makefile", "pytest.ini", "requirements-test.txt", "requirements-lock.txt", ".ansible-lint",
                  ".gitignore", "changelogs/.plugin-cache.yaml", "scripts/demo.py", "scripts/ansible_test_offline.py",
-                 "scripts/get_pip_offline.py"}
+                 "scripts/get_pip_offline.py",
+                 # The checkout's ansible.cfg (its collections path, AWX's callback) is meaningless in an
+                 # installed collection; requirements-bench.txt is bench/'s and includes requirements-test.txt.
+                 "ansible.cfg", "requirements-bench.txt"}
+# Everything at the artifact's top level: a new file or directory in the repository root has to be
+# added here (or to build_ignore) on purpose.
+TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "requirements.txt",
+             "bindep.txt", "changelogs", "docs", "fixtures", "inventories", "meta", "migrations", "playbooks",
+             "plugins", "roles", "scripts"}
 ESSENTIAL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "meta/runtime.yml",
              "meta/execution-environment.yml", "requirements.txt", "bindep.txt", "changelogs/changelog.yaml",
              "plugins/callback/audit_json.py", "plugins/module_utils/connection.py",
@@ -75,6 +83,34 @@ def test_artifact_has_the_collection_and_no_clutter(artifact):
     assert manifest["collection_info"]["version"] == GALAXY["version"]
 
 
+def test_artifact_top_level_is_exactly_the_collection(artifact):
+    with tarfile.open(artifact) as tar:
+        top_level = {m.name.lstrip("./").split("/", 1)[0] for m in tar.getmembers()} - {""}
+        scripts = {m.name for m in tar.getmembers() if m.isfile() and m.name.startswith("scripts/")}
+    assert top_level == TOP_LEVEL, {"unexpected": sorted(top_level - TOP_LEVEL),
+                                    "missing": sorted(TOP_LEVEL - top_level)}
+    assert scripts == {"scripts/skillforge-worker"}
+
+
+def test_shipped_requirements_files_include_only_shipped_files(artifact):
+    """A requirements file's ``-r``/``-c`` lines name files the artifact ships too (requirements-bench.txt
+    shipped with ``-r requirements-test.txt``, which it does not)."""
+    with tarfile.open(artifact) as tar:
+        members = {m.name.lstrip("./"): m for m in tar.getmembers() if m.isfile()}
+        for name in (n for n in members if Path(n).name.startswith("requirements") and n.endswith(".txt")):
+            for line in tar.extractfile(members[name]).read().decode("utf-8").splitlines():
+                words = line.split()
+                if words and words[0] in ("-r", "-c", "--requirement", "--constraint"):
+                    included = str(Path(name).parent / words[1]).lstrip("./")
+                    assert included in members, "%s includes %s, which the artifact does not ship" % (name, included)
+
+
+def test_galaxy_metadata_has_no_placeholder():
+    # An optional key with an invented value is worse than none: ansible-galaxy and Galaxy show it as a link.
+    for key in ("repository", "documentation", "homepage", "issues"):
+        assert "example" not in str(GALAXY.get(key, "")), (key, GALAXY[key])
+
+
 def test_installed_collection_migrates_a_database(installed, empty_database_url, tmp_path):
     collections, collection = installed
     job = run(str(BIN / "ansible-playbook"), "-i", str(collection / "inventories" / "ci"),
@@ -101,3 +137,9 @@ def test_installed_collection_runs_the_compliance_playbook(installed, migrated_d
     [record] = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()]
     assert record["job"] == "data-retention" and record["check_mode"] is True
     assert record["summary"]["triggered_by"] == "collection-build-test"
+
+
+def test_every_role_declares_the_collection_licence():
+    for meta in sorted(REPO_ROOT.glob("roles/*/meta/main.yml")):
+        license_ = yaml.safe_load(meta.read_text(encoding="utf-8"))["galaxy_info"]["license"]
+        assert [license_] == GALAXY["license"], "%s: %s" % (meta.relative_to(REPO_ROOT), license_)
