@@ -104,7 +104,9 @@ def test_required_role_options_are_required_survey_questions():
         options = role_options(template["playbook"])
         questions = {q["variable"]: q for q in template["survey_spec"]["spec"]}
         for name, option in options.items():
-            if option.get("required"):
+            if name == "skillforge_env":  # set by the inventory the template's AWX inventory is synced from
+                assert inventory_env(template["inventory"]) in ("staging", "production"), template["name"]
+            elif option.get("required"):
                 assert name in questions and questions[name]["required"], "%s: %s is required by the role" % (
                     template["name"], name)
 
@@ -131,7 +133,7 @@ def survey_answers(template):
 def test_survey_answers_pass_the_role_argument_validation(template):
     validator = ArgumentSpecValidator(role_options(template["playbook"]))
     for answers in survey_answers(template):
-        result = validator.validate(answers)
+        result = validator.validate(dict(answers, skillforge_env=inventory_env(template["inventory"])))
         assert result.error_messages == [], (answers, result.error_messages)
         for variable, value in result.validated_parameters.items():
             if variable in answers and isinstance(value, bool):
