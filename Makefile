@@ -30,11 +30,15 @@ demo: setup
 
 # The quick checks first (ansible-lint, Molecule); ansible-test sanity and units last, so sanity's
 # "N passed, N failed" line closes the run.
+# Every database the run's tests create is named after SKILLFORGE_TEST_RUN; the last step checks that
+# none is left (each test process drops its own, the run drops what forked processes left).
+test: export SKILLFORGE_TEST_RUN := mk$(shell date +%s%N | cut -c1-14)
 test: setup
 	$(MAKE) --no-print-directory lint molecule
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" SANITY_UNITS=1 tests/sanity.sh
+	$(BIN)/python tests/leftover_databases.py
 
 unit: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/unit

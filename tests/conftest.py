@@ -22,7 +22,24 @@ from psycopg import sql
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS_DIR = REPO_ROOT / ".collections"
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
+# `ansible-test units` gives the tests a fixed environment: tests/sanity.sh writes the SKILLFORGE_TEST_*
+# variables of the run into this file of the copied tree, and they are taken from it here.
+TEST_ENVIRONMENT_FILE = Path(__file__).resolve().parent / ".test-environment"
+
+
+def _load_test_environment() -> None:
+    if TEST_ENVIRONMENT_FILE.is_file():
+        for line in TEST_ENVIRONMENT_FILE.read_text(encoding="utf-8").splitlines():
+            name, _, value = line.partition("=")
+            if name.startswith("SKILLFORGE_TEST_"):
+                os.environ.setdefault(name, value)
+
+
+_load_test_environment()
 ADMIN_URL = os.environ.get("SKILLFORGE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Every database a run creates is named sf_test_<run>_<random>: the run's databases can be found and
+# dropped at its end even when they were made in forked test processes (ansible-test units forks).
+RUN_TOKEN_VARIABLE = "SKILLFORGE_TEST_RUN"
 
 
 def _link_checkout_as_collection() -> None:
@@ -64,7 +81,7 @@ class DatabaseFactory:
         self.created: list[str] = []
 
     def create(self, template: str | None = None) -> str:
-        name = "sf_test_%s" % uuid.uuid4().hex[:12]
+        name = "%s%s" % (run_database_prefix(), uuid.uuid4().hex[:12])
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
@@ -78,6 +95,34 @@ class DatabaseFactory:
             for name in reversed(self.created):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self.created.clear()
+
+
+def run_database_prefix() -> str:
+    return "sf_test_%s_" % os.environ[RUN_TOKEN_VARIABLE]
+
+
+def run_databases(admin_url: str = ADMIN_URL) -> list:
+    """The databases this run created and has not dropped."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname", (run_database_prefix(),))]
+
+
+def pytest_configure(config):  # pylint: disable=unused-argument
+    # Set before any test process forks, so forked and xdist processes share the run's token.
+    os.environ.setdefault(RUN_TOKEN_VARIABLE, uuid.uuid4().hex[:10])
+
+
+def pytest_sessionfinish(session, exitstatus):  # pylint: disable=unused-argument
+    """Drop whatever the run's test processes left: a forked process loses its factory's list."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller cleans up once
+        return
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            for name in run_databases():
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except psycopg.OperationalError:  # the server is gone; admin_conninfo has said so
+        pass
 
 
 @pytest.fixture(scope="session")

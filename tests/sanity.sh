@@ -77,6 +77,9 @@ failed=${failed:-0}
 summary="$((ran - failed - skipped)) passed, $failed failed, $skipped skipped"
 
 if [[ "${SANITY_UNITS:-0}" == 1 && $status -eq 0 ]]; then
+    # ansible-test gives the tests a fixed environment: hand them the run's SKILLFORGE_TEST_* settings
+    # (server URLs, the run token naming their databases) in a file tests/conftest.py reads.
+    env | grep '^SKILLFORGE_TEST_' > tests/.test-environment || true
     "$ansible_test" units --python "$python_version" --local --color no || status=$?
 fi
 
