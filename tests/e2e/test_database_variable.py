@@ -160,3 +160,20 @@ def test_module_defaults_groups_hold_only_modules_that_take_their_options(run_pl
     assert run.result("Audit")["database"]["source"] == "option"
     assert run.result("Worker")["database"]["source"] == "option"
     assert run.result("Queue")["prefix"] == queue_prefix
+
+
+SENTENCE = ("The database is `skillforge_database_url` when set, else the first of `SKILLFORGE_<ENV>_DATABASE_URL`, "
+            "`DATABASE_URL`, `SKILLFORGE_DATABASE_URL` that is set, and for `local` only the localhost fallback.")
+
+
+def test_the_rule_is_documented_identically_everywhere():
+    """README, docs/ and every playbook's header say the same sentence (line breaks and comment
+    markers aside), so none of them can drift from the others or from the code."""
+    from conftest import REPO_ROOT  # pylint: disable=import-outside-toplevel
+
+    places = [REPO_ROOT / "README.md"] + [REPO_ROOT / "docs" / name for name in
+                                         ("COMPLIANCE.md", "SEEDING.md", "MIGRATIONS.md")]
+    places += sorted(path for path in (REPO_ROOT / "playbooks").glob("*.yml") if not path.name.startswith("_"))
+    for path in places:
+        text = " ".join(line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines())
+        assert SENTENCE in " ".join(text.split()), path.name
