@@ -58,7 +58,7 @@ JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children",
 class QueuedJob:
     """One compliance job as it appears on BullMQ: its queue and its job name."""
 
-    job: str    # the job's name in the collection (compliance.run_job's job_name)
+    job: str    # the job's name in the collection (compliance_registry.run_job's job_name)
     queue: str  # the BullMQ queue the API's workers listen on
     name: str   # the BullMQ job name
 
@@ -72,7 +72,7 @@ BY_JOB = {entry.job: entry for entry in QUEUED_JOBS}
 BY_QUEUE = {entry.queue: entry for entry in QUEUED_JOBS}
 
 
-class JobInputError(ValueError):
+class PayloadError(ValueError):
     """A job's data is not a valid request; retrying cannot help. The message is safe to show."""
 
 
@@ -137,10 +137,10 @@ def build_payload(options: dict, dry_run: bool) -> dict:
 
 
 def validate_payload(entry: QueuedJob, data) -> dict:
-    """The data if it matches its job's schema (``queue_payload_schema``), else JobInputError."""
+    """The data if it matches its job's schema (``queue_payload_schema``), else PayloadError."""
     problem = violation(entry.name, data)
     if problem is not None:
-        raise JobInputError("%s: %s" % (entry.name, problem))
+        raise PayloadError("%s: %s" % (entry.name, problem))
     return data
 
 

@@ -12,7 +12,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF_SECONDS,
     DEFAULT_PREFIX,
-    JobInputError,
+    PayloadError,
     QueueTarget,
     enqueue,
     enqueue_request,
@@ -70,6 +70,6 @@ def enqueue_for_module(module, job_name: str, options: dict) -> None:
         request = enqueue_request(job_name, options, module.params["queue_dry_run"],
                                   module.params["queue_attempts"], module.params["queue_backoff"])
         result = enqueue(target, request, check_mode=module.check_mode)
-    except (QueueError, JobInputError) as error:  # a bad payload fails before anything reaches Redis
+    except (QueueError, PayloadError) as error:  # a bad payload fails before anything reaches Redis
         module.fail_json(msg=str(error), redis=target.redis.describe())
     module.exit_json(queued=True, **result)

@@ -33,6 +33,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    JobBusyError,
+    JobError,
+    JobInputError,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
 from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
     DatabaseConfigError,
     ResolvedDatabase,
@@ -42,7 +49,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.connection impo
 from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import (
     BY_QUEUE,
     DEFAULT_PREFIX,
-    JobInputError,
+    PayloadError,
     QueuedJob,
     QueueTarget,
     parse_payload,
@@ -82,9 +89,7 @@ class JobFailed(Exception):
 
 
 def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None) -> dict:
-    """The compliance entry point shared with the modules (imported late: it needs psycopg)."""
-    from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
-
+    """The compliance entry point shared with the modules."""
     return run_job(conn, job, options, dry_run, log=log)
 
 
@@ -122,33 +127,16 @@ def _emit(record: dict, log=None) -> None:
 
 
 def failure_reason(error: BaseException) -> tuple:
-    """``(reason, retry)`` for a failed attempt: a message safe to store in Redis and show."""
-    try:  # the compliance job's own error classes, once that code is installed
-        from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
-            JobError,
-            JobInputError as ComplianceInputError,
-        )
-    except ImportError:
-        JobError = ComplianceInputError = ()
-    if isinstance(error, JobInputError) or (
-            ComplianceInputError and isinstance(error, ComplianceInputError)):
+    """``(reason, retry)`` for a failed attempt: a message safe to store in Redis and show. Bad input
+    (the payload or the request) is permanent; anything else may pass on a later attempt."""
+    if isinstance(error, (PayloadError, JobInputError)):
         return str(error), False
-    if JobError and isinstance(error, JobError):
+    if isinstance(error, JobError):
         return str(error), True
     if psycopg is not None and isinstance(error, psycopg.Error):
-        # Server messages can quote row values (personal data): keep the class and SQLSTATE only.
-        return "database error %s (SQLSTATE %s)" % (type(error).__name__, getattr(error, "sqlstate", None)), True
-    lines = str(error).strip().splitlines()
-    return "%s: %s" % (type(error).__name__, lines[0][:500] if lines else ""), True
-
-
-def is_busy(error: BaseException) -> bool:
-    """Another run of the same job holds its lock: the job should wait, not fail."""
-    try:
-        from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import JobBusyError
-    except ImportError:
-        return False
-    return isinstance(error, JobBusyError)
+        return "database error %s" % errors.database_error_summary(error), True
+    return "%s: %s" % (type(error).__name__, errors.clip(str(error).strip().splitlines()[0] if str(error).strip()
+                                                         else "", 500)), True
 
 
 def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -> dict:
@@ -174,7 +162,7 @@ def _processor(settings: WorkerSettings, queue: str, events: dict):
         try:
             return await asyncio.to_thread(execute_job, settings, entry, job.data, job.id)
         except Exception as error:
-            if is_busy(error):
+            if isinstance(error, JobBusyError):
                 # Another run holds the job lock (another worker slot, a drain, an operator): try
                 # again later without spending one of the job's attempts; it changed nothing.
                 delay_ms = int(settings.busy_delay_ms * (1 + random.random()))  # nosec B311 - jitter

@@ -73,12 +73,12 @@ def test_payload_from_another_producer_is_read_in_collection_terms():
 
 @pytest.mark.parametrize("data", [[1, 2], "x", {"dryRun": "yes"}, {"scope": ["acme"]}, {"tenant": "acme"}])
 def test_malformed_payload_is_bad_input(data):
-    with pytest.raises(job_queue.JobInputError, match="^data-retention: job data"):
+    with pytest.raises(job_queue.PayloadError, match="^data-retention: job data"):
         job_queue.parse_payload(RETENTION_JOB, data, "7")
 
 
 def test_a_payload_failing_the_schema_is_refused_before_it_is_queued():
-    with pytest.raises(job_queue.JobInputError) as refused:
+    with pytest.raises(job_queue.PayloadError) as refused:
         job_queue.enqueue_request("consent-revocation", {"tenant": "acme", "user": ["u1"]}, dry_run=False)
     assert str(refused.value).startswith("consent-revocation: job data field scope: ")
     assert str(refused.value).endswith("has too many properties; expected an object with exactly one of tenant or user")
