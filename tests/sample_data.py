@@ -143,6 +143,8 @@ def generate(conn, seed: int = 7, users_per_tenant: int = 40, tenants=DEFAULT_TE
              reference_time: datetime | None = None) -> dict:
     """Insert the sample data and commit; returns row counts per table."""
     with conn.transaction():
+        # JIT compiles these one-off statements for seconds (6.5 s a call against 0.17 s without).
+        conn.execute("SET LOCAL jit = off")
         if reference_time is None:
             reference_time = conn.execute(
                 "SELECT date_trunc('milliseconds', now() AT TIME ZONE 'UTC')").fetchone()[0]
