@@ -23,11 +23,12 @@ MODULE_UTILS = Path(onet_dataset.__file__).resolve().parent
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    """A copy of the collection's fixtures/onet and the onet_dataset.py its scripts load."""
+    """A copy of the collection's fixtures/onet and the module_utils files its scripts load."""
     root = tmp_path / "collection"
     shutil.copytree(FIXTURES, root / "fixtures" / "onet", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "plugins" / "module_utils").mkdir(parents=True)
-    shutil.copy(MODULE_UTILS / "onet_dataset.py", root / "plugins" / "module_utils")
+    for name in ("onet_dataset.py", "errors.py"):
+        shutil.copy(MODULE_UTILS / name, root / "plugins" / "module_utils")
     return root / "fixtures" / "onet"
 
 
