@@ -10,6 +10,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.module_support 
     open_database,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner as runner
+from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info import DELETED
+from ansible_collections.skillforge.dataops.plugins.module_utils.migration_settings import SETTING_DEFAULTS
+from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import SYNTHETIC_TYPES
 
 APPLICATION_NAME = "skillforge.dataops.migrate"
 
@@ -18,19 +21,19 @@ def migration_argument_spec(with_command: bool) -> dict:
     spec = database_argument_spec()
     spec.update(
         locations=dict(type="list", elements="path", required=True),
-        history_table=dict(type="str", default="flyway_schema_history"),
+        history_table=dict(type="str", default=SETTING_DEFAULTS["table"]),
         history_schema=dict(type="str"),
     )
     if with_command:
         spec.update(
             command=dict(type="str", default="migrate", choices=["migrate", "validate", "baseline", "repair"]),
-            baseline_version=dict(type="str", default="1"),
-            baseline_description=dict(type="str", default="<< Flyway Baseline >>"),
-            baseline_on_migrate=dict(type="bool", default=False),
-            create_schemas=dict(type="bool", default=True),
+            baseline_version=dict(type="str", default=SETTING_DEFAULTS["baseline_version"]),
+            baseline_description=dict(type="str", default=SETTING_DEFAULTS["baseline_description"]),
+            baseline_on_migrate=dict(type="bool", default=SETTING_DEFAULTS["baseline_on_migrate"]),
+            create_schemas=dict(type="bool", default=SETTING_DEFAULTS["create_schemas"]),
             installed_by=dict(type="str"),
             allow_pending=dict(type="bool", default=False),
-            lock_retry_count=dict(type="int", default=50),
+            lock_retry_count=dict(type="int", default=SETTING_DEFAULTS["lock_retry_count"]),
         )
     return spec
 
@@ -44,16 +47,17 @@ def _settings(module) -> runner.MigrationSettings:
 
 
 def _settings_from(params: dict) -> runner.MigrationSettings:
+    """migrate_info has no baseline, schema-creation or lock options: the engine's defaults apply."""
     return runner.MigrationSettings(
         locations=params["locations"],
         schema=params.get("history_schema"),
         table=params["history_table"],
         installed_by=params.get("installed_by"),
-        baseline_version=params.get("baseline_version") or "1",
-        baseline_description=params.get("baseline_description") or "<< Flyway Baseline >>",
+        baseline_version=params.get("baseline_version") or SETTING_DEFAULTS["baseline_version"],
+        baseline_description=params.get("baseline_description") or SETTING_DEFAULTS["baseline_description"],
         baseline_on_migrate=bool(params.get("baseline_on_migrate")),
-        create_schemas=params.get("create_schemas", True),
-        lock_retry_count=params.get("lock_retry_count", 50),
+        create_schemas=params.get("create_schemas", SETTING_DEFAULTS["create_schemas"]),
+        lock_retry_count=params.get("lock_retry_count", SETTING_DEFAULTS["lock_retry_count"]),
     )
 
 
@@ -99,8 +103,7 @@ def run_migrate_module(module) -> None:
     try:
         if command == "migrate":
             before = [m for m in runner.info(conn, settings).migrations
-                      if m["installed_rank"] is not None and m["state"] not in ("Deleted",)
-                      and m["type"] not in ("SCHEMA", "BASELINE")]
+                      if m["installed_rank"] is not None and m["state"] != DELETED and m["type"] not in SYNTHETIC_TYPES]
             outcome = runner.migrate(conn, settings, dry_run=dry_run)
             data = _absorb(module, result, outcome.as_dict())
             to_apply = data["pending"] if dry_run else data["applied"]

@@ -36,6 +36,7 @@ __all__ = [
     "flyway_table_name",
 ]
 
+DEFAULT_HISTORY_TABLE = "flyway_schema_history"  # Flyway's default `table`
 SCHEMA_MARKER_DESCRIPTION = "<< Flyway Schema Creation >>"
 DEFAULT_BASELINE_DESCRIPTION = "<< Flyway Baseline >>"
 NO_DESCRIPTION_MARKER = "<< no description >>"
@@ -78,20 +79,6 @@ class AppliedMigration:
     execution_time: int
     success: bool
 
-    def as_dict(self) -> dict:
-        return {
-            "installed_rank": self.installed_rank,
-            "version": self.version,
-            "description": self.description,
-            "type": self.type,
-            "script": self.script,
-            "checksum": self.checksum,
-            "installed_by": self.installed_by,
-            "installed_on": self.installed_on.isoformat(sep=" ") if self.installed_on else None,
-            "execution_time": self.execution_time,
-            "success": self.success,
-        }
-
 
 _COLUMNS = (
     "installed_rank",
@@ -112,7 +99,7 @@ _INSERT_COLUMNS = tuple(column for column in _COLUMNS if column != "installed_on
 class HistoryTable:
     """Access to one schema history table. Never commits: the caller owns transactions."""
 
-    def __init__(self, conn: "psycopg.Connection", schema: str, table: str = "flyway_schema_history") -> None:
+    def __init__(self, conn: "psycopg.Connection", schema: str, table: str = DEFAULT_HISTORY_TABLE) -> None:
         if sql is None:
             raise RuntimeError("psycopg (version 3) is required")
         self.conn = conn

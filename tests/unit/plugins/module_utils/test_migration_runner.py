@@ -373,17 +373,7 @@ def test_repair_leaves_future_migrations_alone_as_flyway_does(conn, scripts):
 
 # --- lock ---------------------------------------------------------------------------------------
 
-def test_lock_key_is_flyways():
-    # LOCK_MAGIC_NUM is the ASCII bytes of "Flyway"; the discriminator is Java's String.hashCode of
-    # the table as Flyway renders it, computed here with the documented formula s[0]*31^(n-1)+...
-    name = '"public"."flyway_schema_history"'
-    java_hash = 0
-    for char in name:
-        java_hash = (java_hash * 31 + ord(char)) % (1 << 32)
-    java_hash = java_hash - (1 << 32) if java_hash >= (1 << 31) else java_hash
-    assert runner.advisory_lock_key("public", "flyway_schema_history") == int.from_bytes(b"Flyway", "big") + java_hash
-    assert runner.java_string_hash("") == 0 and runner.java_string_hash("a") == 97
-    assert runner.java_string_hash("hello") == 99162322  # "hello".hashCode() in Java
+# The lock key and the bounded retries: test_migration_lock.py (no database needed).
 
 
 def test_held_flyway_lock_blocks_migrate(empty_database_url, scripts):

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the migration commands return and raise: plain dataclasses (``as_dict()`` gives JSON-ready
+data, the form the modules return) and errors whose ``str()`` is a complete, actionable message."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = [
+    "MigrationError",
+    "ValidationFailedError",
+    "MigrationConfigError",
+    "LockTimeoutError",
+    "NonEmptySchemaError",
+    "BaselineError",
+    "MigrationFailedError",
+    "MigrationFailure",
+    "MigrateResult",
+    "ValidateResult",
+    "InfoResult",
+    "BaselineResult",
+    "RepairResult",
+]
+
+
+class MigrationError(Exception):
+    """Base class; ``str()`` is a complete, actionable message."""
+
+
+class ValidationFailedError(MigrationError):
+    def __init__(self, issues: list[dict]) -> None:
+        self.issues = issues
+        super().__init__(
+            "Validate failed: Migrations have failed validation\n" + "\n".join(i["message"] for i in issues)
+        )
+
+
+class MigrationConfigError(MigrationError):
+    """A setting that cannot work (too long for PostgreSQL or the history table, unbounded)."""
+
+
+class LockTimeoutError(MigrationError):
+    pass
+
+
+class NonEmptySchemaError(MigrationError):
+    pass
+
+
+class BaselineError(MigrationError):
+    pass
+
+
+class MigrationFailedError(MigrationError):
+    def __init__(self, failure: "MigrationFailure", result: "MigrateResult") -> None:
+        self.failure = failure
+        self.result = result
+        super().__init__(failure.message())
+
+
+@dataclass
+class MigrationFailure:
+    script: str
+    path: str
+    version: str | None
+    description: str
+    sqlstate: str | None
+    error: str
+    hint: str | None = None
+    context: str | None = None
+    position: int | None = None
+    line: int | None = None
+    column: int | None = None
+    statement_number: int | None = None
+    statement: str | None = None
+
+    def message(self) -> str:
+        what = "version %s (%s)" % (self.version, self.description) if self.version else (
+            "repeatable migration '%s'" % self.description
+        )
+        parts = [
+            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history."
+            % (self.script, what),
+            "SQL State  : %s" % self.sqlstate,
+            "Message    : %s" % self.error,
+        ]
+        if self.line is not None:
+            parts.append("Location   : %s line %s column %s (statement %s)" % (
+                self.path, self.line, self.column, self.statement_number or "?"))
+        else:
+            parts.append("Location   : %s" % self.path)
+        if self.statement:
+            parts.append("Statement  : %s" % _shorten(self.statement, 500))
+        if self.hint:
+            parts.append("Hint       : %s" % self.hint)
+        if self.context:
+            parts.append("Context    : %s" % self.context)
+        parts.append("Fix the script and run migrate again; migrations before it stay applied.")
+        return "\n".join(parts)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["msg"] = self.message()
+        return data
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Result:
+    """An operation's result; ``as_dict()`` gives the JSON-ready form the modules return."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MigrateResult(_Result):
+    history_table: str
+    schema: str
+    dry_run: bool
+    changed: bool = False
+    created_schema: bool = False
+    created_history_table: bool = False
+    baselined: bool = False
+    initial_version: str | None = None
+    target_version: str | None = None
+    applied: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ValidateResult(_Result):
+    history_table: str
+    schema: str
+    valid: bool
+    issues: list[dict] = field(default_factory=list)
+    validated_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InfoResult(_Result):
+    history_table: str
+    schema: str
+    history_exists: bool
+    current_version: str | None
+    migrations: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BaselineResult(_Result):
+    history_table: str
+    schema: str
+    dry_run: bool
+    changed: bool
+    version: str
+    description: str
+    created_schema: bool = False
+    created_history_table: bool = False
+    message: str = ""
+
+
+@dataclass
+class RepairResult(_Result):
+    history_table: str
+    schema: str
+    dry_run: bool
+    changed: bool = False
+    removed_failed: list[dict] = field(default_factory=list)
+    marked_deleted: list[dict] = field(default_factory=list)
+    aligned: list[dict] = field(default_factory=list)
