@@ -17,6 +17,11 @@ which rows change. From that single declaration this module builds both
 so dry-run counts and executed counts come from the same predicates. A second run of the same
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
 Ansible: ``compliance_registry.run_job`` is the entry point for modules and workers alike.
+
+Every statement is composed from ``psycopg.sql`` objects, never pasted text: identifiers are
+``sql.Identifier``, values are ``sql.Placeholder`` named in the job's own parameter namespace
+(``JobParams``) or the batches' (``BATCH``), and the tables are reached through the aliases below.
+The statements each job runs are rendered in tests/unit/plugins/module_utils/golden/.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from __future__ import annotations
 import getpass
 import os
 import random
+import re
 import socket
 import time
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import audit, errors
 
@@ -50,6 +57,15 @@ STATED_SOURCES = ("option", "awx")
 
 # Prisma stores UTC in TIMESTAMP(3) columns and sets "updatedAt" itself: so do the jobs.
 UTC_NOW = "(now() AT TIME ZONE 'UTC')"
+
+# The table aliases of every statement. Job definitions reach them only through user_column() and
+# row_column(), so a predicate cannot name an alias the statement it lands in does not have.
+USER_ALIAS = "u"  # "User" in a scope's filter and keyset, the batch query and the lock
+ROW_ALIAS = "t"  # the step's table in Step.where and Step.assignments
+RESUME_ALIAS = "r"  # "Resume", for rows that belong to their user through a resume (owner "resume")
+# The namespace of the parameters the shared mechanics bind (batch size, keyset cursor, the
+# batch's candidate and locked user ids); a job's own parameters are in the job's (JobParams).
+MECHANICS_NAMESPACE = "batch"
 
 # First key of every compliance advisory lock; the second is derived from the job name.
 LOCK_NAMESPACE = "skillforge.dataops.compliance"
@@ -100,14 +116,16 @@ class Step:
     step changes (so counts are rows that really change); ``assignments`` are ``(column,
     expression)`` pairs for an update ("updatedAt" is set as well), none for a delete. ``owner``
     says how a row belongs to a user: ``"userId"`` (a column), ``"self"`` (the User row itself) or
-    ``"resume"`` (through its Resume). Expressions use the alias ``t`` for the step's table.
+    ``"resume"`` (through its Resume). ``where`` and the expressions are ``sql.Composable``s that
+    reach the step's table through ``row_column()`` (alias ``ROW_ALIAS``) and bind values only as
+    placeholders of the job's ``JobParams``.
     """
 
     count: str
     table: str
     owner: str = "userId"
-    where: str | None = None
-    assignments: tuple = ()
+    where: object = None  # sql.Composable or None
+    assignments: tuple = ()  # ((column name, sql.Composable), ...)
     sample: bool = False  # diff mode shows before/after values of the first assignment
 
     @property
@@ -117,13 +135,14 @@ class Step:
 
 @dataclass
 class Scope:
-    """The users a run covers: ``user_filter`` is a predicate on alias ``u`` of "User", with its
-    bound values in ``params``; ``report`` (tenant slugs, user ids, cutoff) goes to the audit.
-    ``order`` is the keyset: expressions on ``u`` ending with ``u."id"``, served by an index.
-    SQL fragments are constant strings; values are always ``%(name)s`` placeholders."""
+    """The users a run covers: ``user_filter`` is a ``sql.Composable`` predicate on "User" (reached
+    through ``user_column()``), with its bound values in ``params``, named in the job's ``JobParams``
+    namespace; ``report`` (tenant slugs, user ids, cutoff) goes to the audit. ``order`` is the
+    keyset: ``sql.Composable`` expressions on "User" ending with ``user_column("id")`` (the default
+    when empty), served by an index."""
 
     report: dict
-    user_filter: str
+    user_filter: object  # sql.Composable
     params: dict = field(default_factory=dict)
     order: tuple = ()
 
@@ -142,13 +161,16 @@ class JobDefinition:
     a job that updates user rows, ``SHARE`` for one that only changes their rows elsewhere), so two
     jobs on the same users take turns batch by batch and never deadlock on their rows.
     ``default_batch_size`` is the batch size when the run does not set one: it trades how long a
-    batch holds its row locks against how often a batch revisits the same table pages."""
+    batch holds its row locks against how often a batch revisits the same table pages.
+    ``declare_steps()`` returns the steps; it is called on first use of ``steps``, because steps
+    are ``psycopg.sql`` objects and the modules import every job before they can report that
+    psycopg is missing. Their placeholders must be the job's own (``params``)."""
 
     name: str
     scope_options: tuple
     validate: object
     resolve_scope: object
-    steps: tuple
+    declare_steps: object
     count_users: bool = False
     user_lock: str = "SHARE"
     default_batch_size: int = DEFAULT_BATCH_SIZE
@@ -156,9 +178,76 @@ class JobDefinition:
     def __post_init__(self) -> None:
         if self.user_lock not in USER_LOCKS:
             raise ValueError("user_lock must be one of %s" % ", ".join(USER_LOCKS))
+        if not _JOB_NAME.fullmatch(self.name) or self.params.prefix == BATCH.prefix:
+            raise ValueError("a job name is lower-case words joined by '-' and not %r: it names the job's "
+                             "parameter namespace" % MECHANICS_NAMESPACE)
+
+    @property
+    def params(self) -> "JobParams":
+        """The job's own parameter namespace: ``consent-revocation`` binds ``consent_revocation__*``."""
+        return JobParams(self.name)
+
+    @cached_property
+    def steps(self) -> tuple:
+        steps = tuple(self.declare_steps())
+        for step in steps:
+            parts = ([step.where] if step.where is not None else []) + [expression for _c, expression in step.assignments]
+            foreign = sorted(name for part in parts for name in placeholder_names(part) if not self.params.owns(name))
+            if foreign:
+                raise ValueError("%s: step %s binds %s, outside the job's parameters (%s*)"
+                                 % (self.name, step.count, ", ".join(foreign), self.params.prefix))
+        return steps
 
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
+
+
+class JobParams:
+    """One parameter namespace: a job's own (named after the job) or the shared mechanics'
+    (``BATCH``). Every name in it is ``<namespace>__<name>`` (``consent_revocation__tenant_id``,
+    ``batch__size``), so two jobs cannot share a parameter name, nor a job's meet the batches'."""
+
+    def __init__(self, namespace: str):
+        self.prefix = namespace.replace("-", "_") + "__"
+
+    def name(self, name: str) -> str:
+        return self.prefix + name
+
+    def __call__(self, name: str) -> "sql.Placeholder":
+        """The placeholder ``%(<namespace>__<name>)s``."""
+        return sql.Placeholder(self.name(name))
+
+    def values(self, **values) -> dict:
+        """Bound values for this namespace's placeholders, by their short names."""
+        return {self.name(name): value for name, value in values.items()}
+
+    def owns(self, name: str) -> bool:
+        return name.startswith(self.prefix)
+
+
+BATCH = JobParams(MECHANICS_NAMESPACE)
+_JOB_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def placeholder_names(composable) -> set:
+    """The names of the ``%(name)s`` placeholders in a statement or fragment, including any written
+    into ``sql.SQL`` text by hand."""
+    if isinstance(composable, sql.Composed):
+        return set().union(*(placeholder_names(part) for part in composable))
+    if isinstance(composable, (sql.SQL, sql.Placeholder)):
+        return set(_PLACEHOLDER.findall(composable.as_string(None)))
+    return set()
+
+
+def user_column(name: str) -> "sql.Identifier":
+    """``"u"."<name>"``: a column of "User" in a scope's filter or keyset."""
+    return sql.Identifier(USER_ALIAS, name)
+
+
+def row_column(name: str) -> "sql.Identifier":
+    """``"t"."<name>"``: a column of the step's table in ``Step.where`` or an assignment."""
+    return sql.Identifier(ROW_ALIAS, name)
 
 
 @dataclass
@@ -272,22 +361,37 @@ def existing_user_ids(conn, job: str, user_ids) -> list:
     return wanted
 
 
-def tenant_scope(tenant_id: str, slug: str) -> Scope:
-    """Every user of one tenant, walked by the ("tenantId", "id") index."""
+def tenant_scope(params: JobParams, tenant_id: str, slug: str) -> Scope:
+    """Every user of one tenant, walked by the ("tenantId", "id") index; ``params`` is the job's."""
     return Scope(report={"tenant": slug},
-                 user_filter='u."tenantId" = %(scope_tenant_id)s',
-                 params={"scope_tenant_id": tenant_id})
+                 user_filter=sql.SQL("{} = {}").format(user_column("tenantId"), params("tenant_id")),
+                 params=params.values(tenant_id=tenant_id))
 
 
-def users_scope(user_ids: list) -> Scope:
-    """A list of users by id, walked by the primary key."""
+def users_scope(params: JobParams, user_ids: list) -> Scope:
+    """A list of users by id, walked by the primary key; ``params`` is the job's."""
     return Scope(report={"users": user_ids},
-                 user_filter='u."id" = ANY(%(scope_user_ids)s)',
-                 params={"scope_user_ids": user_ids})
+                 user_filter=sql.SQL("{} = ANY({})").format(user_column("id"), params("user_ids")),
+                 params=params.values(user_ids=user_ids))
+
+
+def check_scope_parameters(definition: JobDefinition, scope: Scope) -> None:
+    """A scope binds the job's own parameters only (a job definition's mistake, not the input's)."""
+    names = set(scope.params) | placeholder_names(scope.user_filter)
+    names.update(*(placeholder_names(key) for key in scope.order))
+    foreign = sorted(name for name in names if not definition.params.owns(name))
+    if foreign:
+        raise ValueError("%s: the scope binds %s, outside the job's parameters (%s*)"
+                         % (definition.name, ", ".join(foreign), definition.params.prefix))
 
 
 # ---------------------------------------------------------------------------------------------
-# SQL built from the steps
+# SQL built from the steps: one clause a line, each CTE and count on lines of their own, so that
+# the renderings in tests/unit/plugins/module_utils/golden/ read as SQL (the layout is whitespace).
+
+
+def _aliased(table: str, alias: str) -> "sql.Composable":
+    return sql.SQL("{} {}").format(sql.Identifier(table), sql.Identifier(alias))
 
 
 class _Membership:
@@ -298,47 +402,62 @@ class _Membership:
 
     def __init__(self, batch: bool):
         self.batch = batch
-        self.users = "= ANY(%(batch_user_ids)s)" if batch else 'IN (SELECT "id" FROM scoped_users)'
+        self.users = (sql.SQL("= ANY({})").format(BATCH("user_ids")) if batch
+                      else sql.SQL("IN (SELECT {} FROM scoped_users)").format(sql.Identifier("id")))
 
-    def of(self, subquery: str) -> str:
-        return ("= ANY(ARRAY(%s))" if self.batch else "IN (%s)") % subquery
+    def of(self, subquery: "sql.Composable") -> "sql.Composable":
+        return sql.SQL("= ANY(ARRAY({}))" if self.batch else "IN ({})").format(subquery)
 
 
-RESUMES_OF_USERS = 'SELECT r."id" FROM "Resume" r WHERE r."userId" '
+def _resumes_of_users(membership: _Membership) -> "sql.Composable":
+    return sql.SQL("SELECT {id} FROM {resume} WHERE {user} {users}").format(
+        id=sql.Identifier(RESUME_ALIAS, "id"), resume=_aliased("Resume", RESUME_ALIAS),
+        user=sql.Identifier(RESUME_ALIAS, "userId"), users=membership.users)
 
 
 def _owner_condition(step: Step, membership: _Membership) -> "sql.Composable":
     if step.owner == "resume":
-        condition = 't."resumeId" ' + membership.of(RESUMES_OF_USERS + membership.users)
+        condition = sql.SQL("{} {}").format(row_column("resumeId"), membership.of(_resumes_of_users(membership)))
     else:
-        condition = ('t."id" ' if step.owner == "self" else 't."userId" ') + membership.users
+        condition = sql.SQL("{} {}").format(row_column("id" if step.owner == "self" else "userId"), membership.users)
     if step.where is not None:
-        condition += " AND (" + step.where + ")"
-    return sql.SQL(condition)
+        condition = sql.SQL("{} AND ({})").format(condition, step.where)
+    return condition
 
 
 def _user_column(step: Step, wanted: bool) -> "sql.Composable":
     """The owning user's id of a changed row, when the job counts distinct users."""
     if not wanted:
         return sql.SQL("NULL")
-    return sql.SQL({"self": 't."id"', "userId": 't."userId"',
-                    "resume": '(SELECT r."userId" FROM "Resume" r WHERE r."id" = t."resumeId")'}[step.owner])
+    if step.owner == "resume":
+        return sql.SQL("(SELECT {user} FROM {resume} WHERE {id} = {resume_id})").format(
+            user=sql.Identifier(RESUME_ALIAS, "userId"), resume=_aliased("Resume", RESUME_ALIAS),
+            id=sql.Identifier(RESUME_ALIAS, "id"), resume_id=row_column("resumeId"))
+    return row_column("id" if step.owner == "self" else "userId")
 
 
 def _step_cte(step: Step, index: int, membership: _Membership, dry_run: bool, want_user: bool) -> "sql.Composable":
     """The CTE for one step: a SELECT of the rows it would change, or the change itself."""
-    parts = dict(table=sql.Identifier(step.table), cond=_owner_condition(step, membership),
+    parts = dict(table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, membership),
                  user=_user_column(step, want_user))
     if dry_run:
-        body = sql.SQL("SELECT {user} AS user_id FROM {table} t WHERE {cond}").format(**parts)
+        body = sql.SQL("SELECT {user} AS user_id FROM {table}\n"
+                       "    WHERE {cond}").format(**parts)
     elif step.is_delete:
-        body = sql.SQL("DELETE FROM {table} t WHERE {cond} RETURNING {user} AS user_id").format(**parts)
+        body = sql.SQL("DELETE FROM {table}\n"
+                       "    WHERE {cond}\n"
+                       "    RETURNING {user} AS user_id").format(**parts)
     else:
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = " + expression).format(sql.Identifier(column)) for column, expression in step.assignments)
-        body = sql.SQL('UPDATE {table} t SET {assign}, "updatedAt" = ' + UTC_NOW +
-                       " WHERE {cond} RETURNING {user} AS user_id").format(assign=assignments, **parts)
-    return sql.SQL("{name} AS ({body})").format(name=sql.Identifier("step_%d" % index), body=body)
+        assignments = [sql.SQL("{} = {}").format(sql.Identifier(column), expression)
+                       for column, expression in step.assignments]
+        assignments.append(sql.SQL("{} = {}").format(sql.Identifier("updatedAt"), sql.SQL(UTC_NOW)))
+        body = sql.SQL("UPDATE {table}\n"
+                       "    SET {assign}\n"
+                       "    WHERE {cond}\n"
+                       "    RETURNING {user} AS user_id").format(assign=sql.SQL(", ").join(assignments), **parts)
+    return sql.SQL("{name} AS (\n"
+                   "    {body}\n"
+                   ")").format(name=sql.Identifier("step_%d" % index), body=body)
 
 
 def _counting_statement(definition: JobDefinition, dry_run: bool, prefix=()) -> "sql.Composable":
@@ -350,14 +469,23 @@ def _counting_statement(definition: JobDefinition, dry_run: bool, prefix=()) -> 
     names = [sql.Identifier("step_%d" % i) for i in range(len(definition.steps))]
     columns = [sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names]
     if definition.count_users:
-        union = sql.SQL(" UNION ").join(sql.SQL("SELECT user_id FROM {}").format(name) for name in names)
-        columns.insert(0, sql.SQL("(SELECT count(*) FROM ({}) AS changed_users)").format(union))
-    return sql.SQL("WITH {ctes} SELECT {columns}").format(
-        ctes=sql.SQL(", ").join(ctes), columns=sql.SQL(", ").join(columns))
+        union = sql.SQL("\n        UNION ").join(sql.SQL("SELECT user_id FROM {}").format(name) for name in names)
+        columns.insert(0, sql.SQL("(SELECT count(*) FROM (\n        {}\n    ) AS changed_users)").format(union))
+    return sql.SQL("WITH {ctes}\n"
+                   "SELECT\n"
+                   "    {columns}").format(ctes=sql.SQL(",\n").join(ctes), columns=sql.SQL(",\n    ").join(columns))
+
+
+def _dry_run_statement(definition: JobDefinition, scope: Scope) -> "sql.Composable":
+    """The dry run's one read-only statement: every step's count over the whole scope."""
+    return _counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
 
 
 def _scoped_users_cte(scope: Scope) -> "sql.Composable":
-    return sql.SQL('scoped_users AS MATERIALIZED (SELECT u."id" FROM "User" u WHERE ' + scope.user_filter + ")")
+    return sql.SQL("scoped_users AS MATERIALIZED (\n"
+                   "    SELECT {id} FROM {users}\n"
+                   "    WHERE {filter}\n"
+                   ")").format(id=user_column("id"), users=_aliased("User", USER_ALIAS), filter=scope.user_filter)
 
 
 # A batch touches a few thousand rows of tables with millions: index lookups by user id, never
@@ -369,36 +497,45 @@ BATCH_PLANNER_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_
 
 
 def _order(scope: Scope) -> tuple:
-    return tuple(sql.SQL(key) for key in scope.order or ('u."id"',))
+    return tuple(scope.order) or (user_column("id"),)
 
 
 def _batch_query(scope: Scope, after) -> "sql.Composable":
     """The next batch of users after the keyset cursor (not locked: see ``_lock_query``)."""
     order = _order(scope)
-    condition = sql.SQL(scope.user_filter)
+    condition = scope.user_filter
     if after is not None:
         condition = sql.SQL("({}) AND ({}) > ({})").format(
             condition, sql.SQL(", ").join(order),
-            sql.SQL(", ").join(sql.Placeholder("after_%d" % i) for i in range(len(order))))
-    return sql.SQL('SELECT {order} FROM "User" u WHERE {cond} ORDER BY {order} LIMIT %(batch_size)s').format(
-        order=sql.SQL(", ").join(order), cond=condition)
+            sql.SQL(", ").join(BATCH("after_%d" % i) for i in range(len(order))))
+    return sql.SQL("SELECT {order} FROM {users}\n"
+                   "WHERE {cond}\n"
+                   "ORDER BY {order}\n"
+                   "LIMIT {size}").format(order=sql.SQL(", ").join(order), users=_aliased("User", USER_ALIAS),
+                                          cond=condition, size=BATCH("size"))
 
 
 def _lock_query(scope: Scope, user_lock: str) -> "sql.Composable":
     """Lock the batch's candidate users in id order and return those still in scope once locked
     (READ COMMITTED re-checks the filter against a row another transaction changed meanwhile)."""
-    return sql.SQL('SELECT u."id" FROM "User" u WHERE u."id" = ANY(%(candidate_ids)s) AND ({cond})'
-                   ' ORDER BY u."id" FOR {lock} OF u').format(cond=sql.SQL(scope.user_filter),
-                                                               lock=sql.SQL(user_lock))
+    return sql.SQL("SELECT {id} FROM {users}\n"
+                   "WHERE {id} = ANY({candidates}) AND ({cond})\n"
+                   "ORDER BY {id}\n"
+                   "FOR {lock} OF {alias}").format(
+        id=user_column("id"), users=_aliased("User", USER_ALIAS), candidates=BATCH("candidate_ids"),
+        cond=scope.user_filter, lock=sql.SQL(user_lock), alias=sql.Identifier(USER_ALIAS))
 
 
 def _sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
     """Up to ``limit`` rows the step would change, with the column's value before and after."""
     column, expression = step.assignments[0]
-    return sql.SQL('WITH {scoped} SELECT t."id", t.{col}, ' + expression + ' FROM {table} t WHERE {cond}'
-                   ' ORDER BY t."id" LIMIT {limit}').format(
-        scoped=_scoped_users_cte(scope), col=sql.Identifier(column),
-        table=sql.Identifier(step.table), cond=_owner_condition(step, _Membership(batch=False)),
+    return sql.SQL("WITH {scoped}\n"
+                   "SELECT {id}, {col}, {after} FROM {table}\n"
+                   "WHERE {cond}\n"
+                   "ORDER BY {id}\n"
+                   "LIMIT {limit}").format(
+        scoped=_scoped_users_cte(scope), id=row_column("id"), col=row_column(column), after=expression,
+        table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=False)),
         limit=sql.Literal(limit))
 
 
@@ -438,8 +575,7 @@ def safe_error(error: Exception) -> str:
 
 
 def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:
-    statement = _counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
-    row = conn.execute(statement, scope.params).fetchone()
+    row = conn.execute(_dry_run_statement(definition, scope), scope.params).fetchone()
     return dict(zip(definition.count_names(), row))
 
 
@@ -503,15 +639,15 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
         try:
             with conn.transaction():
                 conn.execute(BATCH_PLANNER_SETTINGS)
-                params = dict(scope.params, batch_size=options["batch_size"])
+                params = dict(scope.params, **BATCH.values(size=options["batch_size"]))
                 if after is not None:
-                    params.update(("after_%d" % i, value) for i, value in enumerate(after))
+                    params.update(BATCH.values(**{"after_%d" % i: value for i, value in enumerate(after)}))
                 keys = conn.execute(_batch_query(scope, after), params).fetchall()
                 if not keys:
                     run.finish(conn)
                     return keys
-                params["candidate_ids"] = [row[order_width - 1] for row in keys]
-                params["batch_user_ids"] = [row[0] for row in conn.execute(lock, params)]
+                params[BATCH.name("candidate_ids")] = [row[order_width - 1] for row in keys]
+                params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(lock, params)]
                 counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
                 run.add_batch(conn, counts)
         except psycopg.Error as error:
@@ -552,6 +688,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     summary = None
     try:
         scope = definition.resolve_scope(conn, options)
+        check_scope_parameters(definition, scope)
         base["scope"] = scope.report
         if dry_run:
             sample = _sample(conn, definition, scope, sample_size)

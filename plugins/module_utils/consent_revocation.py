@@ -13,15 +13,23 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
+    JobParams,
     Step,
     existing_user_ids,
     require_one_of,
+    row_column,
     tenant_by_slug,
     tenant_scope,
     users_scope,
 )
 
+try:
+    from psycopg import sql
+except ImportError:  # reported by the modules through missing_required_lib()
+    sql = None
+
 JOB = "consent-revocation"
+PARAMS = JobParams(JOB)
 
 
 def _validate(options: dict) -> None:
@@ -31,8 +39,21 @@ def _validate(options: dict) -> None:
 def _resolve_scope(conn, options: dict):
     if options["tenant"]:
         tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
-        return tenant_scope(tenant_id, options["tenant"])
-    return users_scope(existing_user_ids(conn, JOB, options["user"]))
+        return tenant_scope(PARAMS, tenant_id, options["tenant"])
+    return users_scope(PARAMS, existing_user_ids(conn, JOB, options["user"]))
+
+
+def _steps() -> tuple:
+    return (
+        Step("marketingOptOuts", "User", owner="self", where=row_column("marketingOptIn"),
+             assignments=(("marketingOptIn", sql.SQL("false")),)),
+        Step("notificationPreferencesDeleted", "NotificationPreference"),
+        Step("assessmentsCancelled", "Assessment",
+             where=sql.SQL("{} IN ('scheduled', 'processing')").format(row_column("status")),
+             assignments=(("status", sql.SQL("'cancelled'")), ("notificationsEnabled", sql.SQL("false")))),
+        Step("notificationsArchived", "Notification", where=sql.SQL("{} <> 'archived'").format(row_column("status")),
+             assignments=(("status", sql.SQL("'archived'")),)),
+    )
 
 
 DEFINITION = JobDefinition(
@@ -42,13 +63,5 @@ DEFINITION = JobDefinition(
     resolve_scope=_resolve_scope,
     count_users=True,  # "users": users with at least one change
     user_lock="NO KEY UPDATE",  # updates the user rows (marketingOptIn)
-    steps=(
-        Step("marketingOptOuts", "User", owner="self", where='t."marketingOptIn"',
-             assignments=(("marketingOptIn", "false"),)),
-        Step("notificationPreferencesDeleted", "NotificationPreference"),
-        Step("assessmentsCancelled", "Assessment", where="t.\"status\" IN ('scheduled', 'processing')",
-             assignments=(("status", "'cancelled'"), ("notificationsEnabled", "false"))),
-        Step("notificationsArchived", "Notification", where="t.\"status\" <> 'archived'",
-             assignments=(("status", "'archived'"),)),
-    ),
+    declare_steps=_steps,
 )

@@ -19,12 +19,20 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.audit import is
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
     JobInputError,
+    JobParams,
     Scope,
     Step,
     tenant_by_slug,
+    user_column,
 )
 
+try:
+    from psycopg import sql
+except ImportError:  # reported by the modules through missing_required_lib()
+    sql = None
+
 JOB = "data-retention"
+PARAMS = JobParams(JOB)
 DEFAULT_RETENTION_MONTHS = 24
 MAX_RETENTION_MONTHS = 1200
 
@@ -35,10 +43,15 @@ MAX_RETENTION_MONTHS = 1200
 # 0.8x the time of 5,000 per batch; each batch then commits in about 4 s.
 RETENTION_BATCH_SIZE = 20000
 
+
 # Same expression and predicate as the partial index "User_retention_activity_idx", so the
 # keyset walk (last activity, id) reads eligible users only.
-LAST_ACTIVITY = 'COALESCE(u."lastActiveAt", u."createdAt")'
-ELIGIBLE = 'u."legalHold" = false AND ' + LAST_ACTIVITY + " < %(scope_cutoff)s"
+def _last_activity() -> "sql.Composable":
+    return sql.SQL("COALESCE({}, {})").format(user_column("lastActiveAt"), user_column("createdAt"))
+
+
+def _eligible() -> "sql.Composable":
+    return sql.SQL("{} = false AND {} < {}").format(user_column("legalHold"), _last_activity(), PARAMS("cutoff"))
 
 
 def parse_cutoff(value) -> datetime:
@@ -77,13 +90,25 @@ def _resolve_scope(conn, options: dict) -> Scope:
         cutoff = window_cutoff
         report["retention_months"] = options["retention_months"]
     report["cutoff"] = iso(cutoff)
-    user_filter, params = ELIGIBLE, {"scope_cutoff": cutoff}
+    user_filter, params = _eligible(), PARAMS.values(cutoff=cutoff)
     if options["tenant"]:
         tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
         report["tenant"] = options["tenant"]
-        user_filter += ' AND u."tenantId" = %(scope_tenant_id)s'
-        params["scope_tenant_id"] = tenant_id
-    return Scope(report=report, user_filter=user_filter, params=params, order=(LAST_ACTIVITY, 'u."id"'))
+        user_filter = sql.SQL("{} AND {} = {}").format(user_filter, user_column("tenantId"), PARAMS("tenant_id"))
+        params.update(PARAMS.values(tenant_id=tenant_id))
+    return Scope(report=report, user_filter=user_filter, params=params, order=(_last_activity(), user_column("id")))
+
+
+def _steps() -> tuple:
+    return (
+        Step("users", "User", owner="self"),
+        Step("notifications", "Notification"),
+        Step("resumes", "Resume"),
+        Step("resumeIngestions", "ResumeIngestion", owner="resume"),
+        Step("assessments", "Assessment"),
+        Step("notificationPreferences", "NotificationPreference"),
+        Step("profiles", "Profile"),
+    )
 
 
 DEFINITION = JobDefinition(
@@ -93,13 +118,5 @@ DEFINITION = JobDefinition(
     resolve_scope=_resolve_scope,
     user_lock="UPDATE",  # deletes its users; eligibility is re-checked on the locked rows
     default_batch_size=RETENTION_BATCH_SIZE,
-    steps=(
-        Step("users", "User", owner="self"),
-        Step("notifications", "Notification"),
-        Step("resumes", "Resume"),
-        Step("resumeIngestions", "ResumeIngestion", owner="resume"),
-        Step("assessments", "Assessment"),
-        Step("notificationPreferences", "NotificationPreference"),
-        Step("profiles", "Profile"),
-    ),
+    declare_steps=_steps,
 )

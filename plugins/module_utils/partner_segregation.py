@@ -13,29 +13,43 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     JobDefinition,
+    JobParams,
     JobSkipped,
     Step,
+    row_column,
     tenant_by_slug,
     tenant_scope,
 )
 
 try:
+    from psycopg import sql
     from psycopg.types.json import Jsonb
 except ImportError:  # reported by the modules through missing_required_lib()
+    sql = None
     Jsonb = None
 
 JOB = "partner-segregation"
+PARAMS = JobParams(JOB)
+# The alias of jsonb_array_elements over "actions" in the two expressions below.
+ELEMENT_ALIAS = "a"
 
-# %(stamp)s is the jsonb object {"tenantId": ..., "partnerId": ...}; `@>` containment treats a JSON
-# null value as a value, so "NOT blob @> stamp" is exactly "merging the stamp would change blob".
-STAMPED_ACTIONS = (
-    "(SELECT jsonb_agg(CASE WHEN jsonb_typeof(a.value) = 'object' THEN a.value || %(stamp)s ELSE a.value END"
-    " ORDER BY a.ordinality) FROM jsonb_array_elements(t.\"actions\") WITH ORDINALITY AS a(value, ordinality))"
-)
-ACTIONS_NEED_STAMP = (
-    "jsonb_typeof(t.\"actions\") = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.\"actions\") AS a(value)"
-    " WHERE jsonb_typeof(a.value) = 'object' AND NOT a.value @> %(stamp)s)"
-)
+
+# PARAMS("stamp") is the jsonb object {"tenantId": ..., "partnerId": ...}; `@>` containment treats a
+# JSON null value as a value, so "NOT blob @> stamp" is exactly "merging the stamp would change blob".
+def _stamped_actions() -> "sql.Composable":
+    return sql.SQL(
+        "(SELECT jsonb_agg(CASE WHEN jsonb_typeof({value}) = 'object' THEN {value} || {stamp} ELSE {value} END"
+        " ORDER BY {ordinality}) FROM jsonb_array_elements({actions}) WITH ORDINALITY AS {element}(value, ordinality))"
+    ).format(value=sql.Identifier(ELEMENT_ALIAS, "value"), ordinality=sql.Identifier(ELEMENT_ALIAS, "ordinality"),
+             stamp=PARAMS("stamp"), actions=row_column("actions"), element=sql.Identifier(ELEMENT_ALIAS))
+
+
+def _actions_need_stamp() -> "sql.Composable":
+    return sql.SQL(
+        "jsonb_typeof({actions}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({actions}) AS {element}(value)"
+        " WHERE jsonb_typeof({value}) = 'object' AND NOT {value} @> {stamp})"
+    ).format(actions=row_column("actions"), element=sql.Identifier(ELEMENT_ALIAS),
+             value=sql.Identifier(ELEMENT_ALIAS, "value"), stamp=PARAMS("stamp"))
 
 
 def _validate(options: dict) -> None:
@@ -47,9 +61,21 @@ def _validate(options: dict) -> None:
 
 def _resolve_scope(conn, options: dict):
     tenant_id, partner_id = tenant_by_slug(conn, JOB, options["tenant"])
-    scope = tenant_scope(tenant_id, options["tenant"])
-    scope.params["stamp"] = Jsonb({"tenantId": tenant_id, "partnerId": partner_id})
+    scope = tenant_scope(PARAMS, tenant_id, options["tenant"])
+    scope.params.update(PARAMS.values(stamp=Jsonb({"tenantId": tenant_id, "partnerId": partner_id})))
     return scope
+
+
+def _steps() -> tuple:
+    metadata = row_column("ingestionMetadata")
+    return (
+        Step("resumeUpdates", "ResumeIngestion", owner="resume", sample=True,
+             where=sql.SQL("jsonb_typeof({metadata}) = 'object' AND NOT {metadata} @> {stamp}").format(
+                 metadata=metadata, stamp=PARAMS("stamp")),
+             assignments=(("ingestionMetadata", sql.SQL("{} || {}").format(metadata, PARAMS("stamp"))),)),
+        Step("notificationUpdates", "Notification", sample=True, where=_actions_need_stamp(),
+             assignments=(("actions", _stamped_actions()),)),
+    )
 
 
 DEFINITION = JobDefinition(
@@ -57,11 +83,5 @@ DEFINITION = JobDefinition(
     scope_options=("tenant",),
     validate=_validate,
     resolve_scope=_resolve_scope,
-    steps=(
-        Step("resumeUpdates", "ResumeIngestion", owner="resume", sample=True,
-             where="jsonb_typeof(t.\"ingestionMetadata\") = 'object' AND NOT t.\"ingestionMetadata\" @> %(stamp)s",
-             assignments=(("ingestionMetadata", "t.\"ingestionMetadata\" || %(stamp)s"),)),
-        Step("notificationUpdates", "Notification", sample=True, where=ACTIONS_NEED_STAMP,
-             assignments=(("actions", STAMPED_ACTIONS),)),
-    ),
+    declare_steps=_steps,
 )

@@ -21,6 +21,7 @@ from psycopg import sql
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+    BATCH,
     BATCH_PLANNER_SETTINGS,
     JobBusyError,
     JobInputError,
@@ -302,10 +303,11 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
     try:
         conn.execute(BATCH_PLANNER_SETTINGS)
         assert conn.execute("SELECT current_setting('enable_seqscan'), current_setting('jit')").fetchone() == ("off", "off")
-        params = dict(scope.params, batch_size=50)
+        params = dict(scope.params, **BATCH.values(size=50))
         keys = conn.execute(_batch_query(scope, None), params).fetchall()
-        params["candidate_ids"] = [row[-1] for row in keys]
-        params["batch_user_ids"] = [row[0] for row in conn.execute(_lock_query(scope, definition.user_lock), params)]
+        params[BATCH.name("candidate_ids")] = [row[-1] for row in keys]
+        params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(_lock_query(scope, definition.user_lock),
+                                                                         params)]
         plan = "\n".join(row[0] for row in conn.execute(
             sql.SQL("EXPLAIN ") + _counting_statement(definition, dry_run=False), params))
     finally:
