@@ -30,7 +30,7 @@ TEST_ENVIRONMENT_FILE = Path(__file__).resolve().parent / ".test-environment"
 def _load_test_environment() -> None:
     if TEST_ENVIRONMENT_FILE.is_file():
         for line in TEST_ENVIRONMENT_FILE.read_text(encoding="utf-8").splitlines():
-            name, _, value = line.partition("=")
+            name, _equals, value = line.partition("=")
             if name.startswith("SKILLFORGE_TEST_"):
                 os.environ.setdefault(name, value)
 

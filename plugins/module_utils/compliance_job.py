@@ -274,8 +274,8 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
     options = dict(options or {})
     unknown = sorted(set(options) - set(COMMON_OPTIONS) - set(definition.scope_options))
     if unknown:
-        raise JobInputError("%s: unknown option(s): %s" % (definition.name, ", ".join(errors.clip(name, 40)
-                                                                                   for name in unknown[:10])))
+        shown = ", ".join(errors.clip(name, 40) for name in unknown[:10])
+        raise JobInputError("%s: unknown option(s): %s" % (definition.name, shown))
     for name, value in options.items():  # PostgreSQL text cannot hold NUL; psycopg would refuse it mid-run
         if any("\x00" in item for item in (value if isinstance(value, (list, tuple)) else [value])
                if isinstance(item, str)):

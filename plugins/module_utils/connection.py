@@ -190,9 +190,9 @@ def _shown_url(params: dict) -> str:
         for host, port in zip(hosts, ports + [ports[-1]] * (len(hosts) - len(ports))))
     query = [(key, REDACTED if "password" in key else str(value)) for key, value in sorted(params.items())
              if key not in ("user", "password", "host", "hostaddr", "port", "dbname")]
-    return "postgresql://%s%s/%s%s" % (credentials + "@" if credentials else "", netloc,
-                                        quote(str(params.get("dbname") or ""), safe=""),
-                                        "?" + urlencode(query, safe="*") if query else "")
+    dbname = quote(str(params.get("dbname") or ""), safe="")
+    return "postgresql://%s%s/%s%s" % (credentials + "@" if credentials else "", netloc, dbname,
+                                       "?" + urlencode(query, safe="*") if query else "")
 
 
 def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:

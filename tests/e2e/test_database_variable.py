@@ -45,7 +45,7 @@ def sample_urls(database_factory, migrated_template):
     from conftest import url_for  # pylint: disable=import-outside-toplevel
 
     urls = []
-    for _ in range(2):
+    for _copy in range(2):
         url = url_for(database_factory.create(template=migrated_template))
         with psycopg.connect(url, autocommit=True) as conn:
             sample_data.generate(conn, seed=5, users_per_tenant=6)
@@ -56,7 +56,7 @@ def sample_urls(database_factory, migrated_template):
 def test_migrate(run_playbook, database_factory):
     from conftest import url_for  # pylint: disable=import-outside-toplevel
 
-    named, other = (url_for(database_factory.create()) for _ in range(2))
+    named, other = (url_for(database_factory.create()) for _database in range(2))
     run = run_playbook("playbooks/migrate.yml", extra_vars={"skillforge_database_url": named},
                        env=pointing_elsewhere(other))
     assert run.rc == 0, run.stdout
@@ -171,8 +171,8 @@ def test_the_rule_is_documented_identically_everywhere():
     markers aside), so none of them can drift from the others or from the code."""
     from conftest import REPO_ROOT  # pylint: disable=import-outside-toplevel
 
-    places = [REPO_ROOT / "README.md"] + [REPO_ROOT / "docs" / name for name in
-                                         ("COMPLIANCE.md", "SEEDING.md", "MIGRATIONS.md")]
+    places = [REPO_ROOT / "README.md"]
+    places += [REPO_ROOT / "docs" / name for name in ("COMPLIANCE.md", "SEEDING.md", "MIGRATIONS.md")]
     places += sorted(path for path in (REPO_ROOT / "playbooks").glob("*.yml") if not path.name.startswith("_"))
     for path in places:
         text = " ".join(line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines())

@@ -99,7 +99,7 @@ def test_simultaneous_enqueues_of_one_request_make_one_job_and_one_change(queue_
         start.wait()
         results.append(job_queue.enqueue(target, request)["changed"])
 
-    callers = [threading.Thread(target=enqueue) for _ in range(4)]
+    callers = [threading.Thread(target=enqueue) for _caller in range(4)]
     for caller in callers:
         caller.start()
     for caller in callers:

@@ -102,4 +102,3 @@ def test_every_playbook_the_readme_names_exists():
     named = set(re.findall(r"playbooks/([a-z_]+\.yml)", README))
     assert {"migrate.yml", "migrate_info.yml", "compliance.yml", "seed.yml"} <= named
     assert all((REPO_ROOT / "playbooks" / name).is_file() for name in named), named
-

