@@ -55,7 +55,7 @@ def _diff(sample: list) -> dict:
 def _check_before_queueing(module, job_name: str, options: dict) -> None:
     """A request an inline run would refuse fails here, not attempts later in a worker: the options
     always, the tenant and users where the database can be reached (else a warning says so)."""
-    conn, unreachable = reachable_database(module, application_name="skillforge.dataops/%s" % job_name)
+    conn, unreachable = reachable_database(module, job_name)
     if unreachable:
         module.warn("the request was not checked against the database (%s); the worker will check the tenant "
                     "and users when it runs the job" % unreachable)
@@ -78,7 +78,7 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     if module.params["queue"]:
         _check_before_queueing(module, job_name, options)
         enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
-    conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
+    conn, resolved = open_database(module, job_name)
     try:
         outcome = run_job_with_sample(conn, job_name, options, dry_run=module.check_mode, log=module.log,
                                       sample_size=DIFF_SAMPLE_SIZE if module._diff else 0,

@@ -29,6 +29,7 @@ except ImportError as import_error:  # reported by the modules through missing_r
     PSYCOPG_IMPORT_ERROR = import_error
 
 LOCAL_FALLBACK_URL = "postgresql://postgres:postgres@localhost:5432/skillforge"
+APPLICATION_NAME = "skillforge.dataops"
 LOCAL_ENV = "local"
 REDACTED = "********"
 
@@ -258,7 +259,13 @@ def validate_connect_timeout(seconds) -> int:
     return seconds
 
 
-def connect(resolved: ResolvedDatabase, application_name="skillforge.dataops",
+def application_name(component=None) -> str:
+    """The one spelling of what the collection's sessions call themselves in pg_stat_activity:
+    ``skillforge.dataops/<component>`` (the module, the job or the worker)."""
+    return APPLICATION_NAME + ("/%s" % component if component else "")
+
+
+def connect(resolved: ResolvedDatabase, application_name=None,
             autocommit=False, connect_timeout=10, require_schema=True) -> "psycopg.Connection":
     """Open a psycopg connection; failures become one line naming host and database only.
 
@@ -267,7 +274,7 @@ def connect(resolved: ResolvedDatabase, application_name="skillforge.dataops",
     validate_connect_timeout(connect_timeout)
     try:
         conn = psycopg.connect(
-            make_conninfo(resolved.conninfo, application_name=application_name,
+            make_conninfo(resolved.conninfo, application_name=application_name or APPLICATION_NAME,
                           connect_timeout=connect_timeout),
             autocommit=autocommit,
         )

@@ -14,7 +14,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info 
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_settings import SETTING_DEFAULTS
 from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import SYNTHETIC_TYPES
 
-APPLICATION_NAME = "skillforge.dataops.migrate"
 
 
 def migration_argument_spec(with_command: bool) -> dict:
@@ -97,7 +96,7 @@ def run_migrate_module(module) -> None:
     settings = _settings(module)
     command = params["command"]
     dry_run = module.check_mode
-    conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
+    conn, resolved = open_database(module, "migrate", require_schema=False)
     result = dict(changed=False, command=command, database=resolved.describe(), applied=[], pending=[],
                   executed=[])
     try:
@@ -159,7 +158,7 @@ def _migrate_message(data: dict) -> str:
 def run_migrate_info_module(module) -> None:
     """Body of skillforge.dataops.migrate_info."""
     settings = _settings(module)
-    conn, resolved = open_database(module, application_name=APPLICATION_NAME, require_schema=False)
+    conn, resolved = open_database(module, "migrate", require_schema=False)
     result = dict(changed=False, database=resolved.describe())
     try:
         _absorb(module, result, runner.info(conn, settings).as_dict())

@@ -11,6 +11,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.connection impo
     PSYCOPG_IMPORT_ERROR,
     DatabaseConfigError,
     DatabaseConnectionError,
+    application_name,
     connect,
     resolve_database,
 )
@@ -25,7 +26,7 @@ def database_argument_spec() -> dict:
     )
 
 
-def open_database(module, application_name="skillforge.dataops", autocommit=False, require_schema=True):
+def open_database(module, component=None, autocommit=False, require_schema=True):
     """Resolve and connect from the module's options; fail the task with one safe line on error.
 
     Returns ``(connection, resolved)``; ``resolved.describe()`` belongs in the module's result.
@@ -40,14 +41,14 @@ def open_database(module, application_name="skillforge.dataops", autocommit=Fals
             # dsn is no_log, so Ansible would mask every copy of it, including the result's url
             # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
             module.no_log_values.discard(module.params["dsn"])
-        conn = connect(resolved, application_name=application_name, autocommit=autocommit,
+        conn = connect(resolved, application_name=application_name(component), autocommit=autocommit,
                        connect_timeout=module.params["connect_timeout"], require_schema=require_schema)
     except (DatabaseConfigError, DatabaseConnectionError) as error:
         module.fail_json(msg=str(error), database=resolved.describe() if resolved else None)
     return conn, resolved
 
 
-def reachable_database(module, application_name="skillforge.dataops"):
+def reachable_database(module, component=None):
     """``(connection, None)`` when the module's database options name a database that accepts a
     connection, else ``(None, reason)``: for checks worth making where the database can be reached
     (a job about to be queued), not needed where it cannot."""
@@ -55,7 +56,7 @@ def reachable_database(module, application_name="skillforge.dataops"):
         return None, "psycopg is not installed"
     try:
         resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
-        return connect(resolved, application_name=application_name,
+        return connect(resolved, application_name=application_name(component),
                        connect_timeout=module.params["connect_timeout"]), None
     except (DatabaseConfigError, DatabaseConnectionError) as error:
         return None, str(error)

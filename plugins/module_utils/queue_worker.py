@@ -43,6 +43,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_regi
 from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
     DatabaseConfigError,
     ResolvedDatabase,
+    application_name,
     connect,
     resolve_database,
 )
@@ -76,7 +77,6 @@ try:
 except ImportError:
     psycopg = None
 
-APPLICATION_NAME = "skillforge.dataops queue worker"
 # BullMQ blocks up to 10 s waiting for a job; a reply can take that long on the worker's sockets.
 BLOCKING_READ_SECONDS = 10
 LOGGER_NAME = "skillforge.dataops.queue_worker"
@@ -142,7 +142,8 @@ def failure_reason(error: BaseException) -> tuple:
 def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -> dict:
     """Run one queued job against the database (blocking; the worker calls it in a thread)."""
     options, dry_run = parse_payload(entry, data, job_id)
-    conn = connect(settings.database, application_name=APPLICATION_NAME, connect_timeout=settings.connect_timeout)
+    conn = connect(settings.database, application_name=application_name("queue-worker"),
+                   connect_timeout=settings.connect_timeout)
     try:
         summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None)
     finally:

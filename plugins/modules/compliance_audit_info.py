@@ -224,7 +224,7 @@ def main():
         limit=dict(type="int", default=20),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    conn, resolved = open_database(module, application_name="skillforge.dataops/compliance_audit_info",
+    conn, resolved = open_database(module, "compliance_audit_info",
                                    autocommit=True)
     try:
         history = audit_history(conn, **{name: module.params[name] for name in FILTERS})

@@ -222,7 +222,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     target = queue_target(module)
     queues = tuple(BY_JOB[job].queue for job in module.params["job"] or BY_JOB)
-    conn, database = open_database(module, application_name="skillforge.dataops/compliance_worker")
+    conn, database = open_database(module, "compliance_worker")
     conn.close()  # reachable: each job opens its own connection
     settings = WorkerSettings(database=database, connect_timeout=module.params["connect_timeout"],
                               queues=queues, log=module.log)

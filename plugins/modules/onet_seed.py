@@ -256,7 +256,7 @@ def main():
                      ("source_format", "onet_text", ("onet_text_dir",))],
     )
     params = module.params
-    conn, resolved = open_database(module, application_name="skillforge.dataops.onet_seed", autocommit=True)
+    conn, resolved = open_database(module, "onet_seed", autocommit=True)
     failure = dict(changed=False, database=resolved.describe())
     try:
         result = seed_source(conn, params["source_format"], params["fixtures_dir"], params["onet_text_dir"],
