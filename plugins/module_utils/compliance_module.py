@@ -11,6 +11,8 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     COMMON_OPTIONS,
     STATED_SOURCES,
     JobError,
+    JobSkipped,
+    normalize_options,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
     job_definition,
@@ -58,6 +60,14 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
     if module.params["queue"]:
+        # The checks an inline run makes before it touches the database, with the option names the
+        # task uses (the queue's schema names payload fields): a job that could only fail is not queued.
+        try:
+            normalize_options(definition, options)
+        except JobSkipped:  # partner segregation without a tenant: the worker records the warning
+            pass
+        except JobError as error:
+            module.fail_json(msg=str(error))
         enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
     conn, resolved = open_database(module, application_name="skillforge.dataops/%s" % job_name)
     try:
