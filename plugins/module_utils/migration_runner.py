@@ -128,9 +128,17 @@ class MigrationSettings:
                               ("installed_by", self.installed_by), ("baseline_description", self.baseline_description)):
             if value is not None and "\x00" in value:
                 raise MigrationConfigError("%s must not contain a NUL character" % option)
-        if isinstance(self.lock_retry_count, bool) or not 0 <= self.lock_retry_count <= MAX_LOCK_RETRY_COUNT:
-            raise MigrationConfigError("lock_retry_count must be from 0 to %d (tries, %s s apart), got %s"
-                                       % (MAX_LOCK_RETRY_COUNT, self.lock_retry_interval, self.lock_retry_count))
+        if self.baseline_version is not None:
+            try:
+                MigrationVersion(str(self.baseline_version))
+            except MigrationFileError:
+                raise MigrationConfigError("baseline_version must be a version such as 1 or 1.2 (digits and dots), "
+                                           "got %s" % errors.echo(self.baseline_version)) from None
+        if isinstance(self.lock_retry_count, bool) or not isinstance(self.lock_retry_count, int) or not (
+                0 <= self.lock_retry_count <= MAX_LOCK_RETRY_COUNT):
+            raise MigrationConfigError("lock_retry_count must be from 0 to %d (whole tries, %s s apart), got %s"
+                                       % (MAX_LOCK_RETRY_COUNT, self.lock_retry_interval,
+                                          errors.echo(self.lock_retry_count, 20)))
         if not 0 < self.lock_retry_interval <= 60:  # also refuses NaN
             raise MigrationConfigError("lock_retry_interval must be more than 0 and at most 60 seconds")
 
@@ -190,25 +198,20 @@ class MigrationFailure:
         what = "version %s (%s)" % (self.version, self.description) if self.version else (
             "repeatable migration '%s'" % self.description
         )
+        # One line for the task's msg; the whole statement, hint and context are in ``failure``.
         parts = [
-            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history."
+            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history"
             % (self.script, what),
-            "SQL State  : %s" % self.sqlstate,
-            "Message    : %s" % self.error,
+            "SQL State: %s" % self.sqlstate,
+            "Message: %s" % errors.clip(" ".join(self.error.split()), 120),
         ]
         if self.line is not None:
-            parts.append("Location   : %s line %s column %s (statement %s)" % (
-                self.path, self.line, self.column, self.statement_number or "?"))
-        else:
-            parts.append("Location   : %s" % self.path)
+            parts.append("Location: line %s column %s (statement %s)" % (
+                self.line, self.column, self.statement_number or "?"))
         if self.statement:
-            parts.append("Statement  : %s" % _shorten(self.statement, 500))
-        if self.hint:
-            parts.append("Hint       : %s" % self.hint)
-        if self.context:
-            parts.append("Context    : %s" % self.context)
-        parts.append("Fix the script and run migrate again; migrations before it stay applied.")
-        return "\n".join(parts)
+            parts.append("Statement: %s" % _shorten(" ".join(self.statement.split()), 60))
+        parts.append("fix the script and run migrate again (migrations before it stay applied)")
+        return "; ".join(parts)
 
     def as_dict(self) -> dict:
         data = asdict(self)
