@@ -103,6 +103,10 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
     lock at a time, so such a run was killed and its row keeps the counts it committed.
     Bad filters raise ``ValueError`` naming the filter.
     """
+    for name, value in (("audit_id", audit_id), ("job", job), ("tenant", tenant), ("user", user),
+                        ("triggered_by", triggered_by), ("since", since), ("before", before)):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("%s must not contain a NUL character" % name)
     if outcome is not None and outcome not in OUTCOMES:
         raise ValueError("outcome must be one of %s" % ", ".join(OUTCOMES))
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_READ_LIMIT:

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlencode
 
+from ansible_collections.skillforge.dataops.plugins.module_utils.errors import clip, echo
+
 try:
     import psycopg
     from psycopg import sql
@@ -88,6 +90,12 @@ def resolve_url(option_value, env, service, environ=None, local_fallback=None):
     )
 
 
+def origin(source: str, option: str) -> str:
+    """Where a URL came from, as a message says it: ``option dsn`` (the option by name, so the
+    operator knows what to correct), else the environment variable's name."""
+    return "option %s" % option if source == "option" else source
+
+
 def _userinfo_end(rest: str) -> int:
     """Where a URL's ``user:password@`` part ends in ``rest`` (the text after ``://``), or -1.
 
@@ -150,7 +158,7 @@ class ResolvedDatabase:
         }
 
     def where(self) -> str:
-        return "database %r on %s:%s" % (self.dbname, self.host, self.port)
+        return "database %s on %s:%s" % (echo(self.dbname), clip(self.host), clip(self.port, 20))
 
 
 def _strip_prisma_parameters(url: str):
@@ -201,12 +209,13 @@ def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:
     if PSYCOPG_IMPORT_ERROR is not None:
         raise DatabaseConfigError("the psycopg (version 3) Python package is required")
     url, source = resolve_url(dsn, env, "DATABASE", environ, LOCAL_FALLBACK_URL)
+    shown = origin(source, "dsn")
     if CONTROL_CHARACTERS.search(url):
         raise DatabaseConfigError("the database URL from %s contains a control character (a NUL, a line "
-                                  "break, ...): check how it was pasted" % source)
+                                  "break, ...): check how it was pasted" % shown)
     if "://" in url and not url.startswith(("postgresql://", "postgres://")):
         raise DatabaseConfigError(
-            "the database URL from %s is not a postgresql:// URL (it starts %r)" % (source, url.split("://")[0][:20])
+            "the database URL from %s is not a postgresql:// URL (it starts %r)" % (shown, url.split("://")[0][:20])
         )
     conninfo, schema, dropped = _strip_prisma_parameters(url)
     try:
@@ -215,15 +224,15 @@ def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:
         raise DatabaseConfigError(
             "the database URL from %s cannot be parsed (%s); percent-encode special characters in the "
             "user name and password (%%40 for @, %%23 for #, %%3F for ?, %%2F for /, %%25 for %%)"
-            % (source, _safe_parse_error(error))
+            % (shown, _safe_parse_error(error))
         ) from None
     ports = [port for port in str(params.get("port") or "").split(",") if port]
     if not all(port.isdigit() and 1 <= int(port) <= 65535 for port in ports):
         raise DatabaseConfigError("the database URL from %s has a port that is not a number from 1 to 65535 (an "
-                                  "unencoded character in the password can make it look like one)" % source)
+                                  "unencoded character in the password can make it look like one)" % shown)
     if schema is not None and (len(schema.encode("utf-8")) > MAX_IDENTIFIER_BYTES or CONTROL_CHARACTERS.search(schema)):
         raise DatabaseConfigError("the database URL from %s has a ?schema= that is not a PostgreSQL schema name "
-                                  "(at most %d bytes, no control characters)" % (source, MAX_IDENTIFIER_BYTES))
+                                  "(at most %d bytes, no control characters)" % (shown, MAX_IDENTIFIER_BYTES))
     return ResolvedDatabase(
         conninfo=conninfo,
         source=source,
@@ -255,7 +264,7 @@ def validate_connect_timeout(seconds) -> int:
     accepts the connection and never answers."""
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_CONNECT_TIMEOUT:
         raise DatabaseConfigError("connect_timeout must be a whole number of seconds from 1 to %d, got %s"
-                                  % (MAX_CONNECT_TIMEOUT, str(seconds)[:20]))
+                                  % (MAX_CONNECT_TIMEOUT, echo(seconds, 20)))
     return seconds
 
 
@@ -284,7 +293,7 @@ def connect(resolved: ResolvedDatabase, application_name=None,
         reason = re.sub(r"^(connection failed: )?(connection to server .*? failed: )?", "", reason)
         raise DatabaseConnectionError(
             "cannot connect to %s (URL from %s): %s"
-            % (resolved.where(), resolved.source, _scrub(reason, resolved.conninfo))
+            % (resolved.where(), origin(resolved.source, "dsn"), _scrub(reason, resolved.conninfo))
         ) from None
     if resolved.search_path:
         exists = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
@@ -294,7 +303,7 @@ def connect(resolved: ResolvedDatabase, application_name=None,
             raise DatabaseConnectionError(
                 "schema %r (the URL's ?schema=, from %s) does not exist in %s: migrate the database first "
                 "(skillforge.dataops.migrate creates it) or correct the URL"
-                % (resolved.search_path, resolved.source, resolved.where()))
+                % (resolved.search_path, origin(resolved.source, "dsn"), resolved.where()))
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(resolved.search_path)))
         if not autocommit:
             conn.commit()

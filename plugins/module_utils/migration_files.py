@@ -20,6 +20,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 
+from ansible_collections.skillforge.dataops.plugins.module_utils.errors import clip, echo
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_checksum import (
     checksum_of_text,
     decode_script,
@@ -61,7 +62,7 @@ class MigrationVersion:
             if not _DIGITS.fullmatch(part):
                 raise MigrationFileError(
                     "Invalid version containing non-numeric characters. Only 0..9 and . are allowed. "
-                    "Invalid version: %s" % normalized
+                    "Invalid version: %s" % clip(normalized)
                 )
             parts.append(int(part))
         while len(parts) > 1 and parts[-1] == 0:
@@ -200,7 +201,8 @@ def undecodable_line(data: bytes) -> int | None:
 
 def _scan(location: str) -> list[str]:
     if not os.path.isdir(location):
-        raise MigrationFileError("Migrations location %s does not exist or is not a directory" % location)
+        raise MigrationFileError("Migrations location %s (locations) does not exist or is not a directory"
+                                 % echo(location, 200))
     found = []
     # Flyway scans locations recursively; the script name it records is the
     # path relative to the location (with "/" separators).
@@ -270,13 +272,13 @@ def _reject_duplicates(migrations: list[ResolvedMigration]) -> None:
     for version, offenders in by_version.items():
         if len(offenders) > 1:
             raise MigrationFileError(
-                "Found more than one migration with version %s\nOffenders:\n%s\n"
-                "Rename or remove all but one of them (versions compare numerically: 1.0 equals 1 and 01 equals 1)."
-                % (version, "\n".join("-> %s (SQL)" % m.path for m in offenders))
+                "Found more than one migration with version %s (offenders: %s): rename or remove all but one of "
+                "them (versions compare numerically: 1.0 equals 1 and 01 equals 1)."
+                % (version, ", ".join(m.path for m in offenders))
             )
     for description, offenders in by_description.items():
         if len(offenders) > 1:
             raise MigrationFileError(
-                "Found more than one repeatable migration with description '%s'\nOffenders:\n%s"
-                % (description, "\n".join("-> %s (SQL)" % m.path for m in offenders))
+                "Found more than one repeatable migration with description '%s' (offenders: %s)"
+                % (description, ", ".join(m.path for m in offenders))
             )

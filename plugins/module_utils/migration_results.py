@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+
 __all__ = [
     "MigrationError",
     "ValidationFailedError",
@@ -80,25 +82,20 @@ class MigrationFailure:
         what = "version %s (%s)" % (self.version, self.description) if self.version else (
             "repeatable migration '%s'" % self.description
         )
+        # One line for the task's msg; the whole statement, hint and context are in ``failure``.
         parts = [
-            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history."
+            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history"
             % (self.script, what),
-            "SQL State  : %s" % self.sqlstate,
-            "Message    : %s" % self.error,
+            "SQL State: %s" % self.sqlstate,
+            "Message: %s" % errors.clip(" ".join(self.error.split()), 120),
         ]
         if self.line is not None:
-            parts.append("Location   : %s line %s column %s (statement %s)" % (
-                self.path, self.line, self.column, self.statement_number or "?"))
-        else:
-            parts.append("Location   : %s" % self.path)
+            parts.append("Location: line %s column %s (statement %s)" % (
+                self.line, self.column, self.statement_number or "?"))
         if self.statement:
-            parts.append("Statement  : %s" % _shorten(self.statement, 500))
-        if self.hint:
-            parts.append("Hint       : %s" % self.hint)
-        if self.context:
-            parts.append("Context    : %s" % self.context)
-        parts.append("Fix the script and run migrate again; migrations before it stay applied.")
-        return "\n".join(parts)
+            parts.append("Statement: %s" % _shorten(" ".join(self.statement.split()), 60))
+        parts.append("fix the script and run migrate again (migrations before it stay applied)")
+        return "; ".join(parts)
 
     def as_dict(self) -> dict:
         data = asdict(self)

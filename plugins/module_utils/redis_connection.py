@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
     REDACTED,
     DatabaseConfigError,
+    origin,
     redact_url,
     resolve_url,
 )
@@ -92,7 +93,7 @@ class ResolvedRedis:
                 "port": self.port, "db": self.db, "timeout": self.timeout}
 
     def where(self) -> str:
-        return "Redis at %s:%s (URL from %s)" % (self.host, self.port, self.source)
+        return "Redis at %s:%s (URL from %s)" % (self.host, self.port, origin(self.source, "redis_url"))
 
     def scrub(self, message: str) -> str:
         """Remove the password (and the raw URL) from a message."""
@@ -116,13 +117,13 @@ def resolve_redis(redis_url=None, env=None, environ=None, timeout=DEFAULT_TIMEOU
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES:
         raise QueueConfigError("the Redis URL from %s is not a redis://, rediss:// or unix:// URL: %s"
-                               % (source, redact_url(url)))
+                               % (origin(source, "redis_url"), redact_url(url)))
     try:
         port = parts.port or 6379
         db = int(parts.path.strip("/") or 0) if parts.scheme != "unix" else 0
     except ValueError:
         raise QueueConfigError("the Redis URL from %s has a bad port or database number: %s"
-                               % (source, redact_url(url))) from None
+                               % (origin(source, "redis_url"), redact_url(url))) from None
     return ResolvedRedis(
         url=url, source=source, redacted_url=redact_url(url),
         host=parts.hostname or (parts.path if parts.scheme == "unix" else "localhost"),

@@ -43,7 +43,7 @@ options:
     default: []
   limit:
     description:
-      - At most this many jobs per state and queue in RV(queues).
+      - At most this many jobs per state and queue in RV(queues), from 1 to 1000.
     type: int
     default: 20
 extends_documentation_fragment:
@@ -168,6 +168,8 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
 from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import queue_target, redis_argument_spec
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import QueueError
 
+MAX_LIMIT = 1000
+
 
 def main():
     argument_spec = redis_argument_spec()
@@ -179,6 +181,8 @@ def main():
         limit=dict(type="int", default=20),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not 1 <= module.params["limit"] <= MAX_LIMIT:  # 0 or less would ask BullMQ for a range that means "all"
+        module.fail_json(msg="limit must be a whole number of jobs from 1 to %d" % MAX_LIMIT)
     target = queue_target(module)
     queues = [BY_JOB[job].queue for job in module.params["job"] or BY_JOB]
     try:

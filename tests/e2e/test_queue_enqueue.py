@@ -62,7 +62,7 @@ def test_redis_refusing_connections_fails_at_once_with_a_clear_message(queue_pre
     with pytest.raises(QueueConnectionError) as failure:
         job_queue.enqueue(target, job_queue.enqueue_request("data-retention", OPTIONS, False))
     assert time.monotonic() - started < 3
-    assert "cannot connect to Redis at 127.0.0.1:%d (URL from option)" % port in str(failure.value)
+    assert "cannot connect to Redis at 127.0.0.1:%d (URL from option redis_url)" % port in str(failure.value)
     assert "pw-not-shown" not in str(failure.value)
 
 
