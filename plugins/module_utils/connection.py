@@ -126,8 +126,9 @@ def _safe_parse_error(error) -> str:
     """libpq's reason a connection string cannot be parsed, without the text it quotes (which can
     be part of a password)."""
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return re.sub(r'"([^"]*)"?', lambda quoted: quoted.group(0) if re.fullmatch(r"[=:@/?&\[\]]", quoted.group(1))
-                  else '"..."', reason)
+    # From the first quote to the last: libpq's own words hold no quote, a quoted token may (a
+    # password with '"' in it), so nothing between the two is shown.
+    return re.sub(r'".*"|".*$', '"..."', reason)
 
 
 @dataclass(frozen=True)

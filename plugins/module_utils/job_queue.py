@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.queue_payload_schema import violation
+from ansible_collections.skillforge.dataops.plugins.module_utils import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
     QueueConfigError,
     QueueConnectionError,
@@ -175,11 +176,12 @@ def job_id_for(entry: QueuedJob, payload: dict) -> str:
 def validate_job_id(job_id: str) -> str:
     """Return the id if Node BullMQ would accept it as a custom id (and we can show it safely)."""
     if not isinstance(job_id, str) or not JOB_ID_PATTERN.match(job_id):
-        raise QueueConfigError("job id %r is not valid: use 1-128 letters, digits, '.', '_' or '-', "
-                               "starting with a letter or digit (BullMQ rejects ':' in custom ids)" % (job_id,))
+        raise QueueConfigError("job id %s is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+                               "starting with a letter or digit (BullMQ rejects ':' in custom ids)" % errors.echo(job_id))
     try:
         if str(int(job_id, 10)) == job_id:
-            raise QueueConfigError("job id %r is not valid: BullMQ rejects custom ids that are integers" % job_id)
+            raise QueueConfigError("job id %s is not valid: BullMQ rejects custom ids that are integers"
+                                   % errors.echo(job_id))
     except ValueError:
         pass
     return job_id
@@ -187,8 +189,8 @@ def validate_job_id(job_id: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not PREFIX_PATTERN.match(prefix):
-        raise QueueConfigError("queue_prefix %r is not valid: use letters, digits, '.', '_', '-' "
-                               "(and '{}' for a cluster hash tag), without ':'" % (prefix,))
+        raise QueueConfigError("queue_prefix %s is not valid: use letters, digits, '.', '_', '-' "
+                               "(and '{}' for a cluster hash tag), without ':'" % errors.echo(prefix))
     return prefix
 
 

@@ -127,8 +127,6 @@ DSN_OK_CASES = [
 # --- compliance jobs ------------------------------------------------------------------------------
 
 WHO = "adversarial-suite"
-JOB_QUEUE_ECHO = ("plugins/module_utils/job_queue.py (validate_prefix, validate_job_id; not this suite's to edit) "
-                  "quotes the whole value with %r: errors.echo would clip it")
 RETENTION = "data_retention"
 CONSENT = "consent_revocation"
 PARTNER = "partner_segregation"
@@ -220,7 +218,7 @@ COMPLIANCE_CASES = [
         redis_url="redis://sfadv:%s@127.0.0.1:%s/0" % (SECRET, CLOSED_PORT), queue_prefix=PREFIX),
     job("queue-prefix-colon", RETENTION, "queue_prefix", check=False, queue=True, redis_url=REDIS,
         queue_prefix="bull:evil"),
-    job("queue-prefix-huge", RETENTION, "queue_prefix", check=False, xfail=JOB_QUEUE_ECHO, queue=True, redis_url=REDIS,
+    job("queue-prefix-huge", RETENTION, "queue_prefix", check=False, queue=True, redis_url=REDIS,
         queue_prefix=BIG),
     job("queue-attempts-zero", RETENTION, "queue_attempts", check=False, queue=True, redis_url=REDIS,
         queue_prefix=PREFIX, queue_attempts=0),
@@ -301,7 +299,7 @@ QUEUE_CASES = [
     info("info-job-id-integer", ("job_id", "job id"), job_id="12"),
     info("info-job-id-colon", ("job_id", "job id"), job_id="a:b:c:d"),
     info("info-job-id-nul", ("job_id", "job id"), job_id="job\x00"),
-    info("info-job-id-huge", ("job_id", "job id"), job_id=BIG, xfail=JOB_QUEUE_ECHO),
+    info("info-job-id-huge", ("job_id", "job id"), job_id=BIG),
     info("info-states-unknown", "states", states=["exploded"]),
     info("info-limit-zero", "limit", limit=0),
     info("info-limit-negative", "limit", limit=-5),
@@ -313,7 +311,7 @@ QUEUE_CASES = [
          redis_url="redis://u:Lm8n#x?y@127.0.0.1:%s/0" % CLOSED_PORT, redis_timeout=2),
     info("info-redis-url-newline", "redis_url", redis_url="redis://127.0.0.1:6379/0\nSET x y"),
     info("info-env-bad", "env", env="prod uction", redis_url=None),
-    info("info-prefix-huge", "queue_prefix", queue_prefix=BIG, xfail=JOB_QUEUE_ECHO),
+    info("info-prefix-huge", "queue_prefix", queue_prefix=BIG),
     info("info-job-unknown", "job", job=["everything"]),
 ]
 
@@ -441,8 +439,6 @@ def comp(id, names, **variables):
 
 ROLE_SPEC = ("ansible-core's role argument validation (validate_argument_spec, from the role's "
              "meta/argument_specs.yml) puts 'Validation of arguments failed:' and each error on lines of their own")
-BOOL_FILTER = ("the playbook reads the variable with `| bool`, which takes any unknown string as false "
-               "(ansible-core's bool filter) instead of failing")
 
 PLAYBOOK_CASES = [
     comp("pb-compliance-job-unknown", xfail=ROLE_SPEC, names="compliance_job", compliance_job="gdpr-everything"),
@@ -489,7 +485,7 @@ PLAYBOOK_CASES = [
     play("pb-audit-outcome-unknown", "playbooks/compliance_audit.yml", "outcome", audit_outcome="exploded"),
     play("pb-audit-user-nul", "playbooks/compliance_audit.yml", "user", audit_user="usr\x00"),
     play("pb-audit-triggered-by-nul", "playbooks/compliance_audit.yml", "triggered_by", audit_triggered_by="a\x00"),
-    play("pb-audit-fail-on-interrupted-text", "playbooks/compliance_audit.yml", xfail=BOOL_FILTER, names="audit_fail_on_interrupted",
+    play("pb-audit-fail-on-interrupted-text", "playbooks/compliance_audit.yml", names="audit_fail_on_interrupted",
          audit_fail_on_interrupted="perhaps"),
     play("pb-audit-tenant-nul", "playbooks/compliance_audit.yml", "tenant", audit_tenant=NUL),
     play("pb-queue-limit-negative", "playbooks/compliance_queue.yml", "limit", queue_worker_limit=-1,

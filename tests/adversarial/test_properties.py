@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.skillforge.dataops.plugins.module_utils import audit, connection, data_retention, errors
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner, onet_dataset, redis_connection
+from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner, migration_settings, onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils import redis_connection
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
     MAX_BATCH_SIZE,
     MAX_LOCK_TIMEOUT,
@@ -157,7 +158,7 @@ def test_any_lock_retry_count(count):
     except migration_runner.MigrationConfigError as error:
         assert "lock_retry_count" in one_line(str(error))
     else:
-        assert 0 <= count <= migration_runner.MAX_LOCK_RETRY_COUNT
+        assert 0 <= count <= migration_settings.MAX_LOCK_RETRY_COUNT
 
 
 @SETTINGS
