@@ -67,4 +67,4 @@ lock:
 	mv requirements-lock.txt.new requirements-lock.txt && rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .collections tests/output .pytest_cache
+	rm -rf $(VENV) .collections tests/output .pytest_cache .hypothesis
