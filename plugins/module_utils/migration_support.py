@@ -15,7 +15,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_setti
 from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import SYNTHETIC_TYPES
 
 
-
 def migration_argument_spec(with_command: bool) -> dict:
     spec = database_argument_spec()
     spec.update(
