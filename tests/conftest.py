@@ -108,9 +108,11 @@ def run_databases(admin_url: str = ADMIN_URL) -> list:
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname", (run_database_prefix(),))]
 
 
-def pytest_configure(config):  # pylint: disable=unused-argument
+def pytest_configure(config):
     # Set before any test process forks, so forked and xdist processes share the run's token.
     os.environ.setdefault(RUN_TOKEN_VARIABLE, uuid.uuid4().hex[:10])
+    # pytest.ini registers it too; ansible-test units runs with its own configuration file.
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (still part of the full suite)")
 
 
 def pytest_sessionfinish(session, exitstatus):  # pylint: disable=unused-argument
