@@ -184,6 +184,20 @@ class PlaybookRun:
         return [r for r in self.results if r["event"] == "runner_on_failed" and not r["ignore_errors"]]
 
 
+def ansible_environment(**extra) -> dict:
+    """The environment of the tests' Ansible runs: this virtualenv's tools first, the repository's
+    ansible.cfg, the checkout as the collection, and no DATABASE_URL or REDIS_URL from the shell
+    (blanked: only what the test passes, in ``extra``, reaches the play)."""
+    environment = {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
+    }
+    environment.update((name, "") for name in os.environ if name.endswith(("DATABASE_URL", "REDIS_URL")))
+    environment.update(extra)
+    return environment
+
+
 @pytest.fixture
 def run_playbook(tmp_path):
     """Run a playbook from the checkout the way an operator (or AWX) would: ansible-runner,
@@ -197,16 +211,7 @@ def run_playbook(tmp_path):
             cmdline.append("--check")
         if diff:
             cmdline.append("--diff")
-        envvars = {
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-            "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
-        }
-        # Only what the test passes reaches the play: no DATABASE_URL leaks in from the shell.
-        for name in list(os.environ):
-            if name.endswith(("DATABASE_URL", "REDIS_URL")):
-                envvars[name] = ""
-        envvars.update(env or {})
+        envvars = ansible_environment(**(env or {}))
         private_dir = tmp_path / ("runner-%s" % uuid.uuid4().hex[:8])
         private_dir.mkdir()
         runner = ansible_runner.run(

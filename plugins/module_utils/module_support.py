@@ -26,6 +26,16 @@ def database_argument_spec() -> dict:
     )
 
 
+def _resolve(module):
+    """The database the module's options name (DatabaseConfigError when they name none)."""
+    resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
+    if module.params["dsn"] and not resolved.has_secret:
+        # dsn is no_log, so Ansible would mask every copy of it, including the result's url
+        # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
+        module.no_log_values.discard(module.params["dsn"])
+    return resolved
+
+
 def open_database(module, component=None, autocommit=False, require_schema=True):
     """Resolve and connect from the module's options; fail the task with one safe line on error.
 
@@ -36,11 +46,7 @@ def open_database(module, component=None, autocommit=False, require_schema=True)
                          exception=str(PSYCOPG_IMPORT_ERROR))
     resolved = None
     try:
-        resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
-        if module.params["dsn"] and not resolved.has_secret:
-            # dsn is no_log, so Ansible would mask every copy of it, including the result's url
-            # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
-            module.no_log_values.discard(module.params["dsn"])
+        resolved = _resolve(module)
         conn = connect(resolved, application_name=application_name(component), autocommit=autocommit,
                        connect_timeout=module.params["connect_timeout"], require_schema=require_schema)
     except (DatabaseConfigError, DatabaseConnectionError) as error:
@@ -55,8 +61,7 @@ def reachable_database(module, component=None):
     if PSYCOPG_IMPORT_ERROR is not None:
         return None, "psycopg is not installed"
     try:
-        resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
-        return connect(resolved, application_name=application_name(component),
+        return connect(_resolve(module), application_name=application_name(component),
                        connect_timeout=module.params["connect_timeout"]), None
     except (DatabaseConfigError, DatabaseConnectionError) as error:
         return None, str(error)

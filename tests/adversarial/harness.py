@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -26,12 +25,12 @@ import redis
 from psycopg import sql
 
 import sample_data
-from conftest import COLLECTIONS_DIR, REPO_ROOT, url_for
+from conftest import COLLECTIONS_DIR, REPO_ROOT, ansible_environment, url_for
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "plugins" / "module_utils"))
 
-from queue_testing import REDIS_URL  # noqa: E402
+from queue_testing import REDIS_URL, closed_port  # noqa: E402
 
 import cases as catalogue  # noqa: E402
 
@@ -41,14 +40,6 @@ EMAIL = re.compile(r"(?<=[A-Za-z0-9._%+-])@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A
 TASK_SECONDS = 30        # every input is answered within this (seconds, not minutes)
 MESSAGE_LIMIT = 400      # characters of one error message
 PARALLEL_RUNS = 4        # ansible-playbook runs at a time (2 cores: the modules' start-up is the cost)
-
-
-def closed_port() -> int:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 # --- the role, the databases ----------------------------------------------------------------------
@@ -317,18 +308,8 @@ def run_batch(workdir: Path, playbook: Path, inventory: dict, extra_vars=None, e
     inventory_file = workdir / "inventory.json"
     inventory_file.write_text(json.dumps(inventory))
     log, audit = workdir / "ansible.log", workdir / "audit.jsonl"
-    envvars = {
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_DIR),
-        "ANSIBLE_LOG_PATH": str(log),
-        "SKILLFORGE_AUDIT_LOG": str(audit),
-        "ANSIBLE_FORKS": "8",
-    }
-    for name in list(os.environ):
-        if name.endswith(("DATABASE_URL", "REDIS_URL")):
-            envvars[name] = ""
-    envvars.update(env or {})
+    envvars = ansible_environment(ANSIBLE_LOG_PATH=str(log), SKILLFORGE_AUDIT_LOG=str(audit), ANSIBLE_FORKS="8",
+                                  **(env or {}))
     private = workdir / "runner"
     private.mkdir()
     started = time.monotonic()

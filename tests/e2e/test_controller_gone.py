@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 import sample_data
-from conftest import COLLECTIONS_DIR, REPO_ROOT, wait_for
+from conftest import REPO_ROOT, ansible_environment, wait_for
 
 from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
 
@@ -43,11 +43,7 @@ def test_killing_ansible_playbook_stops_the_purge_at_the_next_batch(migrated_dat
         eligible = [row[0] for row in conn.execute(ELIGIBLE)]
     assert len(eligible) > HELD_POSITION + 2 * BATCH_SIZE
 
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    for name in list(env):
-        if name.endswith(("DATABASE_URL", "REDIS_URL")):
-            del env[name]
+    env = dict(os.environ, **ansible_environment())
     with psycopg.connect(migrated_database_url) as holder, \
             psycopg.connect(migrated_database_url, autocommit=True) as observer:
         # The third batch waits for this lock, so the playbook is killed while the purge is running.

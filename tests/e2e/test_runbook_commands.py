@@ -5,18 +5,16 @@ database that has the runbook's tenants and user, and every playbook the README 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
-import sys
 
 import psycopg
 import pytest
 from ansible.parsing.splitter import parse_kv
 
 import sample_data
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, ansible_environment
 from queue_testing import REDIS_URL, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -90,9 +88,7 @@ def test_the_help_row_documents_the_role():
     assert "`--help` | `ansible-doc -t role skillforge.dataops.compliance`" in README
     shown = subprocess.run(["ansible-doc", "-t", "role", "skillforge.dataops.compliance"],
                            capture_output=True, text=True, check=False, timeout=120,
-                           env={"ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-                                "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-                                "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections")})
+                           env=ansible_environment())
     assert shown.returncode == 0, shown.stderr
     for variable in ("compliance_dry_run", "compliance_triggered_by", "skillforge_database_url"):
         assert variable in shown.stdout
