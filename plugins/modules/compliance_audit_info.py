@@ -199,10 +199,10 @@ database:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.audit import OUTCOMES
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import JobError
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS, audit_history
-from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import OUTCOMES
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import JobError
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS, audit_history
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
     open_database,
 )

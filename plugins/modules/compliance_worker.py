@@ -196,18 +196,18 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import BY_JOB
-from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
     open_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import queue_target, redis_argument_spec
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_worker import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import queue_target, redis_argument_spec
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.worker import (
     WorkerSettings,
     drain,
     ready_jobs,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import QueueError
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError
 
 
 def main():

@@ -155,7 +155,7 @@ redis:
            host: redis.internal, port: 6379, db: 0, timeout: 5.0}
 """
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_module import run_compliance_module
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.ansible_glue import run_compliance_module
 
 
 def main():

@@ -342,7 +342,7 @@ aligned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.ansible_glue import (
     migration_argument_spec,
     run_migrate_module,
 )

@@ -219,21 +219,24 @@ database:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import psycopg
-from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
     open_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
     DatasetError,
     DatasetValidationError,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import (
     SeedError,
     database_error_message,
     seed_source,
     summary,
 )
+
+with declare("psycopg"):
+    import psycopg
 
 
 def main():

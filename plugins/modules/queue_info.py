@@ -164,9 +164,9 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import BY_JOB, JOB_STATES, queue_status
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import queue_target, redis_argument_spec
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import QueueError
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB, JOB_STATES, queue_status
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import queue_target, redis_argument_spec
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError
 
 MAX_LIMIT = 1000
 

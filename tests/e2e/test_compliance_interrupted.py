@@ -12,7 +12,7 @@ import psycopg
 import sample_data
 from conftest import COLLECTIONS_DIR, wait_for
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
 
 APPLICATION_NAME = "compliance-kill-test"
 BATCH_SIZE = 2
@@ -21,7 +21,7 @@ WORKER = """
 import sys
 import psycopg
 sys.path.insert(0, sys.argv[2])
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
 conn = psycopg.connect(sys.argv[1], application_name=%r)
 run_job(conn, "data-retention", {"before": sys.argv[3], "triggered_by": "kill-test", "batch_size": %d}, dry_run=False)
 """ % (APPLICATION_NAME, BATCH_SIZE)

@@ -15,7 +15,7 @@ import pytest
 import sample_data
 from conftest import REPO_ROOT, ansible_environment, wait_for
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
 
 pytest.importorskip("ansible_runner")
 

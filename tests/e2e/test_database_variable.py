@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 import sample_data
-from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import resolve_redis
 from queue_testing import REDIS_URL, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 pytest.importorskip("ansible_runner")

@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     QueueConnectionError,
     resolve_redis,
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import resolve_redis
 from queue_testing import REDIS_URL, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 # In the collection's terms, as a compliance module passes them: each job with the options it takes.

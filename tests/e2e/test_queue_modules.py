@@ -8,8 +8,8 @@ import redis
 import yaml
 
 import sample_data
-from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import resolve_redis
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import resolve_redis
 from queue_testing import REDIS_URL, closed_port, node_bullmq, queue_prefix  # noqa: F401  pylint: disable=unused-import
 
 RETENTION = {"tenant": "globex", "before": "2024-06-01T00:00:00Z", "triggered_by": "dpo@example.invalid"}

@@ -19,10 +19,12 @@ import redis
 
 import sample_data
 from conftest import url_for, wait_for
-from ansible_collections.skillforge.dataops.plugins.module_utils import compliance_job, job_queue, queue_worker
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import resolve_database
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import job as compliance_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import worker as queue_worker
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import resolve_database
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     QueueConnectionError,
     resolve_redis,
 )

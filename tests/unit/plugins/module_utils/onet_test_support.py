@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import VERSIONS_TABLE, seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import VERSIONS_TABLE, seed
 
 FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "onet"
 SNAPSHOT_TABLES = [table.name for table in onet_dataset.TABLES] + [VERSIONS_TABLE]

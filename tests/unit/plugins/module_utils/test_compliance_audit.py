@@ -11,12 +11,12 @@ import pytest
 
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import wait_for
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobError,
     JobInputError,
     JobRunError,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import audit_history, run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import audit_history, run_job
 
 DPO, OPS = "dpo@skillforge.com", "ops@skillforge.com"
 

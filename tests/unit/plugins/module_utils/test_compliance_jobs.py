@@ -20,7 +20,7 @@ from psycopg import sql
 
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     BATCH,
     BATCH_PLANNER_SETTINGS,
     JobBusyError,
@@ -33,7 +33,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     lock_keys,
     normalize_options,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS, run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS, run_job
 
 WHO = "privacy@skillforge.com"
 

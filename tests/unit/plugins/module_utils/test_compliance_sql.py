@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     BATCH,
     JobDefinition,
     JobParams,
@@ -40,7 +40,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     row_column,
     user_column,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import JOBS
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

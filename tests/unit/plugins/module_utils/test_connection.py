@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import (
     LOCAL_FALLBACK_URL,
     REDACTED,
     DatabaseConfigError,

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_checksum import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.checksum import (
     checksum_of_bytes,
     checksum_of_file,
     checksum_of_text,

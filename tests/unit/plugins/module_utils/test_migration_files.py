@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import (
     MigrationFileError,
     MigrationVersion,
     parse_migration_name,

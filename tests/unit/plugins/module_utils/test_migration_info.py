@@ -10,11 +10,11 @@ import datetime
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import (
     ResolvedMigration,
     parse_migration_name,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.info import (
     APPLIED_KEYS,
     HISTORY_ROW_KEYS,
     PENDING_KEYS,
@@ -22,8 +22,8 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info 
     current_version,
     migration_dict,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_validation import validate_infos
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import AppliedMigration
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.validation import validate_infos
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import AppliedMigration
 
 V1, V1_1, R_VIEW = "V1__create_people.sql", "V1_1__add_email.sql", "R__people_view.sql"
 INSTALLED_ON = datetime.datetime(2026, 1, 2, 3, 4, 5)

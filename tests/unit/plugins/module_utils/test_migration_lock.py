@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_lock as lock
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner as runner
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import lock
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner
 
 
 def test_lock_key_is_flyways():

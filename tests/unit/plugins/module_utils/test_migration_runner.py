@@ -10,9 +10,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner as runner
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_checksum import checksum_of_file
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_runner import MigrationSettings
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.checksum import checksum_of_file
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.runner import MigrationSettings
 
 REPO_MIGRATIONS = Path(__file__).resolve().parents[4] / "migrations"
 

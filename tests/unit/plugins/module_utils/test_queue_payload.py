@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import job_queue, redis_connection
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import COMMON_OPTIONS
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import job_definition
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_payload_schema import SCHEMA, SHOWN_CHARS, violation
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import dependencies
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import COMMON_OPTIONS
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import job_definition
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import SCHEMA, SHOWN_CHARS, violation
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     QueueConfigError,
     QueueConnectionError,
     describe_redis_error,
@@ -180,9 +181,19 @@ def test_long_values_are_cut_in_messages():
         assert "..." in problem and len(problem) < 320
 
 
-def test_missing_jsonschema_is_reported_with_the_other_queue_libraries(monkeypatch):
-    monkeypatch.setattr(redis_connection, "JSONSCHEMA_MISSING", True)
-    assert redis_connection.missing_libraries()[-1] == "jsonschema"
+def test_a_missing_package_is_recorded_and_reported_with_the_others(monkeypatch):
+    monkeypatch.setattr(dependencies, "_FAILED", {})
+    assert dependencies.missing("redis", "bullmq", "jsonschema") == []
+    with dependencies.declare("jsonschema"):
+        import skillforge_no_such_package  # noqa: F401  pylint: disable=import-error,unused-import
+    with dependencies.declare("bullmq"):
+        pass
+    assert dependencies.missing("redis", "bullmq", "jsonschema") == ["jsonschema"]
+    assert dependencies.describe(dependencies.missing()) == "jsonschema"
+    assert "skillforge_no_such_package" in str(dependencies.import_error("jsonschema"))
+    with pytest.raises(KeyError, match="undeclared"):
+        with dependencies.declare("numpy"):
+            pass
 
 
 def test_job_id_is_deterministic_and_depends_on_every_field():

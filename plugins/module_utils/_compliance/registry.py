@@ -9,13 +9,11 @@ takes plain JSON-able options, so the same call serves a module and a queue work
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import (
-    audit,
-    consent_revocation,
-    data_retention,
-    partner_segregation,
-)
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import consent_revocation
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import data_retention
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import partner_segregation
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobError,
     JobInputError,
     JobSkipped,
@@ -24,11 +22,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     run_definition,
     safe_error,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     import psycopg
-except ImportError:  # reported by the modules through missing_required_lib()
-    psycopg = None
 
 JOBS = {definition.name: definition for definition in (
     consent_revocation.DEFINITION, data_retention.DEFINITION, partner_segregation.DEFINITION)}
@@ -61,7 +58,7 @@ def check_request(conn, job_name: str, options: dict) -> None:
 def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0,
                         should_stop=None):
     """``JobOutcome(summary, sample)``: the sample (diff mode) holds before/after values and is
-    never logged or audited. ``should_stop``: see ``compliance_job.run_definition``."""
+    never logged or audited. ``should_stop``: see ``job.run_definition``."""
     return run_definition(conn, job_definition(job_name), options, dry_run, log=log, sample_size=sample_size,
                           should_stop=should_stop)
 

@@ -11,7 +11,7 @@ a second run changes (and counts) nothing.
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
     JobParams,
     Step,
@@ -22,11 +22,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     tenant_scope,
     users_scope,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg import sql
-except ImportError:  # reported by the modules through missing_required_lib()
-    sql = None
 
 JOB = "consent-revocation"
 PARAMS = JobParams(JOB)

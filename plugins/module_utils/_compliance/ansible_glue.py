@@ -7,23 +7,23 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     COMMON_OPTIONS,
     STATED_SOURCES,
     JobError,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import (
     check_request,
     job_definition,
     run_job_with_sample,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.controller import controller_watch
-from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.controller import controller_watch
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
     open_database,
     reachable_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
     enqueue_for_module,
     queue_argument_spec,
 )

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from types import MappingProxyType
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import MigrationFileError, MigrationVersion
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_results import MigrationConfigError
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import MigrationFileError, MigrationVersion
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import MigrationConfigError
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
     DEFAULT_BASELINE_DESCRIPTION,
     DEFAULT_HISTORY_TABLE,
 )

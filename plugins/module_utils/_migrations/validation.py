@@ -10,8 +10,8 @@ everything else listed here fails. ``allow_pending`` is what ``migrate`` validat
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import MigrationVersion
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import MigrationVersion
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.info import (
     BASELINE,
     DELETED,
     FAILED,
@@ -25,7 +25,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info 
     SUPERSEDED,
     MigrationInfo,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import SYNTHETIC_TYPES
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import SYNTHETIC_TYPES
 
 __all__ = ["validate_infos"]
 

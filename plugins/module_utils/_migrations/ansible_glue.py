@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.module_support import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
     open_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils import migration_runner as runner
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info import DELETED
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_settings import SETTING_DEFAULTS
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import SYNTHETIC_TYPES
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.info import DELETED
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.settings import SETTING_DEFAULTS
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import SYNTHETIC_TYPES
 
 
 def migration_argument_spec(with_command: bool) -> dict:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import (
     MigrationVersion,
     ResolvedMigration,
     description_sort_key,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
     SYNTHETIC_TYPES,
     AppliedMigration,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 
 __all__ = [
     "MigrationError",

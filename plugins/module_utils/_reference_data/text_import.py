@@ -26,8 +26,8 @@ import csv
 import os
 import re
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
     OCCUPATION_SKILLS,
     OCCUPATIONS,
     SKILLS,

@@ -7,14 +7,22 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
-    PSYCOPG_IMPORT_ERROR,
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import dependencies
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import (
     DatabaseConfigError,
     DatabaseConnectionError,
     application_name,
     connect,
     resolve_database,
 )
+
+
+def require(module, *packages):
+    """Fail the task in one line naming every missing Python package of ``packages``."""
+    missing = dependencies.missing(*packages)
+    if missing:
+        module.fail_json(msg=missing_required_lib(dependencies.describe(missing)),
+                         exception=str(dependencies.import_error(missing[0])))
 
 
 def database_argument_spec() -> dict:
@@ -41,9 +49,7 @@ def open_database(module, component=None, autocommit=False, require_schema=True)
 
     Returns ``(connection, resolved)``; ``resolved.describe()`` belongs in the module's result.
     """
-    if PSYCOPG_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("psycopg (version 3)"),
-                         exception=str(PSYCOPG_IMPORT_ERROR))
+    require(module, "psycopg")
     resolved = None
     try:
         resolved = _resolve(module)
@@ -58,7 +64,7 @@ def reachable_database(module, component=None):
     """``(connection, None)`` when the module's database options name a database that accepts a
     connection, else ``(None, reason)``: for checks worth making where the database can be reached
     (a job about to be queued), not needed where it cannot."""
-    if PSYCOPG_IMPORT_ERROR is not None:
+    if dependencies.missing("psycopg"):
         return None, "psycopg is not installed"
     try:
         return connect(_resolve(module), application_name=application_name(component),

@@ -24,7 +24,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 
 SOC_CODE = re.compile(r"^[0-9]{2}-[0-9]{4}\.[0-9]{2}$")
 ELEMENT_ID = re.compile(r"^[0-9]+(\.[A-Za-z0-9]+)+$")

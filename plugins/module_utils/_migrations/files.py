@@ -20,8 +20,8 @@ import re
 import stat
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.errors import clip, echo
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_checksum import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.errors import clip, echo
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.checksum import (
     checksum_of_text,
     decode_script,
 )

@@ -11,7 +11,7 @@ Two ways to run it, one job path:
   or a time budget is reached, and returns each job's outcome.
 
 Each job opens its own database connection and calls the compliance entry point
-(``compliance_registry.run_job``), which audits the run exactly as an inline run; its summary is
+(``registry.run_job``), which audits the run exactly as an inline run; its summary is
 the job's BullMQ return value. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
 fails the job at once (BullMQ's UnrecoverableError); any other failure (database down, job lock
 busy) is retried as the job's attempts and backoff say, and ends in the failed set with a safe
@@ -33,21 +33,21 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobBusyError,
     JobError,
     JobInputError,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_registry import run_job
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import (
     DatabaseConfigError,
     ResolvedDatabase,
     application_name,
     connect,
     resolve_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import (
     BY_QUEUE,
     DEFAULT_PREFIX,
     PayloadError,
@@ -56,26 +56,23 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
     parse_payload,
     validate_prefix,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     DEFAULT_TIMEOUT,
     QueueConfigError,
     QueueError,
     describe_redis_error,
-    missing_libraries,
     open_client,
     resolve_redis,
     run_bounded,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import dependencies
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+DelayedError = UnrecoverableError = Exception  # stand-ins for the except clauses below
+with declare("bullmq"):
     from bullmq import DelayedError, UnrecoverableError, Worker
-except ImportError:  # reported through missing_libraries()
-    DelayedError, UnrecoverableError, Worker = Exception, Exception, None
-
-try:
+with declare("psycopg"):
     import psycopg
-except ImportError:
-    psycopg = None
 
 # BullMQ blocks up to 10 s waiting for a job; a reply can take that long on the worker's sockets.
 BLOCKING_READ_SECONDS = 10
@@ -429,9 +426,9 @@ def _parse_args(argv):
 def main(argv=None) -> int:
     """Entry point of ``scripts/skillforge-worker``; exit status 0 after a clean stop."""
     args = _parse_args(argv)
-    missing = missing_libraries()
+    missing = dependencies.missing("redis", "bullmq", "jsonschema", "psycopg")
     if missing:
-        _emit({"event": "fatal", "error": "missing Python package(s): %s" % ", ".join(missing)})
+        _emit({"event": "fatal", "error": "missing Python package(s): %s" % dependencies.describe(missing)})
         return 2
     try:
         settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),

@@ -6,9 +6,7 @@ compliance modules (documented in the ``skillforge.dataops.redis`` doc fragment)
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF_SECONDS,
     DEFAULT_PREFIX,
@@ -17,10 +15,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.job_queue impor
     enqueue,
     enqueue_request,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import require
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     DEFAULT_TIMEOUT,
     QueueError,
-    missing_libraries,
     resolve_redis,
 )
 
@@ -48,9 +46,7 @@ def queue_argument_spec() -> dict:
 
 def queue_target(module) -> QueueTarget:
     """The Redis server and prefix from the module's options; fails the task with one safe line."""
-    missing = missing_libraries()
-    if missing:
-        module.fail_json(msg=missing_required_lib(" and ".join(missing)))
+    require(module, "redis", "bullmq", "jsonschema")
     try:
         return QueueTarget(resolve_redis(module.params["redis_url"], module.params.get("env"),
                                          timeout=module.params["redis_timeout"]),
@@ -62,7 +58,7 @@ def queue_target(module) -> QueueTarget:
 def enqueue_for_module(module, job_name: str, options: dict) -> None:
     """Add the compliance job to its queue instead of running it, and exit the module.
 
-    ``options`` are the job's options as ``compliance_registry.run_job`` takes them. In check mode
+    ``options`` are the job's options as ``registry.run_job`` takes them. In check mode
     the job is looked up, not added, and ``changed`` says whether a real run would add it.
     """
     target = queue_target(module)

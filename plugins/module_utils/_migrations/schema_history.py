@@ -20,13 +20,13 @@ script -> ``...`` + characters 3..999).
 
 from __future__ import annotations
 
+
 import datetime
 from dataclasses import dataclass
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg import sql
-except ImportError:  # pragma: no cover - reported by the caller (module_support / tests)
-    sql = None
 
 __all__ = [
     "AppliedMigration",

@@ -16,12 +16,11 @@ Ansible.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import (
     REDACTED,
     DatabaseConfigError,
     origin,
@@ -29,21 +28,13 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.connection impo
     resolve_url,
 )
 
-try:
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+
+with declare("redis"):
     import redis.asyncio as aioredis
     from redis import exceptions as redis_errors
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-
-    REDIS_IMPORT_ERROR = None
-except ImportError as import_error:  # reported by the modules through missing_required_lib()
-    aioredis = redis_errors = Retry = NoBackoff = None
-    REDIS_IMPORT_ERROR = import_error
-
-# job_queue, queue_worker and queue_payload_schema import bullmq and jsonschema themselves; here we
-# only say whether they are installed.
-BULLMQ_MISSING = importlib.util.find_spec("bullmq") is None
-JSONSCHEMA_MISSING = importlib.util.find_spec("jsonschema") is None
 
 LOCAL_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_TIMEOUT = 5
@@ -60,18 +51,6 @@ class QueueConfigError(QueueError):
 
 class QueueConnectionError(QueueError):
     """Redis could not be reached in time, or refused a command."""
-
-
-def missing_libraries() -> list:
-    """Names of the missing Python packages the queue code needs (reported in one error)."""
-    missing = []
-    if REDIS_IMPORT_ERROR is not None:
-        missing.append("redis")
-    if BULLMQ_MISSING:
-        missing.append("bullmq")
-    if JSONSCHEMA_MISSING:
-        missing.append("jsonschema")
-    return missing
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,13 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlencode
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.errors import clip, echo
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare, missing
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.errors import clip, echo
 
-try:
+with declare("psycopg"):
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError as import_error:  # reported by the modules through missing_required_lib()
-    psycopg = None
-    PSYCOPG_IMPORT_ERROR = import_error
 
 LOCAL_FALLBACK_URL = "postgresql://postgres:postgres@localhost:5432/skillforge"
 APPLICATION_NAME = "skillforge.dataops"
@@ -207,7 +203,7 @@ def _shown_url(params: dict) -> str:
 
 def resolve_database(dsn=None, env=None, environ=None) -> ResolvedDatabase:
     """Resolve the database for a module run; raises DatabaseConfigError with a safe message."""
-    if PSYCOPG_IMPORT_ERROR is not None:
+    if missing("psycopg"):
         raise DatabaseConfigError("the psycopg (version 3) Python package is required")
     url, source = resolve_url(dsn, env, "DATABASE", environ, LOCAL_FALLBACK_URL)
     shown = origin(source, "dsn")

@@ -13,13 +13,13 @@ history row together with the migration's own changes.
 The commands sit on top of the engine's parts, split as Flyway splits them
 (see docs/MIGRATIONS.md for sources):
 
-* ``migration_files`` / ``migration_checksum`` - the resolver and Flyway's checksums;
+* ``files`` / ``checksum`` - the resolver and Flyway's checksums;
 * ``schema_history`` - the same history table, DDL and row values as Flyway's;
-* ``migration_info`` - ``flyway info``'s states, a pure function of scripts and history rows;
-* ``migration_validation`` - Flyway's validation rules over those states, pure too;
-* ``migration_lock`` - the same PostgreSQL advisory lock, so a Flyway run and this runner
+* ``info`` - ``flyway info``'s states, a pure function of scripts and history rows;
+* ``validation`` - Flyway's validation rules over those states, pure too;
+* ``lock`` - the same PostgreSQL advisory lock, so a Flyway run and this runner
   exclude each other;
-* ``migration_settings`` / ``migration_results`` - settings, results and errors.
+* ``settings`` / ``results`` - settings, results and errors.
 
 The names other code imports from here (settings, errors, commands, lock key) stay importable here.
 """
@@ -31,21 +31,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import ContextManager, Iterator
 
-try:
-    import psycopg
-    from psycopg import pq
-except ImportError:  # pragma: no cover - reported by module_support / tests
-    psycopg = None
-    pq = None
-
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_files import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import (
     MigrationFileError,
     MigrationVersion,
     ResolvedMigration,
     resolve_migrations,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.info import (
     APPLIED_KEYS,
     DELETED,
     HISTORY_ROW_KEYS,
@@ -59,12 +52,12 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_info 
     current_version,
     migration_dict,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_lock import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.lock import (
     advisory_lock_key,
     java_string_hash,
     under_lock,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_results import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import (
     BaselineError,
     BaselineResult,
     InfoResult,
@@ -79,15 +72,20 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.migration_resul
     ValidateResult,
     ValidationFailedError,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_settings import MigrationSettings
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_validation import validate_infos
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.settings import MigrationSettings
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.validation import validate_infos
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
     SYNTHETIC_TYPES,
     AppliedMigration,
     HistoryTable,
     quote_flyway,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.sql_script import locate
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sql_script import locate
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+
+with declare("psycopg"):
+    import psycopg
+    from psycopg import pq
 
 __all__ = [
     "MigrationSettings",

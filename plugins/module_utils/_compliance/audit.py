@@ -17,12 +17,11 @@ import logging
 import uuid
 from datetime import date, datetime, timezone
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg.types.json import Jsonb
-except ImportError:  # reported by the modules through missing_required_lib()
-    Jsonb = None
 
 LOGGER_NAME = "skillforge.dataops.compliance"
 
@@ -57,7 +56,7 @@ SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."triggeredBySour
  LIMIT %(limit)s
 """
 
-# The jobs whose session advisory lock (two int4 keys, see compliance_job.lock_keys) someone holds
+# The jobs whose session advisory lock (two int4 keys, see job.lock_keys) someone holds
 # in this database right now: a run of that job is in progress.
 HELD_JOB_LOCKS = """
 SELECT wanted.job

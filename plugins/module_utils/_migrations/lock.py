@@ -15,8 +15,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.migration_results import LockTimeoutError
-from ansible_collections.skillforge.dataops.plugins.module_utils.schema_history import flyway_table_name
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import LockTimeoutError
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import flyway_table_name
 
 __all__ = ["LOCK_MAGIC_NUM", "java_string_hash", "advisory_lock_key", "acquire_lock", "under_lock"]
 

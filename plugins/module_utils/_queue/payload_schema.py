@@ -11,17 +11,16 @@ fails it fails for good). Nothing here imports Ansible.
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     MAX_BATCH_SIZE,
     STATED_SOURCES,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.data_retention import MAX_RETENTION_MONTHS
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.data_retention import MAX_RETENTION_MONTHS
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("jsonschema"):
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
-except ImportError:  # reported through redis_connection.missing_libraries()
-    Draft202012Validator = best_match = None
 
 # Values quoted in an error are cut to this many characters: they can be long, or personal data.
 SHOWN_CHARS = 40

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.audit import iso, parse_utc
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import iso, parse_utc
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
     JobInputError,
     JobParams,
@@ -25,11 +25,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     tenant_by_slug,
     user_column,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg import sql
-except ImportError:  # reported by the modules through missing_required_lib()
-    sql = None
 
 JOB = "data-retention"
 PARAMS = JobParams(JOB)

@@ -5,7 +5,7 @@
 enqueueing and reading jobs back.
 
 The API's Node workers consume these queues, so the contract here (queue names, job names,
-camelCase payload and its JSON Schema in ``queue_payload_schema``, job options) is the one
+camelCase payload and its JSON Schema in ``payload_schema``, job options) is the one
 documented in docs/QUEUE.md. Jobs are added with the ``bullmq`` Python package, which runs
 BullMQ's own Lua scripts. Nothing here imports Ansible.
 """
@@ -19,19 +19,18 @@ import json
 import re
 from dataclasses import dataclass
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.queue_payload_schema import violation
-from ansible_collections.skillforge.dataops.plugins.module_utils import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils.redis_connection import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import violation
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     QueueConfigError,
     QueueConnectionError,
     ResolvedRedis,
     run_bounded,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("bullmq"):
     from bullmq import Queue
-except ImportError:  # reported through redis_connection.missing_libraries()
-    Queue = None
 
 DEFAULT_PREFIX = "bull"
 DEFAULT_ATTEMPTS = 3
@@ -59,7 +58,7 @@ JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children",
 class QueuedJob:
     """One compliance job as it appears on BullMQ: its queue and its job name."""
 
-    job: str    # the job's name in the collection (compliance_registry.run_job's job_name)
+    job: str    # the job's name in the collection (registry.run_job's job_name)
     queue: str  # the BullMQ queue the API's workers listen on
     name: str   # the BullMQ job name
 
@@ -138,7 +137,7 @@ def build_payload(options: dict, dry_run: bool) -> dict:
 
 
 def validate_payload(entry: QueuedJob, data) -> dict:
-    """The data if it matches its job's schema (``queue_payload_schema``), else PayloadError."""
+    """The data if it matches its job's schema (``payload_schema``), else PayloadError."""
     problem = violation(entry.name, data)
     if problem is not None:
         raise PayloadError("%s: %s" % (entry.name, problem))

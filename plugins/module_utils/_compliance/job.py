@@ -16,7 +16,7 @@ which rows change. From that single declaration this module builds both
 
 so dry-run counts and executed counts come from the same predicates. A second run of the same
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
-Ansible: ``compliance_registry.run_job`` is the entry point for modules and workers alike.
+Ansible: ``registry.run_job`` is the entry point for modules and workers alike.
 
 Every statement is composed from ``psycopg.sql`` objects, never pasted text: identifiers are
 ``sql.Identifier``, values are ``sql.Placeholder`` named in the job's own parameter namespace
@@ -36,14 +36,13 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ansible_collections.skillforge.dataops.plugins.module_utils import audit, errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     import psycopg
     from psycopg import sql
-except ImportError:  # reported by the modules through missing_required_lib()
-    psycopg = None
-    sql = None
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000

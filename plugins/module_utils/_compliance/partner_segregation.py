@@ -11,7 +11,7 @@ every non-object array element, stays as it was. Only rows whose JSON changes ar
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
     JobParams,
     JobSkipped,
@@ -20,13 +20,11 @@ from ansible_collections.skillforge.dataops.plugins.module_utils.compliance_job 
     tenant_by_slug,
     tenant_scope,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
-try:
+with declare("psycopg"):
     from psycopg import sql
     from psycopg.types.json import Jsonb
-except ImportError:  # reported by the modules through missing_required_lib()
-    sql = None
-    Jsonb = None
 
 JOB = "partner-segregation"
 PARAMS = JobParams(JOB)
