@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/skillforge/dataops
 
-.PHONY: setup demo test unit e2e sanity lint molecule lock clean
+.PHONY: setup demo test unit database e2e sanity lint molecule lock clean
 
 # A virtualenv with the pinned dependencies, and this checkout linked where ansible.cfg looks for
 # collections, so the playbooks run without `ansible-galaxy collection install`.
@@ -40,8 +40,13 @@ test: setup
 	PATH="$(abspath $(BIN)):$$PATH" SANITY_UNITS=1 tests/sanity.sh
 	$(BIN)/python tests/leftover_databases.py
 
+# The pure tests: no PostgreSQL, Redis or Node needed (tests/unit is what ansible-test units runs too).
 unit: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/unit
+
+# module_utils against the real PostgreSQL (and Redis): jobs, migrations, seeding, golden SQL.
+database: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/database
 
 e2e: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/e2e

@@ -149,10 +149,10 @@ def write_fixture_set(directory: str, rows: dict) -> dict:
 
 def write_text_release(directory: str, rows: dict) -> None:
     """O*NET's text release layout (``db_29_0_text``), written by the seeding tests' own writer
-    (``write_onet_text`` in tests/unit/plugins/module_utils/onet_test_support.py), so the benchmark
+    (``write_onet_text`` in tests/onet_test_support.py), so the benchmark
     reads exactly the layout the importer is tested with."""
     common.link_collection()
-    path = common.REPO_ROOT / "tests" / "unit" / "plugins" / "module_utils" / "onet_test_support.py"
+    path = common.REPO_ROOT / "tests" / "onet_test_support.py"
     spec = importlib.util.spec_from_file_location("onet_test_support", path)
     support = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(support)

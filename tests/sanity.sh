@@ -11,8 +11,8 @@
 #
 # Environment: ANSIBLE_TEST (default: ansible-test on PATH), SANITY_PYTHON (default 3.11),
 # SANITY_ARGS (extra ansible-test sanity arguments, e.g. "--test pylint"), SANITY_UNITS=1 to also run
-# `ansible-test units --local` (tests/unit, in this Python: needs the PostgreSQL the unit tests use
-# and ansible-test's units requirements from requirements-test.txt), KEEP_SANITY_TREE=1 to keep the
+# `ansible-test units --local` (tests/unit, in this Python: the pure tests, no PostgreSQL needed;
+# ansible-test's units requirements from requirements-test.txt), KEEP_SANITY_TREE=1 to keep the
 # copied tree for inspection.
 set -euo pipefail
 

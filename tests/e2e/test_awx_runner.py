@@ -140,7 +140,7 @@ def test_seed_template_with_the_empty_staging_fixtures_writes_nothing(launch, mi
 
 def test_seed_template_loads_an_onet_text_release(launch, migrated_database_url, tmp_path):
     from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
-    from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import (
+    from ansible_collections.skillforge.dataops.tests.onet_test_support import (
         FIXTURES, write_onet_text)
 
     dataset = onet_dataset.load_fixtures(str(FIXTURES / "ci"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ansible_collections.skillforge.dataops.tests.unit.plugins.module_utils.onet_test_support import snapshot
+from ansible_collections.skillforge.dataops.tests.onet_test_support import snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

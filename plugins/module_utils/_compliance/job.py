@@ -21,7 +21,7 @@ Ansible: ``registry.run_job`` is the entry point for modules and workers alike.
 Every statement is composed from ``psycopg.sql`` objects, never pasted text: identifiers are
 ``sql.Identifier``, values are ``sql.Placeholder`` named in the job's own parameter namespace
 (``JobParams``) or the batches' (``BATCH``), and the tables are reached through the aliases below.
-The statements each job runs are rendered in tests/unit/plugins/module_utils/golden/.
+The statements each job runs are rendered in tests/database/golden/.
 """
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ def check_scope_parameters(definition: JobDefinition, scope: Scope) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # SQL built from the steps: one clause a line, each CTE and count on lines of their own, so that
-# the renderings in tests/unit/plugins/module_utils/golden/ read as SQL (the layout is whitespace).
+# the renderings in tests/database/golden/ read as SQL (the layout is whitespace).
 
 
 def _aliased(table: str, alias: str) -> "sql.Composable":

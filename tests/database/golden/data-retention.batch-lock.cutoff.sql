@@ -1,0 +1,6 @@
+-- data-retention: a batch's users locked in id order, re-checked against the scope; scope: cutoff.
+-- Rendered by test_compliance_sql.py; regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest tests/database/test_compliance_sql.py
+SELECT "u"."id" FROM "User" "u"
+WHERE "u"."id" = ANY(%(batch__candidate_ids)s) AND ("u"."legalHold" = false AND COALESCE("u"."lastActiveAt", "u"."createdAt") < %(data_retention__cutoff)s)
+ORDER BY "u"."id"
+FOR UPDATE OF "u"

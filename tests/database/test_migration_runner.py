@@ -1,0 +1,495 @@
+"""migration_runner against a real PostgreSQL: history table, validation, failures, lock, states."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.checksum import checksum_of_file
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.runner import MigrationSettings
+
+REPO_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    """A migrations directory with three small scripts; tests add, change or remove files."""
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "V1__create_people.sql").write_text(
+        "CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL);\n"
+        "INSERT INTO people VALUES (1, 'Zoë');  -- 100% UTF-8\n", encoding="utf-8")
+    (directory / "V1_1__add_email.sql").write_text(
+        "ALTER TABLE people ADD COLUMN email text;\n", encoding="utf-8")
+    (directory / "R__people_view.sql").write_text(
+        "CREATE OR REPLACE VIEW people_names AS SELECT name FROM people;\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def conn(empty_database_url):
+    with psycopg.connect(empty_database_url) as connection:
+        yield connection
+
+
+def settings_for(directory, **kwargs) -> MigrationSettings:
+    return MigrationSettings(locations=[str(directory)], **kwargs)
+
+
+def history_rows(conn, table='"public"."flyway_schema_history"'):
+    return conn.execute(
+        "SELECT installed_rank, version, description, type, script, checksum, installed_by, execution_time, success"
+        " FROM %s ORDER BY installed_rank" % table).fetchall()
+
+
+def table_exists(conn, name, schema="public") -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", ("%s.%s" % (schema, name),)).fetchone()[0]
+
+
+def states(conn, directory, **kwargs):
+    return [(m["script"], m["state"]) for m in runner.info(conn, settings_for(directory, **kwargs)).migrations]
+
+
+# --- history table ---------------------------------------------------------------------------
+
+def test_history_table_has_flyways_postgresql_ddl(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    columns = conn.execute(
+        """SELECT column_name, data_type, character_maximum_length, is_nullable, column_default
+           FROM information_schema.columns WHERE table_name = 'flyway_schema_history' ORDER BY ordinal_position"""
+    ).fetchall()
+    assert columns == [
+        ("installed_rank", "integer", None, "NO", None),
+        ("version", "character varying", 50, "YES", None),
+        ("description", "character varying", 200, "NO", None),
+        ("type", "character varying", 20, "NO", None),
+        ("script", "character varying", 1000, "NO", None),
+        ("checksum", "integer", None, "YES", None),
+        ("installed_by", "character varying", 100, "NO", None),
+        ("installed_on", "timestamp without time zone", None, "NO", "now()"),
+        ("execution_time", "integer", None, "NO", None),
+        ("success", "boolean", None, "NO", None),
+    ]
+    assert conn.execute(
+        "SELECT conname, contype FROM pg_constraint WHERE conrelid = 'flyway_schema_history'::regclass"
+    ).fetchall() == [("flyway_schema_history_pk", "p")]
+    assert conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'flyway_schema_history' ORDER BY 1"
+    ).fetchall() == [
+        ("flyway_schema_history_pk",
+         "CREATE UNIQUE INDEX flyway_schema_history_pk ON public.flyway_schema_history USING btree (installed_rank)"),
+        ("flyway_schema_history_s_idx",
+         "CREATE INDEX flyway_schema_history_s_idx ON public.flyway_schema_history USING btree (success)"),
+    ]
+
+
+def test_migrate_applies_in_order_and_writes_rows_as_flyway(conn, scripts):
+    result = runner.migrate(conn, settings_for(scripts))
+    assert result.changed and result.created_history_table
+    assert [m["script"] for m in result.applied] == ["V1__create_people.sql", "V1_1__add_email.sql",
+                                                     "R__people_view.sql"]
+    user = conn.execute("SELECT current_user").fetchone()[0]
+    rows = history_rows(conn)
+    assert [r[:6] for r in rows] == [
+        (1, "1", "create people", "SQL", "V1__create_people.sql", checksum_of_file(scripts / "V1__create_people.sql")),
+        (2, "1.1", "add email", "SQL", "V1_1__add_email.sql", checksum_of_file(scripts / "V1_1__add_email.sql")),
+        (3, None, "people view", "SQL", "R__people_view.sql", checksum_of_file(scripts / "R__people_view.sql")),
+    ]
+    assert all(r[6] == user and r[7] >= 0 and r[8] is True for r in rows)
+    assert conn.execute("SELECT name, email FROM people_names JOIN people USING (name)").fetchall() == [("Zoë", None)]
+    assert result.target_version == "1.1"
+
+
+def test_second_run_changes_nothing(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    before = history_rows(conn)
+    result = runner.migrate(conn, settings_for(scripts))
+    assert not result.changed and result.applied == []
+    assert history_rows(conn) == before
+
+
+def test_dry_run_predicts_exactly_and_writes_nothing(conn, scripts):
+    predicted = runner.migrate(conn, settings_for(scripts), dry_run=True)
+    assert not table_exists(conn, "flyway_schema_history")
+    assert not table_exists(conn, "people")
+    real = runner.migrate(conn, settings_for(scripts))
+    assert predicted.changed is True
+    assert real.changed is True
+    assert [(p["script"], p["checksum"]) for p in predicted.pending] == [
+        (a["script"], a["checksum"]) for a in real.applied]
+    assert predicted.target_version == real.target_version
+    again = runner.migrate(conn, settings_for(scripts), dry_run=True)
+    assert again.pending == [] and again.changed is False
+
+
+def test_the_collections_own_migrations_apply(conn):
+    result = runner.migrate(conn, settings_for(REPO_MIGRATIONS))
+    assert result.applied and not runner.migrate(conn, settings_for(REPO_MIGRATIONS)).changed
+    assert runner.validate(conn, settings_for(REPO_MIGRATIONS)).valid
+
+
+# --- repeatables -------------------------------------------------------------------------------
+
+def test_changed_repeatable_is_reapplied_with_a_new_row(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "R__people_view.sql").write_text(
+        "CREATE OR REPLACE VIEW people_names AS SELECT name, id FROM people;\n", encoding="utf-8")
+    assert ("R__people_view.sql", "Outdated") in states(conn, scripts)
+    assert runner.validate(conn, settings_for(scripts)).valid is False  # outdated counts as not applied
+    result = runner.migrate(conn, settings_for(scripts))
+    assert [m["script"] for m in result.applied] == ["R__people_view.sql"]
+    rows = history_rows(conn)
+    assert [(r[0], r[1], r[4]) for r in rows][-2:] == [(3, None, "R__people_view.sql"), (4, None, "R__people_view.sql")]
+    assert states(conn, scripts)[-2:] == [("R__people_view.sql", "Superseded"), ("R__people_view.sql", "Success")]
+
+
+def test_repeatables_run_after_versioned_in_description_order(conn, scripts):
+    (scripts / "R__a_first.sql").write_text("CREATE TABLE r_order (step text);\n", encoding="utf-8")
+    (scripts / "R__b_second.sql").write_text("INSERT INTO r_order VALUES ('b');\n", encoding="utf-8")
+    (scripts / "V2__late_version.sql").write_text("CREATE TABLE v2 (id int);\n", encoding="utf-8")
+    result = runner.migrate(conn, settings_for(scripts))
+    assert [m["script"] for m in result.applied] == [
+        "V1__create_people.sql", "V1_1__add_email.sql", "V2__late_version.sql",
+        "R__a_first.sql", "R__b_second.sql", "R__people_view.sql"]
+
+
+# --- validation stops migrate before any change ------------------------------------------------
+
+def test_checksum_mismatch_stops_migrate_before_changing_anything(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V1__create_people.sql").write_text("CREATE TABLE people (id bigint);\n", encoding="utf-8")
+    (scripts / "V2__new.sql").write_text("CREATE TABLE newer (id int);\n", encoding="utf-8")
+    before = history_rows(conn)
+    with pytest.raises(runner.ValidationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    message = str(caught.value)
+    assert "checksum mismatch for migration version 1" in message
+    assert "V1__create_people.sql" in message and "repair" in message
+    assert caught.value.issues[0]["kind"] == "checksum"
+    assert history_rows(conn) == before and not table_exists(conn, "newer")
+    with pytest.raises(runner.ValidationFailedError):
+        runner.migrate(conn, settings_for(scripts), dry_run=True)
+
+
+def test_line_ending_change_is_not_a_mismatch(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    path = scripts / "V1__create_people.sql"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert runner.migrate(conn, settings_for(scripts)).changed is False
+
+
+def test_missing_applied_migration_stops_migrate(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V1_1__add_email.sql").unlink()
+    (scripts / "V2__new.sql").write_text("CREATE TABLE newer (id int);\n", encoding="utf-8")
+    with pytest.raises(runner.ValidationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    assert "not resolved locally: version 1.1" in str(caught.value)
+    assert "Restore the file" in str(caught.value) and "repair" in str(caught.value)
+    assert not table_exists(conn, "newer")
+
+
+def test_failed_row_in_history_stops_migrate(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V2__new.sql").write_text("CREATE TABLE newer (id int);\n", encoding="utf-8")
+    # What Flyway leaves for a non-transactional failure.
+    conn.execute("""INSERT INTO flyway_schema_history (installed_rank, version, description, type, script,
+                    checksum, installed_by, execution_time, success)
+                    VALUES (4, '2', 'new', 'SQL', 'V2__new.sql', 1, 'flyway', 5, false)""")
+    conn.commit()
+    assert ("V2__new.sql", "Failed") in states(conn, scripts)
+    with pytest.raises(runner.ValidationFailedError, match="failed migration to version 2"):
+        runner.migrate(conn, settings_for(scripts))
+    assert not table_exists(conn, "newer")
+    repaired = runner.repair(conn, settings_for(scripts))
+    assert [r["version"] for r in repaired.removed_failed] == ["2"]
+    assert [m["script"] for m in runner.migrate(conn, settings_for(scripts)).applied] == ["V2__new.sql"]
+
+
+def test_version_below_the_latest_applied_is_ignored_and_blocks(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V1_0_5__late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert ("V1_0_5__late.sql", "Ignored") in states(conn, scripts)
+    with pytest.raises(runner.ValidationFailedError, match="not applied to database: 1.0.5"):
+        runner.migrate(conn, settings_for(scripts))
+
+
+def test_non_empty_schema_without_history_needs_baseline(conn, scripts):
+    conn.execute("CREATE TABLE legacy (id int)")
+    conn.commit()
+    with pytest.raises(runner.NonEmptySchemaError, match="baseline"):
+        runner.migrate(conn, settings_for(scripts))
+    assert not table_exists(conn, "flyway_schema_history")
+
+
+# --- a failing migration ------------------------------------------------------------------------
+
+def test_failing_migration_is_rolled_back_whole_and_reported(conn, scripts):
+    (scripts / "V2__broken.sql").write_text(
+        "CREATE TABLE broken_part (id int);\n"
+        "INSERT INTO broken_part VALUES (1);\n"
+        "INSERT INTO people (id, name) VALUES ('not a number', 'x');\n", encoding="utf-8")
+    (scripts / "V3__after.sql").write_text("CREATE TABLE after_broken (id int);\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    failure = caught.value.failure
+    assert failure.script == "V2__broken.sql" and failure.version == "2"
+    assert failure.sqlstate == "22P02"
+    assert failure.line == 3 and failure.statement_number == 3
+    assert failure.statement.startswith("INSERT INTO people (id, name) VALUES ('not a number'")
+    message = str(caught.value)
+    assert "V2__broken.sql" in message and "invalid input syntax for type integer" in message
+    assert "rolled back" in message
+    # Before it: applied and committed. It: nothing left. After it: not run.
+    assert [m["script"] for m in caught.value.result.applied] == ["V1__create_people.sql", "V1_1__add_email.sql"]
+    assert not table_exists(conn, "broken_part") and not table_exists(conn, "after_broken")
+    assert [r[4] for r in history_rows(conn)] == ["V1__create_people.sql", "V1_1__add_email.sql"]
+    assert ("V2__broken.sql", "Pending") in states(conn, scripts)
+
+
+@pytest.mark.parametrize("statement, sqlstate, named", [
+    ("UPDATE people SET name = NULL;", "23502", 'column "name" of relation "people"'),  # DETAIL: Failing row contains
+    ("UPDATE people SET id = email::int WHERE email IS NOT NULL;", "22P02", "invalid input syntax for type integer"),  # quotes the value
+    ("CREATE UNIQUE INDEX one_domain ON people ((split_part(email, '@', 2)));", "23505", "one_domain"),
+])
+def test_a_failing_migration_never_shows_row_values(conn, scripts, statement, sqlstate, named):
+    """Errors may name tables, columns, constraints and SQLSTATE: never the rows (personal data)."""
+    runner.migrate(conn, settings_for(scripts))
+    conn.execute("INSERT INTO people VALUES (2, 'Ann', 'someone@example.com'), (3, 'Bob', 'other@example.com')")
+    conn.commit()
+    (scripts / "V2__breaks_on_data.sql").write_text(statement + "\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    failure = caught.value.failure
+    assert failure.sqlstate == sqlstate and named in str(caught.value)
+    shown = str(caught.value) + repr(failure.as_dict())
+    assert "example.com" not in shown and "Ann" not in shown
+
+
+def test_error_without_position_still_names_file_and_context(conn, scripts):
+    (scripts / "V2__plpgsql.sql").write_text(
+        "DO $$ BEGIN PERFORM no_such_function(); END $$;\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as caught:
+        runner.migrate(conn, settings_for(scripts))
+    failure = caught.value.failure
+    assert failure.sqlstate == "42883" and "no_such_function" in failure.error
+    assert "PL/pgSQL" in failure.context and failure.path.endswith("V2__plpgsql.sql")
+
+
+# --- Prisma ?schema= ------------------------------------------------------------------------------
+
+def test_missing_search_path_schema_is_created_with_flyways_schema_marker(empty_database_url, scripts):
+    with psycopg.connect(empty_database_url) as connection:
+        connection.execute('SET search_path TO "App Schema"')
+        connection.commit()
+        result = runner.migrate(connection, settings_for(scripts))
+        assert result.created_schema and result.schema == "App Schema"
+        rows = history_rows(connection, '"App Schema"."flyway_schema_history"')
+        assert rows[0][:5] == (0, None, "<< Flyway Schema Creation >>", "SCHEMA", '"App Schema"')
+        assert [r[4] for r in rows[1:]] == ["V1__create_people.sql", "V1_1__add_email.sql", "R__people_view.sql"]
+        assert table_exists(connection, "people", '"App Schema"')
+        assert not table_exists(connection, "people", "public")
+        assert ('<< Flyway Schema Creation >>', "Success") in [
+            (m["description"], m["state"]) for m in runner.info(connection, settings_for(scripts)).migrations]
+
+
+def test_dry_run_does_not_create_the_schema(empty_database_url, scripts):
+    with psycopg.connect(empty_database_url) as connection:
+        connection.execute("SET search_path TO app")
+        connection.commit()
+        result = runner.migrate(connection, settings_for(scripts), dry_run=True)
+        assert result.created_schema and result.changed and len(result.pending) == 3
+        assert connection.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'app'").fetchone()[0] == 0
+
+
+# --- baseline ----------------------------------------------------------------------------------
+
+def test_baseline_then_migrate_applies_only_later_versions(conn, scripts):
+    conn.execute("CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, email text)")
+    conn.commit()
+    result = runner.baseline(conn, settings_for(scripts), "1.1", "existing schema")
+    assert result.changed
+    rows = history_rows(conn)
+    assert rows[0][:6] == (1, "1.1", "existing schema", "BASELINE", "existing schema", None)
+    assert states(conn, scripts)[:3] == [("V1__create_people.sql", "Below Baseline"),
+                                         ("existing schema", "Baseline"), ("R__people_view.sql", "Pending")]
+    applied = runner.migrate(conn, settings_for(scripts)).applied
+    assert [m["script"] for m in applied] == ["R__people_view.sql"]
+    again = runner.baseline(conn, settings_for(scripts), "1.1", "existing schema")
+    assert not again.changed
+    with pytest.raises(runner.BaselineError, match="already"):
+        runner.baseline(conn, settings_for(scripts), "2", "other")
+
+
+def test_baseline_refused_after_migrations(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    with pytest.raises(runner.BaselineError, match="already contains migrations"):
+        runner.baseline(conn, settings_for(scripts), "5")
+
+
+def test_baseline_dry_run_writes_nothing(conn, scripts):
+    result = runner.baseline(conn, settings_for(scripts), "1", dry_run=True)
+    assert result.changed and result.created_history_table
+    assert not table_exists(conn, "flyway_schema_history")
+
+
+# --- repair ------------------------------------------------------------------------------------
+
+def test_repair_realigns_checksum_and_marks_missing_as_deleted(conn, scripts):
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V1_1__add_email.sql").write_text(
+        "-- reformatted\nALTER TABLE people ADD COLUMN email text;\n", encoding="utf-8")
+    (scripts / "V1__create_people.sql").unlink()  # lower than the latest script: Missing
+    before = history_rows(conn)
+
+    preview = runner.repair(conn, settings_for(scripts), dry_run=True)
+    assert preview.changed and history_rows(conn) == before
+    assert [a["version"] for a in preview.aligned] == ["1.1"]
+    assert [d["version"] for d in preview.marked_deleted] == ["1"]
+
+    result = runner.repair(conn, settings_for(scripts))
+    assert (result.aligned, result.marked_deleted) == (preview.aligned, preview.marked_deleted)
+    rows = history_rows(conn)
+    assert rows[1][5] == checksum_of_file(scripts / "V1_1__add_email.sql")
+    assert rows[-1][:5] == (4, "1", "create people", "DELETE", "V1__create_people.sql") and rows[-1][7] == 0
+    assert ("V1__create_people.sql", "Deleted") in states(conn, scripts)
+    assert runner.validate(conn, settings_for(scripts)).valid
+    assert not runner.repair(conn, settings_for(scripts)).changed
+
+
+def test_repair_leaves_future_migrations_alone_as_flyway_does(conn, scripts):
+    # Flyway's default ignoreMigrationPatterns (*:future) keeps repair from deleting them.
+    runner.migrate(conn, settings_for(scripts))
+    (scripts / "V1_1__add_email.sql").unlink()
+    assert ("V1_1__add_email.sql", "Future") in states(conn, scripts)
+    assert not runner.repair(conn, settings_for(scripts)).changed
+
+
+# --- lock ---------------------------------------------------------------------------------------
+
+# The lock key and the bounded retries: test_migration_lock.py (no database needed).
+
+
+def test_held_flyway_lock_blocks_migrate(empty_database_url, scripts):
+    key = runner.advisory_lock_key("public", "flyway_schema_history")
+    with psycopg.connect(empty_database_url) as holder, psycopg.connect(empty_database_url) as conn:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (key,))  # what a running Flyway holds
+        started = time.monotonic()
+        with pytest.raises(runner.LockTimeoutError, match="advisory lock"):
+            runner.migrate(conn, settings_for(scripts, lock_retry_count=2, lock_retry_interval=0.2))
+        assert time.monotonic() - started >= 0.4
+        assert not table_exists(conn, "people")
+        holder.rollback()  # Flyway finished: now it goes through
+        assert runner.migrate(conn, settings_for(scripts, lock_retry_interval=0.2)).changed
+
+
+def test_migrate_holds_the_lock_while_a_script_runs(empty_database_url, scripts):
+    (scripts / "V2__slow.sql").write_text("SELECT pg_sleep(1.5);\n", encoding="utf-8")
+    key = runner.advisory_lock_key("public", "flyway_schema_history")
+    errors = []
+
+    def run():
+        try:
+            with psycopg.connect(empty_database_url) as conn:
+                runner.migrate(conn, settings_for(scripts))
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    seen = False
+    with psycopg.connect(empty_database_url, autocommit=True) as observer:
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and time.monotonic() < deadline:
+            # A second runner (or Flyway) cannot take the lock while the slow script runs.
+            if observer.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1.5)%%'"
+                                " AND state = 'active'").fetchone()[0]:
+                with observer.transaction():
+                    got = observer.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]
+                seen = seen or not got
+            time.sleep(0.05)
+    worker.join()
+    assert not errors and seen
+
+
+def test_two_concurrent_runs_apply_each_migration_once(empty_database_url, scripts):
+    (scripts / "V2__slowish.sql").write_text("SELECT pg_sleep(0.5);\nCREATE TABLE once (id int);\n",
+                                             encoding="utf-8")
+    results, errors = [], []
+
+    def run():
+        try:
+            with psycopg.connect(empty_database_url) as conn:
+                results.append(runner.migrate(conn, settings_for(scripts, lock_retry_interval=0.1)))
+        except Exception as error:
+            errors.append(error)
+
+    workers = [threading.Thread(target=run), threading.Thread(target=run)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    applied = sorted(m["script"] for r in results for m in r.applied)
+    assert applied == sorted(["V1__create_people.sql", "V1_1__add_email.sql", "V2__slowish.sql",
+                              "R__people_view.sql"])
+    with psycopg.connect(empty_database_url) as conn:
+        assert len(history_rows(conn)) == 4
+
+
+# --- info ---------------------------------------------------------------------------------------
+
+def test_info_states_missing_future_and_pending(conn, scripts, tmp_path):
+    runner.migrate(conn, settings_for(scripts))
+    other = tmp_path / "older_checkout"
+    shutil.copytree(scripts, other)
+    (other / "V1__create_people.sql").unlink()  # applied, gone, lower than the latest script: Missing
+    (other / "V0_5__early.sql").write_text("SELECT 1;\n", encoding="utf-8")  # below applied versions
+    found = dict(states(conn, other))
+    assert found["V1__create_people.sql"] == "Missing"
+    assert found["V0_5__early.sql"] == "Ignored"
+    (other / "V1_1__add_email.sql").unlink()  # now applied 1.1 is higher than any script: Future
+    assert dict(states(conn, other))["V1_1__add_email.sql"] == "Future"
+    info = runner.info(conn, settings_for(scripts))
+    assert info.current_version == "1.1" and info.history_exists
+    entry = info.migrations[0]
+    assert entry["category"] == "Versioned" and entry["type"] == "SQL" and entry["installed_on"]
+    (scripts / "V2__next.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert runner.info(conn, settings_for(scripts)).migrations[-1]["state"] == "Pending"
+
+
+# --- settings that cannot work are refused before anything is written -----------------------
+
+@pytest.mark.parametrize("setting, message", [
+    ({"table": "h" * 64}, "history_table must be 1 to 63 bytes"),
+    ({"table": "é" * 32}, "history_table must be 1 to 63 bytes"),
+    ({"schema": ""}, "history_schema must be 1 to 63 bytes"),
+    ({"installed_by": "x" * 101}, "installed_by must be at most 100 characters"),
+    ({"installed_by": "ops\x00"}, "installed_by must not contain a NUL"),
+    ({"lock_retry_count": -1}, "lock_retry_count must be from 0 to 3600"),
+    ({"lock_retry_interval": float("nan")}, "lock_retry_interval must be more than 0"),
+])
+def test_settings_that_cannot_work_are_refused_before_anything_is_written(empty_database_url, scripts, setting,
+                                                                          message):
+    with pytest.raises(runner.MigrationConfigError, match=message):
+        settings_for(scripts, **setting)
+    with psycopg.connect(empty_database_url) as connection:
+        assert not table_exists(connection, "flyway_schema_history")
+
+
+def test_check_mode_of_baseline_says_what_would_happen(conn, scripts):
+    result = runner.baseline(conn, settings_for(scripts), "5", dry_run=True)
+    assert result.changed and result.message.startswith("Would baseline schema with version: 5")
+    assert not table_exists(conn, "flyway_schema_history")
+
+
+def test_info_names_a_script_that_is_not_utf8(conn, scripts):
+    (scripts / "V2__latin1.sql").write_bytes(b"-- caf\xe9\nSELECT 1;\n")
+    [warning] = runner.info(conn, settings_for(scripts)).warnings
+    assert "V2__latin1.sql" in warning and "line 1" in warning

@@ -1,6 +1,0 @@
--- consent-revocation: a batch's users locked in id order, re-checked against the scope; scope: users.
--- Rendered by test_compliance_sql.py; regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/plugins/module_utils/test_compliance_sql.py
-SELECT "u"."id" FROM "User" "u"
-WHERE "u"."id" = ANY(%(batch__candidate_ids)s) AND ("u"."id" = ANY(%(consent_revocation__user_ids)s))
-ORDER BY "u"."id"
-FOR NO KEY UPDATE OF "u"
