@@ -98,6 +98,30 @@ options:
         (retry for ever) is refused, so a run always ends.
     type: int
     default: 50
+  target:
+    description:
+      - Flyway's C(target) for O(command=migrate), for release drills - migrate up to and including
+        this version; later versioned migrations stay pending (RV(above_target)). Repeatable
+        migrations still run.
+      - V(latest) (the same as leaving it unset) or V(current) (no versioned migration runs), or a
+        version such as C(1.4), which must be the version of a script or of an applied migration
+        (Flyway's C(failOnMissingTarget)).
+    type: str
+  db_lock_timeout:
+    description:
+      - PostgreSQL's C(lock_timeout) for each migration's transaction, in seconds; V(0) means no limit.
+      - A migration that waits behind a long transaction for a lock holds every later query on that
+        table behind its own request; with this limit it gives up instead, rolls back, records nothing,
+        and the failure names the blocking sessions (RV(failure.blocked_by)).
+      - Not a Flyway setting. From 0 to 86400. The production inventory sets it lower.
+    type: float
+    default: 10
+  db_statement_timeout:
+    description:
+      - PostgreSQL's C(statement_timeout) for each statement of a migration, in seconds; V(0) means
+        no limit. From 0 to 86400. Not a Flyway setting.
+    type: float
+    default: 3600
 attributes:
   check_mode:
     support: full
@@ -212,6 +236,13 @@ pending:
   sample: [{category: Versioned, version: "1.1", description: create reference tables,
             script: V1_1__create_reference_tables.sql, path: /opt/skillforge/migrations/V1_1__create_reference_tables.sql,
             checksum: 1887263420, type: SQL}]
+above_target:
+  description: The pending versioned migrations above O(target), which this run left pending.
+  returned: when O(command=migrate)
+  type: list
+  elements: dict
+  sample: [{category: Versioned, version: "1.7", description: add index, script: V1_7__add_index.sql,
+            path: /opt/skillforge/migrations/V1_7__add_index.sql, checksum: 1887263421, type: SQL}]
 executed:
   description: Scripts executed by this run.
   returned: when O(command=migrate)
@@ -279,6 +310,24 @@ failure:
     column: {description: "The column in that line, or null.", type: int}
     statement_number: {description: "Which statement of the script failed (from 1), or null.", type: int}
     statement: {description: "The statement that failed, or null.", type: str}
+    timed_out:
+      description:
+        - When O(db_lock_timeout) or O(db_statement_timeout) ran out - which one, and who was blocking,
+          in one line; else null.
+      type: str
+    blocked_by:
+      description:
+        - When a timeout ran out, the sessions that blocked the migration while it waited, from
+          C(pg_blocking_pids()) - never their statement text (it can hold personal data); else null.
+      type: list
+      elements: dict
+      contains:
+        pid: {description: The blocking backend's process id., type: int}
+        application_name: {description: Its application name., type: str}
+        user: {description: Its database user., type: str}
+        state: {description: "Its state, e.g. C(idle in transaction).", type: str}
+        transaction_seconds: {description: "How long its transaction has been open, in seconds.", type: int}
+        statement_type: {description: "The first keyword of its current or last statement, e.g. C(UPDATE).", type: str}
     msg: {description: The whole report as text (the task's C(msg))., type: str}
   sample: {script: V1_7__add_index.sql, path: /opt/skillforge/migrations/V1_7__add_index.sql, version: "1.7",
            description: add index, sqlstate: 42P01, error: relation "usr" does not exist, line: 3, column: 14,

@@ -49,9 +49,10 @@ class Case:
         return self.target.endswith(".yml")
 
 
-def case(id, target, names, expect="fail", secrets=(), check=False, diff=False, xfail=None,  # pylint: disable=redefined-builtin
+def case(id, subject, names, expect="fail", secrets=(), check=False, diff=False, xfail=None,  # pylint: disable=redefined-builtin
          **args):
-    return Case(id=id, target=target, args=args, names=(names,) if isinstance(names, str) else tuple(names),
+    """``subject``: the module or playbook under test (``Case.target``); ``args``: its options or variables."""
+    return Case(id=id, target=subject, args=args, names=(names,) if isinstance(names, str) else tuple(names),
                 expect=expect, secrets=tuple(secrets), check=check, diff=diff, xfail=xfail)
 
 
@@ -339,6 +340,13 @@ MIGRATE_CASES = [
     mig("migrate-lock-retry-count-negative", "lock_retry_count", lock_retry_count=-1),  # issue 12
     mig("migrate-lock-retry-count-huge", "lock_retry_count", lock_retry_count=10 ** 6),
     mig("migrate-lock-retry-count-text", "lock_retry_count", lock_retry_count="many"),
+    mig("migrate-db-lock-timeout-negative", "db_lock_timeout", db_lock_timeout=-1),
+    mig("migrate-db-lock-timeout-nan", "db_lock_timeout", db_lock_timeout="nan"),
+    mig("migrate-db-statement-timeout-huge", "db_statement_timeout", db_statement_timeout=10 ** 9),
+    mig("migrate-db-statement-timeout-text", "db_statement_timeout", db_statement_timeout="an hour"),
+    mig("migrate-target-text", "target", target="v2; DROP TABLE x"),
+    mig("migrate-target-missing", "target", target="99.99"),
+    mig("migrate-target-huge", "target", target="1." * 50000),
     mig("migrate-command-unknown", "command", command="clean"),
     mig("migrate-baseline-version-text", "baseline_version", command="baseline", baseline_version="one"),
     mig("migrate-baseline-version-huge", "baseline_version", command="baseline", baseline_version="1." * 50000),
@@ -505,6 +513,11 @@ PLAYBOOK_CASES = [
     play("pb-migrate-dir-fifo", "playbooks/migrate.yml", "V99__adversarial.sql",
          skillforge_migrations_dir=artefact("mig-fifo")),
     play("pb-migrate-dsn-bad-ipv6", "playbooks/migrate.yml", "dsn", skillforge_database_url="postgresql://u:p@[::1/db"),
+    play("pb-migrate-target-unknown", "playbooks/migrate.yml", "target", skillforge_migration_target="next"),
+    play("pb-migrate-db-lock-timeout-negative", "playbooks/migrate.yml", "db_lock_timeout",
+         skillforge_db_lock_timeout=-5),
+    play("pb-migrate-db-statement-timeout-text", "playbooks/migrate.yml", "db_statement_timeout",
+         skillforge_db_statement_timeout="forever"),
     play("pb-migrate-info-dangling", "playbooks/migrate_info.yml", "V99__adversarial.sql",
          skillforge_migrations_dir=artefact("mig-dangling")),
     play("pb-migrate-info-dsn-closed", "playbooks/migrate_info.yml", "dsn",

@@ -493,3 +493,77 @@ def test_info_names_a_script_that_is_not_utf8(conn, scripts):
     (scripts / "V2__latin1.sql").write_bytes(b"-- caf\xe9\nSELECT 1;\n")
     [warning] = runner.info(conn, settings_for(scripts)).warnings
     assert "V2__latin1.sql" in warning and "line 1" in warning
+
+
+# --- bounded waits: db_lock_timeout / db_statement_timeout -----------------------------------
+
+def test_a_migration_blocked_by_a_long_transaction_gives_up_and_names_the_blocker(empty_database_url, scripts):
+    with psycopg.connect(empty_database_url) as conn:
+        runner.migrate(conn, settings_for(scripts))
+    (scripts / "V2__add_phone.sql").write_text("ALTER TABLE people ADD COLUMN phone text;\n", encoding="utf-8")
+    with psycopg.connect(empty_database_url, application_name="report-export") as blocker:
+        # An open transaction that read a row: its ACCESS SHARE lock blocks the ALTER's ACCESS EXCLUSIVE.
+        blocker.execute("SELECT name FROM people WHERE name = 'jane.doe@example.invalid' OR id = 1").fetchall()
+        blocker_pid = blocker.info.backend_pid
+        with psycopg.connect(empty_database_url) as conn, \
+                pytest.raises(runner.MigrationFailedError) as failed:
+            runner.migrate(conn, settings_for(scripts, db_lock_timeout=0.5))
+        failure = failed.value.failure
+        assert failure.sqlstate == "55P03" and failure.timed_out.startswith("lock_timeout ran out (SQLSTATE 55P03)")
+        [seen] = failure.blocked_by
+        assert seen["pid"] == blocker_pid and seen["application_name"] == "report-export"
+        assert seen["state"] == "idle in transaction" and seen["statement_type"] == "SELECT"
+        assert seen["user"] == blocker.execute("SELECT current_user").fetchone()[0]
+        assert 0 <= seen["transaction_seconds"] < 60
+        message = str(failed.value)
+        assert "pid %d" % blocker_pid in message and "application report-export" in message
+        assert "jane.doe" not in message and "jane.doe" not in repr(failure.as_dict())  # never the statement text
+        assert "run migrate again once the blocking sessions have finished" in message
+        assert failed.value.result.applied == []
+    with psycopg.connect(empty_database_url) as conn:  # rolled back whole, nothing recorded; then it applies
+        assert [row[4] for row in history_rows(conn)] == ["V1__create_people.sql", "V1_1__add_email.sql",
+                                                          "R__people_view.sql"]
+        assert [m["script"] for m in runner.migrate(conn, settings_for(scripts, db_lock_timeout=0.5)).applied] == [
+            "V2__add_phone.sql"]
+
+
+def test_a_statement_over_db_statement_timeout_is_stopped(conn, scripts):
+    (scripts / "V2__slow.sql").write_text("SELECT pg_sleep(5);\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as failed:
+        runner.migrate(conn, settings_for(scripts, db_statement_timeout=0.3))
+    failure = failed.value.failure
+    assert failure.sqlstate == "57014" and failure.blocked_by == []
+    assert failure.timed_out == "statement_timeout ran out (SQLSTATE 57014); no blocking session was seen"
+    assert [m["script"] for m in failed.value.result.applied] == ["V1__create_people.sql", "V1_1__add_email.sql"]
+    assert "V2__slow.sql" not in [row[4] for row in history_rows(conn)]
+
+
+def test_the_timeouts_hold_inside_each_migration_only(conn, scripts):
+    (scripts / "V2__show.sql").write_text(
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout,"
+        " current_setting('statement_timeout') AS statement_timeout;\n", encoding="utf-8")
+    runner.migrate(conn, settings_for(scripts, db_lock_timeout=2, db_statement_timeout=0))
+    assert conn.execute("SELECT * FROM seen").fetchone() == ("2s", "0")
+    assert conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] == "0"  # the session's own
+
+
+# --- Flyway's target -------------------------------------------------------------------------
+
+def test_target_migrates_up_to_a_version_and_the_next_run_goes_on(conn, scripts):
+    (scripts / "V2__add_phone.sql").write_text("ALTER TABLE people ADD COLUMN phone text;\n", encoding="utf-8")
+    preview = runner.migrate(conn, settings_for(scripts, target="1.1"), dry_run=True)
+    assert [m["script"] for m in preview.pending] == ["V1__create_people.sql", "V1_1__add_email.sql",
+                                                      "R__people_view.sql"]
+    assert [m["script"] for m in preview.above_target] == ["V2__add_phone.sql"]
+    result = runner.migrate(conn, settings_for(scripts, target="1.1"))
+    assert [m["script"] for m in result.applied] == [m["script"] for m in preview.pending]
+    assert [m["script"] for m in result.above_target] == ["V2__add_phone.sql"] and result.target_version == "1.1"
+    assert ("V2__add_phone.sql", "Pending") in states(conn, scripts)
+    assert not runner.migrate(conn, settings_for(scripts, target="current")).applied
+    assert [m["script"] for m in runner.migrate(conn, settings_for(scripts)).applied] == ["V2__add_phone.sql"]
+
+
+def test_a_target_no_script_has_fails_before_anything_is_written(conn, scripts):
+    with pytest.raises(runner.MigrationConfigError, match="No migration with a target version 7 could be found"):
+        runner.migrate(conn, settings_for(scripts, target="7"))
+    assert not table_exists(conn, "people") and not table_exists(conn, "flyway_schema_history")

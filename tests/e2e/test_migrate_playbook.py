@@ -120,3 +120,17 @@ def test_info_reports_outdated_repeatable(play, migrations):
     states = {(m["script"], m["state"]) for m in run.result("Read migration states")["migrations"]}
     assert (REPEATABLE[0], "Outdated") in states and (REPEATABLE[0], "Pending") in states
     assert [p["script"] for p in run.result("Apply pending migrations")["pending"]] == [REPEATABLE[0]]
+
+
+def test_a_release_drill_migrates_up_to_the_target_with_the_inventorys_bounded_waits(run_playbook, empty_database_url,
+                                                                                   migrations):
+    target = VERSIONED[1].split("__")[0][1:].replace("_", ".")
+    extra_vars = {"skillforge_migrations_dir": str(migrations), "skillforge_migration_target": target,
+                  "skillforge_db_lock_timeout": 3, "skillforge_db_statement_timeout": 900}
+    run = run_playbook(PLAYBOOK, extra_vars=extra_vars, env={"SKILLFORGE_LOCAL_DATABASE_URL": empty_database_url})
+    assert run.status == "successful", run.stdout
+    migrate = run.result("Apply pending migrations")
+    assert [m["script"] for m in migrate["applied"]] == VERSIONED[:2] + REPEATABLE
+    assert [m["script"] for m in migrate["above_target"]] == VERSIONED[2:]
+    assert "above the target stay pending" in migrate["msg"]
+    assert [row[1] for row in history(empty_database_url)][-len(REPEATABLE) - 2:] == VERSIONED[:2] + REPEATABLE

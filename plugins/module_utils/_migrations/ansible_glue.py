@@ -32,6 +32,9 @@ def migration_argument_spec(with_command: bool) -> dict:
             installed_by=dict(type="str"),
             allow_pending=dict(type="bool", default=False),
             lock_retry_count=dict(type="int", default=SETTING_DEFAULTS["lock_retry_count"]),
+            target=dict(type="str"),
+            db_lock_timeout=dict(type="float", default=SETTING_DEFAULTS["db_lock_timeout"]),
+            db_statement_timeout=dict(type="float", default=SETTING_DEFAULTS["db_statement_timeout"]),
         )
     return spec
 
@@ -56,6 +59,9 @@ def _settings_from(params: dict) -> runner.MigrationSettings:
         baseline_on_migrate=bool(params.get("baseline_on_migrate")),
         create_schemas=params.get("create_schemas", SETTING_DEFAULTS["create_schemas"]),
         lock_retry_count=params.get("lock_retry_count", SETTING_DEFAULTS["lock_retry_count"]),
+        target=params.get("target"),
+        db_lock_timeout=params.get("db_lock_timeout", SETTING_DEFAULTS["db_lock_timeout"]),
+        db_statement_timeout=params.get("db_statement_timeout", SETTING_DEFAULTS["db_statement_timeout"]),
     )
 
 
@@ -144,14 +150,16 @@ def run_migrate_module(module) -> None:
 
 
 def _migrate_message(data: dict) -> str:
+    held = ("; %d migration(s) above the target stay pending" % len(data["above_target"])
+            if data["above_target"] else "")
     if data["dry_run"]:
         if not data["pending"]:
-            return "Schema %s is up to date. No migration necessary." % data["schema"]
-        return "Would apply %d migration(s) to schema %s" % (len(data["pending"]), data["schema"])
+            return "Schema %s is up to date. No migration necessary%s." % (data["schema"], held)
+        return "Would apply %d migration(s) to schema %s%s" % (len(data["pending"]), data["schema"], held)
     if not data["applied"]:
-        return "Schema %s is up to date. No migration necessary." % data["schema"]
-    return "Successfully applied %d migration(s) to schema %s, now at version %s" % (
-        len(data["applied"]), data["schema"], data["target_version"])
+        return "Schema %s is up to date. No migration necessary%s." % (data["schema"], held)
+    return "Successfully applied %d migration(s) to schema %s, now at version %s%s" % (
+        len(data["applied"]), data["schema"], data["target_version"], held)
 
 
 def run_migrate_info_module(module) -> None:

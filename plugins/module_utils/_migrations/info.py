@@ -239,3 +239,25 @@ def current_version(infos: list[MigrationInfo]) -> str | None:
         if best is None or version > best:
             best = version
     return str(best) if best is not None else None
+
+
+def beyond_target(infos: list[MigrationInfo], target: str | None) -> list[MigrationInfo]:
+    """Flyway's ``target``: the pending versioned migrations above it, which migrate leaves pending
+    (``flyway info`` shows them as "Above Target"). Repeatable migrations are never held back.
+
+    ``target`` is None or ``latest`` (no limit), ``current`` (the current version: no versioned
+    migration runs) or a version, which must be one of a script or of the history (Flyway's
+    ``failOnMissingTarget``): else ValueError.
+    """
+    if target in (None, "latest"):
+        return []
+    pending = [entry for entry in infos if entry.state == PENDING and entry.version is not None]
+    if target == "current":
+        current = current_version(infos)
+        limit = MigrationVersion(current) if current is not None else None
+    else:
+        limit = MigrationVersion(target)
+        if not any(entry.version is not None and MigrationVersion(entry.version) == limit for entry in infos):
+            raise ValueError("No migration with a target version %s could be found. Ensure target is specified "
+                             "correctly and the migration exists." % limit)
+    return [entry for entry in pending if limit is None or MigrationVersion(entry.version) > limit]

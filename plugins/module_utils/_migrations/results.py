@@ -77,6 +77,8 @@ class MigrationFailure:
     column: int | None = None
     statement_number: int | None = None
     statement: str | None = None
+    timed_out: str | None = None  # which timeout ran out, and who was blocking (blockers.describe_timeout)
+    blocked_by: list | None = None  # the blocking sessions: pid, application, user, state, ages, statement type
 
     def message(self) -> str:
         what = "version %s (%s)" % (self.version, self.description) if self.version else (
@@ -94,7 +96,12 @@ class MigrationFailure:
                 self.line, self.column, self.statement_number or "?"))
         if self.statement:
             parts.append("Statement: %s" % _shorten(" ".join(self.statement.split()), 60))
-        parts.append("fix the script and run migrate again (migrations before it stay applied)")
+        if self.timed_out:
+            parts.append(self.timed_out)
+            parts.append("run migrate again once the blocking sessions have finished, or raise db_lock_timeout / "
+                         "db_statement_timeout (migrations before it stay applied)")
+        else:
+            parts.append("fix the script and run migrate again (migrations before it stay applied)")
         return "; ".join(parts)
 
     def as_dict(self) -> dict:
@@ -127,6 +134,7 @@ class MigrateResult(_Result):
     target_version: str | None = None
     applied: list[dict] = field(default_factory=list)
     pending: list[dict] = field(default_factory=list)
+    above_target: list[dict] = field(default_factory=list)  # pending, held back by ``target``
     warnings: list[str] = field(default_factory=list)
 
 

@@ -48,6 +48,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.inf
     PENDING,
     PENDING_KEYS,
     MigrationInfo,
+    beyond_target,
     build_info,
     current_version,
     migration_dict,
@@ -81,6 +82,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sch
     quote_flyway,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sql_script import locate
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, dependencies
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
@@ -123,7 +125,7 @@ class _Session:
 
 @contextmanager
 def _session(conn, settings: MigrationSettings) -> Iterator[_Session]:
-    if psycopg is None:
+    if dependencies.missing("psycopg"):
         raise MigrationError("psycopg (version 3) is required")
     status = conn.info.transaction_status
     if status == pq.TransactionStatus.INERROR:
@@ -182,11 +184,19 @@ def _first_search_path_entry(search_path: str, current_user: str) -> str | None:
 
 
 def _writing(session: _Session, settings: MigrationSettings, *, dry_run: bool = False) -> ContextManager:
-    """Where a command writes: one transaction under Flyway's lock. A dry run writes nothing, so it
-    reads outside both (and never waits for a running migration)."""
+    """Where a command writes: one transaction under Flyway's lock, its waits bounded by
+    ``db_lock_timeout`` and ``db_statement_timeout``. A dry run writes nothing, so it reads outside both
+    (and never waits for a running migration)."""
     if dry_run:
         return nullcontext()
-    return under_lock(session.conn, session.lock_key, settings.lock_retry_count, settings.lock_retry_interval)
+    return _bounded_under_lock(session, settings)
+
+
+@contextmanager
+def _bounded_under_lock(session: _Session, settings: MigrationSettings) -> Iterator[None]:
+    with under_lock(session.conn, session.lock_key, settings.lock_retry_count, settings.lock_retry_interval):
+        blockers.bounded(session.conn, settings.db_lock_timeout, settings.db_statement_timeout)
+        yield
 
 
 @contextmanager
@@ -304,6 +314,7 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
         result.warnings.extend(_file_warnings(resolved) + warnings)
         _fail_fast(issues)
         result.initial_version = current_version(infos)
+        result.above_target = [migration_dict(i.resolved, PENDING_KEYS) for i in _held_back(infos, settings)]
 
         if dry_run:
             _ensure_history(session, settings, result, dry_run=True)
@@ -311,7 +322,9 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
                 infos = build_info(resolved, [AppliedMigration(
                     1, settings.baseline_version, settings.baseline_description, "BASELINE",
                     settings.baseline_description, None, session.installed_by, None, 0, True)])
-            result.pending = [migration_dict(i.resolved, PENDING_KEYS) for i in infos if i.state == PENDING]
+            held = {i.script for i in _held_back(infos, settings)}
+            result.pending = [migration_dict(i.resolved, PENDING_KEYS) for i in infos
+                              if i.state == PENDING and i.script not in held]
             result.changed = bool(result.pending) or result.created_history_table
             result.target_version = _predicted_version(result.initial_version, result.pending)
             return result
@@ -329,6 +342,14 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
         result.changed = bool(result.applied) or result.created_history_table
         result.target_version = current_version(build_info(resolved, history.all()))
         return result
+
+
+def _held_back(infos: list[MigrationInfo], settings: MigrationSettings) -> list[MigrationInfo]:
+    """The pending migrations above Flyway's ``target``, which migrate leaves pending."""
+    try:
+        return beyond_target(infos, settings.target)
+    except ValueError as error:
+        raise MigrationConfigError(str(error)) from None
 
 
 def _predicted_version(initial: str | None, pending: list[dict]) -> str | None:
@@ -349,17 +370,22 @@ def _migrate_one(session: _Session, resolved: list[ResolvedMigration], settings:
             infos = build_info(resolved, history.all())
             issues, _warnings = validate_infos(infos, allow_pending=True)
             _fail_fast(issues)  # another process may have changed the history meanwhile
-            pending = [i for i in infos if i.state == PENDING]
+            held = {i.script for i in _held_back(infos, settings)}
+            pending = [i for i in infos if i.state == PENDING and i.script not in held]
             if not pending:
                 return False
             migration = pending[0].resolved
             _restore_role(session)
             started = time.monotonic()
-            try:
-                conn.execute(migration.sql, prepare=False)
-            except psycopg.Error as error:
-                failure = _describe_failure(migration, error)
-                raise
+            with blockers.BlockerWatch(conn) as watch:
+                try:
+                    conn.execute(migration.sql, prepare=False)
+                except psycopg.Error as error:
+                    failure = _describe_failure(migration, error)
+                    if blockers.is_timeout(error):
+                        failure.timed_out = blockers.describe_timeout(error, watch.blockers)
+                        failure.blocked_by = [blocker.as_dict() for blocker in watch.blockers]
+                    raise
             execution_time = int((time.monotonic() - started) * 1000)
             _restore_role(session)
             rank = history.insert(

@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, fields
 from types import MappingProxyType
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.blockers import check_timeout
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import MigrationFileError, MigrationVersion
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import MigrationConfigError
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
@@ -23,6 +24,7 @@ __all__ = ["MigrationSettings", "SETTING_DEFAULTS"]
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 MAX_LOCK_RETRY_COUNT = 3600
+TARGET_KEYWORDS = ("latest", "current")  # Flyway's MigrationVersion.LATEST / CURRENT
 
 
 @dataclass
@@ -37,6 +39,12 @@ class MigrationSettings:
     create_schemas: bool = True
     lock_retry_count: int = 50  # Flyway's default lockRetryCount
     lock_retry_interval: float = 1.0  # seconds; Flyway waits 1 s between tries
+    # PostgreSQL's lock_timeout and statement_timeout for each migration's transaction, in seconds
+    # (0 = no limit). Not Flyway settings: a migration that waits behind a long transaction holds
+    # every later query on that table behind its own lock request, so it gives up instead.
+    db_lock_timeout: float = 10.0
+    db_statement_timeout: float = 3600.0
+    target: str | None = None  # Flyway's target: migrate up to this version; None = latest
 
     def __post_init__(self) -> None:
         """Refuse what PostgreSQL would truncate or reject later, after a history table was made,
@@ -67,6 +75,17 @@ class MigrationSettings:
                                           errors.echo(self.lock_retry_count, 20)))
         if not 0 < self.lock_retry_interval <= 60:  # also refuses NaN
             raise MigrationConfigError("lock_retry_interval must be more than 0 and at most 60 seconds")
+        for option in ("db_lock_timeout", "db_statement_timeout"):
+            try:
+                setattr(self, option, check_timeout(option, getattr(self, option)))
+            except ValueError as error:
+                raise MigrationConfigError(str(error)) from None
+        if self.target is not None and self.target not in TARGET_KEYWORDS:
+            try:
+                MigrationVersion(str(self.target))
+            except MigrationFileError:
+                raise MigrationConfigError("target must be a version such as 1.4, 'latest' or 'current', got %s"
+                                           % errors.echo(self.target)) from None
 
 
 # Every setting that has a default, by field name: {"table": "flyway_schema_history", "lock_retry_count": 50, ...}.

@@ -16,6 +16,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.fil
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.info import (
     APPLIED_KEYS,
+    beyond_target,
     HISTORY_ROW_KEYS,
     PENDING_KEYS,
     build_info,
@@ -237,3 +238,28 @@ def test_info_dict_shows_the_applied_row_else_the_script():
         "checksum": 1, "installed_rank": None, "installed_on": None, "installed_by": None, "execution_time": None,
         "state": "Pending"}
     assert [entry.as_dict()["category"] for entry in build_info(SCRIPTS, [SCHEMA_ROW, BASELINE_ROW])][1:3] == ["", ""]
+
+
+# (target, resolved scripts, history rows, scripts migrate leaves pending above the target)
+V2, V3 = "V2__next.sql", "V3__later.sql"
+TARGETS = [
+    (None, SCRIPTS + [script(V2)], APPLIED, []),
+    ("latest", SCRIPTS + [script(V2)], APPLIED, []),
+    ("1", SCRIPTS, [], [V1_1]),  # the repeatable is never held back
+    ("1.1", SCRIPTS + [script(V2), script(V3)], APPLIED, [V2, V3]),
+    ("2", SCRIPTS + [script(V2), script(V3)], [], [V3]),
+    ("3", SCRIPTS + [script(V2), script(V3)], [], []),
+    ("current", SCRIPTS + [script(V2)], APPLIED, [V2]),
+    ("current", SCRIPTS, [], [V1, V1_1]),  # nothing applied: no versioned migration runs
+    ("1.0", SCRIPTS, [], [V1_1]),  # 1.0 is version 1
+]
+
+
+@pytest.mark.parametrize("target, resolved, rows, held", TARGETS)
+def test_migrations_above_the_target_stay_pending(target, resolved, rows, held):
+    assert [entry.script for entry in beyond_target(build_info(resolved, rows), target)] == held
+
+
+def test_a_target_no_migration_has_is_refused_as_flyway_does():
+    with pytest.raises(ValueError, match="No migration with a target version 1.5 could be found"):
+        beyond_target(build_info(SCRIPTS, APPLIED), "1.5")
