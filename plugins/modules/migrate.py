@@ -130,8 +130,10 @@ attributes:
     support: full
     description: Lists applied scripts before and the scripts that will be applied after.
 notes:
-  - Scripts must be UTF-8. Every script runs inside a transaction, so statements PostgreSQL refuses
-    in a transaction (such as C(CREATE INDEX CONCURRENTLY)) fail the migration.
+  - Scripts must be UTF-8. Every script runs inside a transaction with its history row, except a script
+    holding statements PostgreSQL refuses in a transaction (such as C(CREATE INDEX CONCURRENTLY)),
+    which runs a statement at a time under the session-level advisory lock, as Flyway runs it; a
+    script mixing both kinds is refused.
 seealso:
   - module: skillforge.dataops.migrate_info
 """
@@ -328,6 +330,14 @@ failure:
         state: {description: "Its state, e.g. C(idle in transaction).", type: str}
         transaction_seconds: {description: "How long its transaction has been open, in seconds.", type: int}
         statement_type: {description: "The first keyword of its current or last statement, e.g. C(UPDATE).", type: str}
+    transactional:
+      description:
+        - False when the script ran a statement at a time outside a transaction (it holds
+          C(CREATE INDEX CONCURRENTLY) or another statement PostgreSQL refuses in a transaction) - the
+          statements before the failing one stay applied and a C(success = false) history row records it
+          (O(command=repair) removes it).
+      type: bool
+    recorded_rank: {description: "The C(installed_rank) of that failed history row, else null.", type: int}
     msg: {description: The whole report as text (the task's C(msg))., type: str}
   sample: {script: V1_7__add_index.sql, path: /opt/skillforge/migrations/V1_7__add_index.sql, version: "1.7",
            description: add index, sqlstate: 42P01, error: relation "usr" does not exist, line: 3, column: 14,

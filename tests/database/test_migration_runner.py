@@ -567,3 +567,101 @@ def test_a_target_no_script_has_fails_before_anything_is_written(conn, scripts):
     with pytest.raises(runner.MigrationConfigError, match="No migration with a target version 7 could be found"):
         runner.migrate(conn, settings_for(scripts, target="7"))
     assert not table_exists(conn, "people") and not table_exists(conn, "flyway_schema_history")
+
+
+# --- migrations that cannot run in a transaction ----------------------------------------------
+
+def index_validity(conn, name):
+    row = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+def test_create_index_concurrently_runs_outside_a_transaction_under_the_session_lock(empty_database_url, scripts):
+    (scripts / "V2__index_names.sql").write_text(
+        "-- online: writes to people go on while it builds\n"
+        "CREATE INDEX CONCURRENTLY people_name ON people (name);\n"
+        "CREATE UNIQUE INDEX CONCURRENTLY people_email ON people (email);\n", encoding="utf-8")
+    (scripts / "V3__more.sql").write_text("ALTER TABLE people ADD COLUMN phone text;\n", encoding="utf-8")
+    with psycopg.connect(empty_database_url) as conn:
+        preview = runner.migrate(conn, settings_for(scripts), dry_run=True)
+        assert "V2__index_names.sql" in [m["script"] for m in preview.pending]
+        result = runner.migrate(conn, settings_for(scripts))
+        assert [m["script"] for m in result.applied] == ["V1__create_people.sql", "V1_1__add_email.sql",
+                                                         "V2__index_names.sql", "V3__more.sql", "R__people_view.sql"]
+        assert index_validity(conn, "people_name") is True and index_validity(conn, "people_email") is True
+        assert [row[4:] for row in history_rows(conn) if row[4] == "V2__index_names.sql"] == [
+            ("V2__index_names.sql", checksum_of_file(scripts / "V2__index_names.sql"), row_user(conn), ANY_TIME, True)]
+        # The session lock is released: Flyway (or another run) can take the transactional lock now.
+        key = runner.advisory_lock_key("public", "flyway_schema_history")
+        with psycopg.connect(empty_database_url) as other:
+            assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]
+        assert not runner.migrate(conn, settings_for(scripts)).applied
+
+
+class _AnyTime:
+    def __eq__(self, other):
+        return isinstance(other, int) and other >= 0
+
+
+ANY_TIME = _AnyTime()
+
+
+def row_user(conn):
+    return conn.execute("SELECT current_user").fetchone()[0]
+
+
+def test_a_script_mixing_both_kinds_is_refused_before_anything_runs(conn, scripts):
+    (scripts / "V2__mixed.sql").write_text(
+        "ALTER TABLE people ADD COLUMN phone text;\nCREATE INDEX CONCURRENTLY people_phone ON people (phone);\n",
+        encoding="utf-8")
+    with pytest.raises(runner.MigrationFileError, match="V2__mixed.sql .mixed is not supported.: outside a "
+                                                         "transaction: line 2: CREATE INDEX CONCURRENTLY"):
+        runner.migrate(conn, settings_for(scripts))
+    assert not table_exists(conn, "people") and not table_exists(conn, "flyway_schema_history")
+
+
+def test_a_failing_non_transactional_script_leaves_a_failed_row_that_repair_removes(conn, scripts):
+    (scripts / "V2__index.sql").write_text(
+        "CREATE INDEX CONCURRENTLY people_name ON people (name);\n"
+        "CREATE INDEX CONCURRENTLY people_nick ON people (nickname);\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationFailedError) as failed:
+        runner.migrate(conn, settings_for(scripts))
+    failure = failed.value.failure
+    assert failure.transactional is False and failure.sqlstate == "42703"
+    assert (failure.line, failure.statement_number) == (2, 2)  # the position counts from the script
+    message = str(failed.value)
+    assert "ran outside a transaction (non-transactional), so the statements before the failing one stay applied" \
+        in message and "run command=repair to remove the failed row" in message
+    assert index_validity(conn, "people_name") is True  # the first statement stays, as Flyway leaves it
+    assert history_rows(conn)[-1][4:] == ("V2__index.sql", checksum_of_file(scripts / "V2__index.sql"),
+                                          row_user(conn), ANY_TIME, False)
+    assert ("V2__index.sql", "Failed") in states(conn, scripts)
+    with pytest.raises(runner.ValidationFailedError, match="V2__index.sql|2"):
+        runner.migrate(conn, settings_for(scripts))
+    # The operator fixes script and database, repairs, and migrates again.
+    conn.execute("DROP INDEX people_name")
+    conn.commit()
+    (scripts / "V2__index.sql").write_text(
+        "CREATE INDEX CONCURRENTLY people_name ON people (name);\n", encoding="utf-8")
+    assert runner.repair(conn, settings_for(scripts)).changed
+    assert [m["script"] for m in runner.migrate(conn, settings_for(scripts)).applied] == ["V2__index.sql",
+                                                                                         "R__people_view.sql"]
+
+
+def test_an_index_build_waiting_behind_a_writer_gives_up_and_names_it(empty_database_url, scripts):
+    with psycopg.connect(empty_database_url) as conn:
+        runner.migrate(conn, settings_for(scripts))
+    (scripts / "V2__index.sql").write_text("CREATE INDEX CONCURRENTLY people_name ON people (name);\n",
+                                           encoding="utf-8")
+    with psycopg.connect(empty_database_url, application_name="bulk-import") as writer:
+        writer.execute("INSERT INTO people VALUES (2, 'someone')")  # an open writing transaction
+        with psycopg.connect(empty_database_url) as conn, pytest.raises(runner.MigrationFailedError) as failed:
+            runner.migrate(conn, settings_for(scripts, db_lock_timeout=0.5))
+        failure = failed.value.failure
+        assert failure.transactional is False and failure.sqlstate == "55P03"
+        assert [(b["pid"], b["application_name"], b["statement_type"]) for b in failure.blocked_by] == [
+            (writer.info.backend_pid, "bulk-import", "INSERT")]
+        assert "someone" not in str(failed.value)
+    with psycopg.connect(empty_database_url) as conn:  # the session's own timeouts are back
+        assert conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] == "0"
+        assert history_rows(conn)[-1][8] is False

@@ -7,6 +7,11 @@
 ``0x466C79776179 + String.hashCode('"schema"."table"')``, retried like ``RetryStrategy``
 (``lockRetryCount`` retries, one second apart by default). The transactional lock is Flyway's
 default (``postgresql.transactional.lock=true``): it is released when the transaction ends.
+
+A migration that cannot run in a transaction (``CREATE INDEX CONCURRENTLY``) runs under the same key
+taken as a session lock (``pg_try_advisory_lock``, Flyway's ``postgresql.transactional.lock=false``):
+no transaction stays open while it runs, so the index build does not wait for the lock's own
+transaction (flyway/flyway #3508), and both kinds of lock still exclude each other.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Iterator
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import LockTimeoutError
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import flyway_table_name
 
-__all__ = ["LOCK_MAGIC_NUM", "java_string_hash", "advisory_lock_key", "acquire_lock", "under_lock"]
+__all__ = ["LOCK_MAGIC_NUM", "java_string_hash", "advisory_lock_key", "acquire_lock", "under_lock",
+           "under_session_lock"]
 
 # PostgreSQLAdvisoryLockTemplate.LOCK_MAGIC_NUM: the bytes of "Flyway".
 LOCK_MAGIC_NUM = (0x46 << 40) + (0x6C << 32) + (0x79 << 24) + (0x77 << 16) + (0x61 << 8) + 0x79
@@ -38,11 +44,13 @@ def advisory_lock_key(schema: str, table: str) -> int:
     return LOCK_MAGIC_NUM + java_string_hash(flyway_table_name(schema, table))
 
 
-def acquire_lock(conn, key: int, retry_count: int, retry_interval: float) -> None:
-    """Inside the current transaction: retry like Flyway's RetryStrategy, then give up."""
+def acquire_lock(conn, key: int, retry_count: int, retry_interval: float, *, session: bool = False) -> None:
+    """Inside the current transaction (or, with ``session``, for the session): retry like Flyway's
+    RetryStrategy, then give up."""
+    statement = "SELECT pg_try_advisory_lock(%s)" if session else "SELECT pg_try_advisory_xact_lock(%s)"
     retries = retry_count
     while True:
-        if conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
+        if conn.execute(statement, (key,)).fetchone()[0]:
             return
         time.sleep(retry_interval)
         if retries == 0:
@@ -61,3 +69,15 @@ def under_lock(conn, key: int, retry_count: int, retry_interval: float) -> Itera
     with conn.transaction():
         acquire_lock(conn, key, retry_count, retry_interval)
         yield
+
+
+@contextmanager
+def under_session_lock(conn, key: int, retry_count: int, retry_interval: float) -> Iterator[None]:
+    """The same lock held by the session, outside any transaction (``conn`` in autocommit), released
+    when the block ends (or when the connection closes)."""
+    acquire_lock(conn, key, retry_count, retry_interval, session=True)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

@@ -79,15 +79,21 @@ class MigrationFailure:
     statement: str | None = None
     timed_out: str | None = None  # which timeout ran out, and who was blocking (blockers.describe_timeout)
     blocked_by: list | None = None  # the blocking sessions: pid, application, user, state, ages, statement type
+    transactional: bool = True  # False: it ran a statement at a time outside a transaction
+    recorded_rank: int | None = None  # the success = false history row of a non-transactional failure
 
     def message(self) -> str:
         what = "version %s (%s)" % (self.version, self.description) if self.version else (
             "repeatable migration '%s'" % self.description
         )
+        if self.transactional:
+            outcome = "changes successfully rolled back, nothing was recorded in the schema history"
+        else:
+            outcome = ("it ran outside a transaction (non-transactional), so the statements before the failing one "
+                       "stay applied and a failed row (success = false) was recorded in the schema history")
         # One line for the task's msg; the whole statement, hint and context are in ``failure``.
         parts = [
-            "Migration %s failed: %s; changes successfully rolled back, nothing was recorded in the schema history"
-            % (self.script, what),
+            "Migration %s failed: %s; %s" % (self.script, what, outcome),
             "SQL State: %s" % self.sqlstate,
             "Message: %s" % errors.clip(" ".join(self.error.split()), 120),
         ]
@@ -98,6 +104,10 @@ class MigrationFailure:
             parts.append("Statement: %s" % _shorten(" ".join(self.statement.split()), 60))
         if self.timed_out:
             parts.append(self.timed_out)
+        if not self.transactional:
+            parts.append("undo what it did by hand (a failed CREATE INDEX CONCURRENTLY leaves an INVALID index: drop "
+                         "it), run command=repair to remove the failed row, then migrate again")
+        elif self.timed_out:
             parts.append("run migrate again once the blocking sessions have finished, or raise db_lock_timeout / "
                          "db_statement_timeout (migrations before it stay applied)")
         else:

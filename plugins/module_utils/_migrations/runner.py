@@ -57,6 +57,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.loc
     advisory_lock_key,
     java_string_hash,
     under_lock,
+    under_session_lock,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import (
     BaselineError,
@@ -82,6 +83,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sch
     quote_flyway,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sql_script import locate
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.transactions import (
+    mixed_statements_message,
+    non_transactional_statements,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, dependencies
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
@@ -313,6 +318,7 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
         issues, warnings = validate_infos(infos, allow_pending=True)
         result.warnings.extend(_file_warnings(resolved) + warnings)
         _fail_fast(issues)
+        _refuse_mixed(session, infos)
         result.initial_version = current_version(infos)
         result.above_target = [migration_dict(i.resolved, PENDING_KEYS) for i in _held_back(infos, settings)]
 
@@ -359,49 +365,129 @@ def _predicted_version(initial: str | None, pending: list[dict]) -> str | None:
     return str(max(versions)) if versions else None
 
 
+def _refuse_mixed(session: _Session, infos: list[MigrationInfo]) -> None:
+    """Flyway's ``mixed=false``: a pending script may not mix statements that cannot run in a
+    transaction with statements that must; refused before anything runs."""
+    for entry in infos:
+        if entry.state == PENDING:
+            statements, outside = non_transactional_statements(entry.resolved.sql, session.conn.info.server_version)
+            message = mixed_statements_message(entry.script, statements, outside)
+            if message:
+                raise MigrationFileError(message)
+
+
+def _next_pending(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings):
+    """The first pending migration, from the history as it is now (read under the lock), or None."""
+    infos = build_info(resolved, session.history.all())
+    issues, _warnings = validate_infos(infos, allow_pending=True)
+    _fail_fast(issues)  # another process may have changed the history meanwhile
+    held = {i.script for i in _held_back(infos, settings)}
+    pending = [i for i in infos if i.state == PENDING and i.script not in held]
+    return pending[0].resolved if pending else None
+
+
+def _outside_transaction(session: _Session, migration: ResolvedMigration) -> list:
+    """The statements of a non-transactional script (run one at a time, outside a transaction), else []."""
+    statements, outside = non_transactional_statements(migration.sql, session.conn.info.server_version)
+    return statements if outside else []
+
+
 def _migrate_one(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
                  result: MigrateResult) -> bool:
-    """Apply the first pending migration with its history row in one locked transaction; False if none."""
+    """Apply the first pending migration with its history row in one locked transaction; False if none.
+    A migration that cannot run in a transaction is left to ``_migrate_outside_transaction``."""
     conn = session.conn
-    history = session.history
-    failure = None
     try:
         with _writing(session, settings):
-            infos = build_info(resolved, history.all())
-            issues, _warnings = validate_infos(infos, allow_pending=True)
-            _fail_fast(issues)  # another process may have changed the history meanwhile
-            held = {i.script for i in _held_back(infos, settings)}
-            pending = [i for i in infos if i.state == PENDING and i.script not in held]
-            if not pending:
+            migration = _next_pending(session, resolved, settings)
+            if migration is None:
                 return False
-            migration = pending[0].resolved
-            _restore_role(session)
-            started = time.monotonic()
-            with blockers.BlockerWatch(conn) as watch:
-                try:
-                    conn.execute(migration.sql, prepare=False)
-                except psycopg.Error as error:
-                    failure = _describe_failure(migration, error)
-                    if blockers.is_timeout(error):
-                        failure.timed_out = blockers.describe_timeout(error, watch.blockers)
-                        failure.blocked_by = [blocker.as_dict() for blocker in watch.blockers]
-                    raise
+            if _outside_transaction(session, migration):
+                migration = None  # leaves the transaction (and its lock) first
+            else:
+                _restore_role(session)
+                started = time.monotonic()
+                _run(conn, migration, [None])
+                execution_time = int((time.monotonic() - started) * 1000)
+                _restore_role(session)
+                rank = _record(session, migration, execution_time, success=True)
+    except _ScriptFailed as failed:  # rolled back with its transaction: nothing recorded
+        raise MigrationFailedError(failed.failure, result) from None
+    if migration is None:
+        return _migrate_outside_transaction(session, resolved, settings, result)
+    result.applied.append(migration_dict(migration, APPLIED_KEYS, execution_time=execution_time, installed_rank=rank))
+    return True
+
+
+class _ScriptFailed(Exception):
+    """A script's statement failed; ``failure`` says what, where, and who blocked a timed-out wait."""
+
+    def __init__(self, failure: MigrationFailure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+def _run(conn, migration: ResolvedMigration, statements: list) -> None:
+    """Run the script (``[None]``: whole, in the current transaction) or its statements one at a time
+    (autocommit); a database error becomes _ScriptFailed."""
+    with blockers.BlockerWatch(conn) as watch:
+        for statement in statements:
+            try:
+                conn.execute(migration.sql if statement is None else statement.text, prepare=False)
+            except psycopg.Error as error:
+                failure = _describe_failure(migration, error, offset=statement.start if statement else 0)
+                if statement is not None and failure.statement is None:  # no position: still the statement
+                    failure.statement_number, failure.line, failure.statement = statement.index, statement.line, statement.text
+                if blockers.is_timeout(error):
+                    failure.timed_out = blockers.describe_timeout(error, watch.blockers)
+                    failure.blocked_by = [blocker.as_dict() for blocker in watch.blockers]
+                raise _ScriptFailed(failure) from None
+
+
+def _record(session: _Session, migration: ResolvedMigration, execution_time: int, *, success: bool) -> int:
+    return session.history.insert(
+        version=migration.version_text,
+        description=migration.description,
+        type=migration.type,
+        script=migration.script,
+        checksum=migration.checksum,
+        installed_by=session.installed_by,
+        execution_time=execution_time,
+        success=success,
+    )
+
+
+def _migrate_outside_transaction(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
+                                 result: MigrateResult) -> bool:
+    """A migration PostgreSQL will not run in a transaction block: under the session lock, each
+    statement on its own (autocommit), then its history row. A failure cannot be rolled back: the
+    statements before it stay, and a ``success = false`` row records it, as Flyway writes it (repair
+    removes it). The timeouts are set for the session while it runs and restored afterwards."""
+    conn = session.conn
+    with under_session_lock(conn, session.lock_key, settings.lock_retry_count, settings.lock_retry_interval):
+        migration = _next_pending(session, resolved, settings)
+        if migration is None:
+            return False
+        statements = _outside_transaction(session, migration) or [None]
+        _restore_role(session)
+        previous = conn.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").fetchone()
+        blockers.bounded(conn, settings.db_lock_timeout, settings.db_statement_timeout, local=False)
+        started = time.monotonic()
+        failure = None
+        try:
+            _run(conn, migration, statements)
+        except _ScriptFailed as failed:
+            failure = failed.failure
+        finally:
             execution_time = int((time.monotonic() - started) * 1000)
+            conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                         previous)
             _restore_role(session)
-            rank = history.insert(
-                version=migration.version_text,
-                description=migration.description,
-                type=migration.type,
-                script=migration.script,
-                checksum=migration.checksum,
-                installed_by=session.installed_by,
-                execution_time=execution_time,
-                success=True,
-            )
-    except psycopg.Error:
-        if failure is None:
-            raise
-        raise MigrationFailedError(failure, result) from None
+        if failure is not None:
+            failure.transactional = False
+            failure.recorded_rank = _record(session, migration, execution_time, success=False)
+            raise MigrationFailedError(failure, result)
+        rank = _record(session, migration, execution_time, success=True)
     result.applied.append(migration_dict(migration, APPLIED_KEYS, execution_time=execution_time, installed_rank=rank))
     return True
 
@@ -413,7 +499,9 @@ def _restore_role(session: _Session) -> None:
         session.conn.execute("SELECT set_config('role', %s, false)", (session.current_user,))
 
 
-def _describe_failure(migration: ResolvedMigration, error: "psycopg.Error") -> MigrationFailure:
+def _describe_failure(migration: ResolvedMigration, error: "psycopg.Error", offset: int = 0) -> MigrationFailure:
+    """The failure of ``migration``; ``offset``: where in the script the failing statement starts when
+    it ran on its own (PostgreSQL's position counts from the text it was sent)."""
     diag = error.diag
     failure = MigrationFailure(
         script=migration.script,
@@ -425,8 +513,8 @@ def _describe_failure(migration: ResolvedMigration, error: "psycopg.Error") -> M
     )
     position = diag.statement_position
     if position:
-        failure.position = int(position)
-        statement, line, column = locate(migration.sql, int(position))
+        failure.position = int(position) + offset
+        statement, line, column = locate(migration.sql, failure.position)
         failure.line, failure.column = line, column
         if statement is not None:
             failure.statement_number = statement.index

@@ -81,10 +81,11 @@ def check_timeout(option: str, value) -> float:
     return float(value)
 
 
-def bounded(conn, lock_timeout: float, statement_timeout: float) -> None:
-    """``SET LOCAL`` both timeouts for the current transaction (milliseconds; 0 = no limit)."""
+def bounded(conn, lock_timeout: float, statement_timeout: float, local: bool = True) -> None:
+    """Set both timeouts (milliseconds; 0 = no limit): ``SET LOCAL`` for the current transaction, or
+    with ``local=False`` for the session (the caller restores them)."""
     for setting, seconds in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)):
-        conn.execute(sql.SQL("SELECT set_config({}, %s, true)").format(sql.Literal(setting)),
+        conn.execute(sql.SQL("SELECT set_config({}, %s, {})").format(sql.Literal(setting), sql.Literal(local)),
                      ("%dms" % round(seconds * 1000),))
 
 
