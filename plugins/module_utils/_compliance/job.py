@@ -665,7 +665,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
     or lock and execute in batches. Raises ``JobError``s; the connection is left idle.
     ``should_stop`` (executions only): asked between batches, a reason stops the run there."""
-    started_at = audit.utcnow()
+    started_at = utc_now()
     options = common_options(definition, options)
     base = dict(job=definition.name, triggered_by=options["triggered_by"],
                 triggered_by_source=options["triggered_by_source"], reason=options.get("reason"),
@@ -675,7 +675,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     except JobSkipped as warning:
         summary = audit.build_summary(mode="dry-run" if dry_run else "execute", scope={},
                                       counts=dict.fromkeys(definition.count_names(), 0),
-                                      finished_at=audit.utcnow(), outcome="skipped", batches=0,
+                                      finished_at=utc_now(), outcome="skipped", batches=0,
                                       warnings=[str(warning)], **base)
         audit.emit(summary, log)
         return JobOutcome(summary=summary)
@@ -692,7 +692,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         if dry_run:
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)
-            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=audit.utcnow(), **base)
+            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])

@@ -28,6 +28,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_c
     run_bounded,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_timestamp, utc_timestamp_from_ms
 
 with declare("bullmq"):
     from bullmq import Queue
@@ -103,12 +104,15 @@ def _snake(name: str) -> str:
 
 
 def _json_value(value, rename):
-    """Plain JSON for a job option: dict keys renamed, dates as ISO 8601, tuples as lists."""
+    """Plain JSON for a job option: dict keys renamed, dates as ISO 8601 (date-times in UTC, as
+    ``utc_timestamp``), tuples as lists."""
     if isinstance(value, dict):
         return {rename(str(key)): _json_value(item, rename) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_value(item, rename) for item in value]
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime):
+        return utc_timestamp(value)
+    if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return str(value)
@@ -294,16 +298,10 @@ def describe_job(job, state: str, queue: str) -> dict:
         "attempts_made": job.attemptsMade,
         "failed_reason": job.failedReason,
         "return_value": job.returnvalue,
-        "created_at": _ms_to_iso(job.timestamp),
-        "processed_at": _ms_to_iso(job.processedOn),
-        "finished_at": _ms_to_iso(job.finishedOn),
+        "created_at": utc_timestamp_from_ms(job.timestamp),
+        "processed_at": utc_timestamp_from_ms(job.processedOn),
+        "finished_at": utc_timestamp_from_ms(job.finishedOn),
     }
-
-
-def _ms_to_iso(milliseconds):
-    if not milliseconds:
-        return None
-    return datetime.datetime.fromtimestamp(int(milliseconds) / 1000, datetime.timezone.utc).isoformat()
 
 
 def queue_status(target: QueueTarget, queues, job_id: str | None = None, states=(), limit: int = 20) -> dict:
