@@ -18,10 +18,12 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared import 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
     JobInputError,
+    tenant_by_slug,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     JobParams,
     Scope,
     Step,
-    tenant_by_slug,
     user_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare

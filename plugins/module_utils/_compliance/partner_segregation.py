@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
-    JobParams,
     JobSkipped,
-    Step,
-    row_column,
     tenant_by_slug,
     tenant_scope,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    JobParams,
+    Step,
+    row_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
