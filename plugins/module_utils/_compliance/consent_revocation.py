@@ -65,4 +65,6 @@ DEFINITION = JobDefinition(
     count_users=True,  # "users": users with at least one change
     user_lock="NO KEY UPDATE",  # updates the user rows (marketingOptIn)
     declare_steps=_steps,
+    queue="consent-revocation-jobs",
+    payload_scope=("tenant", "user"),
 )

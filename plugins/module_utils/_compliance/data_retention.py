@@ -120,4 +120,7 @@ DEFINITION = JobDefinition(
     user_lock="UPDATE",  # deletes its users; eligibility is re-checked on the locked rows
     default_batch_size=RETENTION_BATCH_SIZE,
     declare_steps=_steps,
+    queue="data-retention-jobs",
+    payload_scope=("tenant",),
+    payload_names=(("before", "cutoff"),),
 )

@@ -127,7 +127,13 @@ class JobDefinition:
     batch holds its row locks against how often a batch revisits the same table pages.
     ``declare_steps()`` returns the steps; it is called on first use of ``steps``, because steps
     are ``psycopg.sql`` objects and the modules import every job before they can report that
-    psycopg is missing. Their placeholders must be the job's own (``params``)."""
+    psycopg is missing. Their placeholders must be the job's own (``params``).
+
+    The job on BullMQ (docs/QUEUE.md; ``_queue.jobs`` reads it from here): ``queue`` is the queue
+    the API's workers take it from (its BullMQ job name is ``name``; None: never queued); in the
+    job data, the options in ``payload_scope`` go in the ``scope`` object, the others at the top
+    level in camelCase, except the ``payload_names`` pairs ``(option, field)`` (``before`` is
+    ``cutoff``)."""
 
     name: str
     scope_options: tuple
@@ -137,10 +143,18 @@ class JobDefinition:
     count_users: bool = False
     user_lock: str = "SHARE"
     default_batch_size: int = DEFAULT_BATCH_SIZE
+    queue: str | None = None
+    payload_scope: tuple = ()
+    payload_names: tuple = ()
 
     def __post_init__(self) -> None:
         if self.user_lock not in USER_LOCKS:
             raise ValueError("user_lock must be one of %s" % ", ".join(USER_LOCKS))
+        outside = sorted(set(self.payload_scope).union(option for option, _field in self.payload_names)
+                         - set(self.scope_options) - set(COMMON_OPTIONS))
+        if outside:
+            raise ValueError("%s: the payload mapping names options the job does not take: %s"
+                             % (self.name, ", ".join(outside)))
         if not _JOB_NAME.fullmatch(self.name) or self.params.prefix == BATCH.prefix:
             raise ValueError("a job name is lower-case words joined by '-' and not %r: it names the job's "
                              "parameter namespace" % MECHANICS_NAMESPACE)

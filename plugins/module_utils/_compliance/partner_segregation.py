@@ -84,4 +84,6 @@ DEFINITION = JobDefinition(
     validate=_validate,
     resolve_scope=_resolve_scope,
     declare_steps=_steps,
+    queue="partner-segregation-jobs",
+    payload_scope=("tenant",),
 )

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compliance jobs on BullMQ queues: the queue names, the job payload, deterministic job ids,
-enqueueing and reading jobs back.
+"""Compliance jobs on BullMQ queues: the job payload, deterministic job ids, enqueueing and
+reading jobs back. Each job's queue and payload mapping are declared once, on its
+``JobDefinition`` (``_compliance.registry.JOBS``); ``QUEUED_JOBS`` and the maps are read from there.
 
 The API's Node workers consume these queues, so the contract here (queue names, job names,
 camelCase payload and its JSON Schema in ``payload_schema``, job options) is the one
@@ -19,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import violation
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
@@ -48,10 +50,6 @@ PAYLOAD_VERSION = 1
 # ("Custom Id cannot contain :"). Ours are stricter: letters, digits, '.', '_', '-'.
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._{}-]{0,63}$")
-# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
-# name is not their camelCase form.
-SCOPE_OPTIONS = ("tenant", "user")
-PAYLOAD_NAMES = {"before": "cutoff"}
 JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed")
 
 
@@ -64,13 +62,32 @@ class QueuedJob:
     name: str   # the BullMQ job name
 
 
-QUEUED_JOBS = (
-    QueuedJob("consent-revocation", "consent-revocation-jobs", "consent-revocation"),
-    QueuedJob("data-retention", "data-retention-jobs", "data-retention"),
-    QueuedJob("partner-segregation", "partner-segregation-jobs", "partner-segregation"),
-)
+# The jobs as the one registry declares them (queue and payload mapping on each JobDefinition).
+QUEUED_JOBS = tuple(QueuedJob(definition.name, definition.queue, definition.name)
+                    for definition in JOBS.values() if definition.queue)
 BY_JOB = {entry.job: entry for entry in QUEUED_JOBS}
 BY_QUEUE = {entry.queue: entry for entry in QUEUED_JOBS}
+
+
+def _payload_mapping() -> tuple:
+    """``(scope options, {option: field})`` over every job: an option has one field in every job's
+    data, so a payload is built and read without asking which job it is for."""
+    scope, names = {}, {}
+    for definition in JOBS.values():
+        scope.update(dict.fromkeys(definition.payload_scope))
+        for option, field in definition.payload_names:
+            if names.setdefault(option, field) != field:
+                raise ValueError("option %s is field %s of one job's data and %s of another's" % (option, names[option], field))
+    for definition in JOBS.values():
+        outside = sorted(set(definition.scope_options).intersection(scope) - set(definition.payload_scope))
+        if outside:
+            raise ValueError("%s: option(s) %s are in the scope of another job's data" % (definition.name, ", ".join(outside)))
+    return tuple(scope), names
+
+
+# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
+# name is not their camelCase form.
+SCOPE_OPTIONS, PAYLOAD_NAMES = _payload_mapping()
 
 
 class PayloadError(ValueError):
