@@ -317,7 +317,6 @@ def check_scope_parameters(definition: JobDefinition, scope: Scope) -> None:
                          % (definition.name, ", ".join(foreign), definition.params.prefix))
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Running
 

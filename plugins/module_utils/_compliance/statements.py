@@ -120,7 +120,6 @@ def row_column(name: str) -> "sql.Identifier":
     return sql.Identifier(ROW_ALIAS, name)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # SQL built from the steps: one clause a line, each CTE and count on lines of their own, so that
 # the renderings in tests/database/golden/ read as SQL (the layout is whitespace).
