@@ -13,8 +13,9 @@ description:
     key, which is what the compliance jobs of this collection return, and for each queued job that a
     M(skillforge.dataops.compliance_worker) task ran (its result's C(jobs) entries with a C(summary)); those
     lines also have C(queued) with the BullMQ C(queue) and C(job_id).
-  - Each line has the C(job) name at the top level, the time, the host, playbook, play and task names,
-    whether the run was a dry run (check mode), the task status and the whole C(summary).
+  - Each line has the C(job) name at the top level, the time (UTC, as C(2026-11-26T09:30:00.000Z)), the host,
+    playbook, play and task names, whether the run was a dry run (check mode), the task status and the whole
+    C(summary).
   - Lines go to a file (opened for appending and created with mode C(0600)) or to standard output, so a log
     shipper (Filebeat, Fluent Bit, Vector, the AWX job event stream...) can forward them.
   - Results hidden with C(no_log) are never written. The summaries of this collection's jobs carry counts and
@@ -52,11 +53,13 @@ EXAMPLES = r"""
 """
 
 import datetime
-import json
 import os
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.log_line import json_line
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_timestamp
 
 STDOUT = "-"
 # Extra vars AWX / Automation Controller sets on every job: they tie a line to the controller's job record.
@@ -68,7 +71,7 @@ def audit_record(summary, *, host, task, play, playbook, status, changed, check_
     """The JSON-ready record written for one job summary (``queued``: the BullMQ queue and job id
     of a queued job that a compliance_worker task ran)."""
     record = {
-        "timestamp": (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(),
+        "timestamp": utc_timestamp(now or datetime.datetime.now(datetime.timezone.utc)),
         "job": summary["job"],
         "status": status,
         "changed": bool(changed),
@@ -160,7 +163,7 @@ class CallbackModule(CallbackBase):
                 controller=self._controller,
                 queued=queued,
             )
-            self._write(json.dumps(record, sort_keys=True, default=str))
+            self._write(json_line(record))
 
     @staticmethod
     def _check_mode(task, summary, queued):

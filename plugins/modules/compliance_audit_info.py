@@ -197,22 +197,13 @@ database:
            host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.ansible_glue import run_audit_info_module
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import OUTCOMES
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import JobError
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS, audit_history
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
-    database_argument_spec,
-    open_database,
-)
-
-FILTERS = ("audit_id", "job", "outcome", "tenant", "user", "triggered_by", "since", "before", "limit")
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
 
 def main():
-    argument_spec = database_argument_spec()
-    argument_spec.update(
+    run_audit_info_module(dict(
         audit_id=dict(type="str"),
         job=dict(type="str", choices=sorted(JOBS)),
         outcome=dict(type="str", choices=list(OUTCOMES)),
@@ -222,17 +213,7 @@ def main():
         since=dict(type="str"),
         before=dict(type="str"),
         limit=dict(type="int", default=20),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    conn, resolved = open_database(module, "compliance_audit_info",
-                                   autocommit=True)
-    try:
-        history = audit_history(conn, **{name: module.params[name] for name in FILTERS})
-    except JobError as error:
-        module.fail_json(msg=str(error), database=resolved.describe())
-    finally:
-        conn.close()
-    module.exit_json(changed=False, database=resolved.describe(), **history)
+    ))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ migrations:
       description: History row number, null when not applied.
       type: int
     installed_on:
-      description: When it was applied.
+      description: >-
+        When it was applied, as the history table holds it - the database server's local time without a
+        zone (Flyway's C(installed_on) column), unlike the UTC times of the collection's other results.
       type: str
     installed_by:
       description: Who applied it.

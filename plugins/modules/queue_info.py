@@ -142,13 +142,14 @@ job:
       sample: {job: data-retention, mode: execute, scope: {tenant: globex}, changed: true, counts: {users: 12},
                outcome: succeeded}
     created_at:
-      description: When it was added (ISO 8601, UTC).
+      description: When it was added (ISO 8601, UTC, with milliseconds and C(Z), as every time the collection reports).
       type: str
+      sample: "2026-11-26T09:00:01.120Z"
     processed_at:
-      description: When its last attempt started, or null.
+      description: When its last attempt started (as RV(job.created_at)), or null.
       type: str
     finished_at:
-      description: When it completed or finally failed, or null.
+      description: When it completed or finally failed (as RV(job.created_at)), or null.
       type: str
 prefix:
   description: The BullMQ key prefix used.

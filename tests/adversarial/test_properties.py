@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import timestamps
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import connection
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import data_retention
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
@@ -106,7 +106,7 @@ def unused_tcp_port() -> int:
 def test_any_date(value):
     """``since``/``before`` of the audit and the purge's cutoff: a datetime or one line."""
     try:
-        parsed = audit.parse_utc(value)
+        parsed = timestamps.parse_utc(value)
     except ValueError as error:
         one_line(str(error) or "ValueError")
     else:

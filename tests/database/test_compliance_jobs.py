@@ -21,16 +21,18 @@ from psycopg import sql
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
-    BATCH,
-    BATCH_PLANNER_SETTINGS,
     JobBusyError,
     JobInputError,
     JobRunError,
-    _batch_query,
-    _counting_statement,
-    _lock_query,
     lock_keys,
     normalize_options,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    BATCH,
+    BATCH_PLANNER_SETTINGS,
+    batch_query,
+    counting_statement,
+    lock_query,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS, run_job
 
@@ -294,12 +296,12 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
         conn.execute(BATCH_PLANNER_SETTINGS)
         assert conn.execute("SELECT current_setting('enable_seqscan'), current_setting('jit')").fetchone() == ("off", "off")
         params = dict(scope.params, **BATCH.values(size=50))
-        keys = conn.execute(_batch_query(scope, None), params).fetchall()
+        keys = conn.execute(batch_query(scope, None), params).fetchall()
         params[BATCH.name("candidate_ids")] = [row[-1] for row in keys]
-        params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(_lock_query(scope, definition.user_lock),
+        params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(lock_query(scope, definition.user_lock),
                                                                          params)]
         plan = "\n".join(row[0] for row in conn.execute(
-            sql.SQL("EXPLAIN ") + _counting_statement(definition, dry_run=False), params))
+            sql.SQL("EXPLAIN ") + counting_statement(definition, dry_run=False), params))
     finally:
         conn.rollback()
         conn.autocommit = True

@@ -24,16 +24,18 @@ from psycopg import sql
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
-    BATCH,
     JobDefinition,
-    Scope,
-    _batch_query,
-    _counting_statement,
-    _dry_run_statement,
-    _lock_query,
-    _sample_query,
     normalize_options,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    BATCH,
+    Scope,
+    batch_query,
+    counting_statement,
+    dry_run_statement,
+    lock_query,
     placeholder_names,
+    sample_query,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
@@ -74,21 +76,21 @@ def statements(definition: JobDefinition, form: str, scope: Scope) -> dict:
     order_width = len(scope.order) or 1
     named = {
         "dry-run-count.%s" % form: ("the dry run: every step's count over the whole scope",
-                                    _dry_run_statement(definition, scope)),
+                                    dry_run_statement(definition, scope)),
         "batch-select-first.%s" % form: ("a run's first batch of users, by the keyset",
-                                         _batch_query(scope, None)),
+                                         batch_query(scope, None)),
         "batch-select-next.%s" % form: ("every later batch of users, after the keyset cursor",
-                                        _batch_query(scope, (None,) * order_width)),
+                                        batch_query(scope, (None,) * order_width)),
         "batch-lock.%s" % form: ("a batch's users locked in id order, re-checked against the scope",
-                                 _lock_query(scope, definition.user_lock)),
+                                 lock_query(scope, definition.user_lock)),
         "batch-change": ("one batch's change of every step, with its counts (the same for every scope)",
-                         _counting_statement(definition, dry_run=False)),
+                         counting_statement(definition, dry_run=False)),
     }
     for step in definition.steps:
         if step.sample:
             named["diff-sample-%s.%s" % (step.count, form)] = (
                 "diff mode: up to %d %s rows before and after (step %s)" % (DIFF_SAMPLE_SIZE, step.table, step.count),
-                _sample_query(step, scope, DIFF_SAMPLE_SIZE))
+                sample_query(step, scope, DIFF_SAMPLE_SIZE))
     return named
 
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Ansible side of the compliance jobs: their shared options and the module body they share."""
+"""The Ansible side of the compliance jobs: their shared options, the module body they share, and
+the body of compliance_audit_info."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job
     JobError,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import (
+    audit_history,
     check_request,
     job_definition,
     run_job_with_sample,
@@ -93,3 +95,19 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     if module._diff and outcome.sample:
         result["diff"] = _diff(outcome.sample)
     module.exit_json(**result)
+
+
+def run_audit_info_module(filter_options: dict) -> None:
+    """The whole body of compliance_audit_info: the connection options and ``filter_options``, each
+    filter passed on to ``registry.audit_history``. It only reads, in check mode too."""
+    argument_spec = database_argument_spec()
+    argument_spec.update(filter_options)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    conn, resolved = open_database(module, "compliance_audit_info", autocommit=True)
+    try:
+        history = audit_history(conn, **{name: module.params[name] for name in filter_options})
+    except JobError as error:
+        module.fail_json(msg=str(error), database=resolved.describe())
+    finally:
+        conn.close()
+    module.exit_json(changed=False, database=resolved.describe(), **history)

@@ -12,12 +12,15 @@ Scope holds tenant slugs, user ids and cutoffs only, never emails or other perso
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
-from datetime import date, datetime, timezone
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import log_line
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import (
+    parse_utc,
+    utc_now,
+    utc_timestamp,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
@@ -72,26 +75,6 @@ OUTCOMES = ("running", "succeeded", "failed", "interrupted")
 MAX_READ_LIMIT = 1000
 
 
-def parse_utc(value) -> datetime:
-    """An ISO-8601 date or date-time (or a ``date``/``datetime``) as naive UTC; naive input is
-    taken as UTC. Raises ``ValueError``."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        text = str(value).strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        try:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-            raise ValueError("date out of range in UTC") from None
-    return moment
-
-
 def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tenant=None, user=None,
               triggered_by=None, since=None, before=None, limit=20) -> dict:
     """The executed runs matching every given filter, newest first, at most ``limit``, and the
@@ -133,21 +116,8 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
         runs.append({"id": run_id, "job": run_job, "mode": mode, "state": state, "outcome": run_outcome,
                      "scope": scope, "triggered_by": by, "triggered_by_source": by_source, "reason": reason, "note": note, "counts": counts,
                      "batches": batches, "error": error, "executed_by": executed_by,
-                     "started_at": iso(started_at), "finished_at": iso(finished_at)})
+                     "started_at": utc_timestamp(started_at), "finished_at": utc_timestamp(finished_at)})
     return {"runs": runs, "running_jobs": running_jobs}
-
-
-def utcnow() -> datetime:
-    """Now as a naive UTC timestamp in whole milliseconds, as Prisma stores TIMESTAMP(3) values:
-    PostgreSQL would round finer values, and the summary (``iso`` truncates) must state exactly
-    the times the audit row holds."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
-
-
-def iso(moment) -> str | None:
-    """A naive UTC timestamp as ISO-8601 with milliseconds and ``Z``."""
-    return None if moment is None else moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def build_summary(job, mode, scope, triggered_by, triggered_by_source, reason, note, started_at, finished_at,
@@ -157,7 +127,7 @@ def build_summary(job, mode, scope, triggered_by, triggered_by_source, reason, n
     summary = {
         "job": job, "mode": mode, "scope": scope, "triggered_by": triggered_by,
         "triggered_by_source": triggered_by_source, "reason": reason,
-        "note": note, "started_at": iso(started_at), "finished_at": iso(finished_at),
+        "note": note, "started_at": utc_timestamp(started_at), "finished_at": utc_timestamp(finished_at),
         "counts": dict(counts), "changed": any(value > 0 for value in counts.values()),
     }
     if mode == "execute":
@@ -169,12 +139,7 @@ def build_summary(job, mode, scope, triggered_by, triggered_by_source, reason, n
 
 def emit(summary: dict, log=None) -> str:
     """Log the summary as one JSON line carrying ``job`` (``log`` is e.g. ``module.log``)."""
-    line = json.dumps(dict(summary, logger=LOGGER_NAME), sort_keys=True, default=str)
-    if log is None:
-        logging.getLogger(LOGGER_NAME).info(line)
-    else:
-        log(line)
-    return line
+    return log_line.emit(summary, LOGGER_NAME, log)
 
 
 class AuditRun:
@@ -216,7 +181,7 @@ class AuditRun:
             self.batches += 1
 
     def finish(self, conn) -> None:
-        finished_at = utcnow()
+        finished_at = utc_now()
         self._write(conn, self.counts, self.batches, "succeeded", finished_at=finished_at)
         self.outcome, self.finished_at = "succeeded", finished_at
 
@@ -224,7 +189,7 @@ class AuditRun:
         """After the failing batch rolled back (or, ``interrupted``, between two batches): record
         the outcome in a transaction of its own."""
         self._pending = None
-        finished_at = utcnow()
+        finished_at = utc_now()
         with conn.transaction():
             self._write(conn, self.counts, self.batches, outcome, error=error, finished_at=finished_at)
         self.outcome, self.error, self.finished_at = outcome, error, finished_at

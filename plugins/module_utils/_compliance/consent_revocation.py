@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
-    JobParams,
-    Step,
     existing_user_ids,
     require_one_of,
-    row_column,
     tenant_by_slug,
     tenant_scope,
     users_scope,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    JobParams,
+    Step,
+    row_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
@@ -63,4 +65,6 @@ DEFINITION = JobDefinition(
     count_users=True,  # "users": users with at least one change
     user_lock="NO KEY UPDATE",  # updates the user rows (marketingOptIn)
     declare_steps=_steps,
+    queue="consent-revocation-jobs",
+    payload_scope=("tenant", "user"),
 )

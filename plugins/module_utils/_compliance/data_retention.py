@@ -15,17 +15,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import iso, parse_utc
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
     JobInputError,
+    tenant_by_slug,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     JobParams,
     Scope,
     Step,
-    tenant_by_slug,
     user_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import parse_utc, utc_timestamp
 
 with declare("psycopg"):
     from psycopg import sql
@@ -83,12 +85,12 @@ def _resolve_scope(conn, options: dict) -> Scope:
     if options["before"] is not None:
         cutoff = options["before"]
         if cutoff > now:
-            raise JobInputError("%s: before %s is in the future; the cutoff must be in the past" % (JOB, iso(cutoff)))
-        report["before"] = iso(cutoff)
+            raise JobInputError("%s: before %s is in the future; the cutoff must be in the past" % (JOB, utc_timestamp(cutoff)))
+        report["before"] = utc_timestamp(cutoff)
     else:
         cutoff = window_cutoff
         report["retention_months"] = options["retention_months"]
-    report["cutoff"] = iso(cutoff)
+    report["cutoff"] = utc_timestamp(cutoff)
     user_filter, params = _eligible(), PARAMS.values(cutoff=cutoff)
     if options["tenant"]:
         tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
@@ -118,4 +120,7 @@ DEFINITION = JobDefinition(
     user_lock="UPDATE",  # deletes its users; eligibility is re-checked on the locked rows
     default_batch_size=RETENTION_BATCH_SIZE,
     declare_steps=_steps,
+    queue="data-retention-jobs",
+    payload_scope=("tenant",),
+    payload_names=(("before", "cutoff"),),
 )

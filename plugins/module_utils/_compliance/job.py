@@ -18,10 +18,9 @@ so dry-run counts and executed counts come from the same predicates. A second ru
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
 Ansible: ``registry.run_job`` is the entry point for modules and workers alike.
 
-Every statement is composed from ``psycopg.sql`` objects, never pasted text: identifiers are
-``sql.Identifier``, values are ``sql.Placeholder`` named in the job's own parameter namespace
-(``JobParams``) or the batches' (``BATCH``), and the tables are reached through the aliases below.
-The statements each job runs are rendered in tests/database/golden/.
+Every statement is composed from ``psycopg.sql`` objects in ``statements`` (parameter namespaces,
+table aliases, the statement builders); the statements each job runs are rendered in
+tests/database/golden/.
 """
 
 from __future__ import annotations
@@ -37,8 +36,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    BATCH,
+    BATCH_PLANNER_SETTINGS,
+    MECHANICS_NAMESPACE,
+    JobParams,
+    Scope,
+    batch_query,
+    counting_statement,
+    dry_run_statement,
+    keyset_order,
+    lock_query,
+    placeholder_names,
+    sample_query,
+    user_column,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 
 with declare("psycopg"):
     import psycopg
@@ -53,18 +68,6 @@ TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
 # The sources a caller may state with triggered_by (a module's triggered_by_source, a queued job's
 # triggeredBySource); the others are what a run records when nobody states one.
 STATED_SOURCES = ("option", "awx")
-
-# Prisma stores UTC in TIMESTAMP(3) columns and sets "updatedAt" itself: so do the jobs.
-UTC_NOW = "(now() AT TIME ZONE 'UTC')"
-
-# The table aliases of every statement. Job definitions reach them only through user_column() and
-# row_column(), so a predicate cannot name an alias the statement it lands in does not have.
-USER_ALIAS = "u"  # "User" in a scope's filter and keyset, the batch query and the lock
-ROW_ALIAS = "t"  # the step's table in Step.where and Step.assignments
-RESUME_ALIAS = "r"  # "Resume", for rows that belong to their user through a resume (owner "resume")
-# The namespace of the parameters the shared mechanics bind (batch size, keyset cursor, the
-# batch's candidate and locked user ids); a job's own parameters are in the job's (JobParams).
-MECHANICS_NAMESPACE = "batch"
 
 # First key of every compliance advisory lock; the second is derived from the job name.
 LOCK_NAMESPACE = "skillforge.dataops.compliance"
@@ -108,45 +111,6 @@ class JobInterrupted(JobError):
 
 
 @dataclass(frozen=True)
-class Step:
-    """One kind of row a job changes.
-
-    ``where`` selects, among the rows owned by the users being processed, exactly the rows this
-    step changes (so counts are rows that really change); ``assignments`` are ``(column,
-    expression)`` pairs for an update ("updatedAt" is set as well), none for a delete. ``owner``
-    says how a row belongs to a user: ``"userId"`` (a column), ``"self"`` (the User row itself) or
-    ``"resume"`` (through its Resume). ``where`` and the expressions are ``sql.Composable``s that
-    reach the step's table through ``row_column()`` (alias ``ROW_ALIAS``) and bind values only as
-    placeholders of the job's ``JobParams``.
-    """
-
-    count: str
-    table: str
-    owner: str = "userId"
-    where: object = None  # sql.Composable or None
-    assignments: tuple = ()  # ((column name, sql.Composable), ...)
-    sample: bool = False  # diff mode shows before/after values of the first assignment
-
-    @property
-    def is_delete(self) -> bool:
-        return not self.assignments
-
-
-@dataclass
-class Scope:
-    """The users a run covers: ``user_filter`` is a ``sql.Composable`` predicate on "User" (reached
-    through ``user_column()``), with its bound values in ``params``, named in the job's ``JobParams``
-    namespace; ``report`` (tenant slugs, user ids, cutoff) goes to the audit. ``order`` is the
-    keyset: ``sql.Composable`` expressions on "User" ending with ``user_column("id")`` (the default
-    when empty), served by an index."""
-
-    report: dict
-    user_filter: object  # sql.Composable
-    params: dict = field(default_factory=dict)
-    order: tuple = ()
-
-
-@dataclass(frozen=True)
 class JobDefinition:
     """A compliance job: its name, accepted scope options, scope resolver and steps.
 
@@ -163,7 +127,13 @@ class JobDefinition:
     batch holds its row locks against how often a batch revisits the same table pages.
     ``declare_steps()`` returns the steps; it is called on first use of ``steps``, because steps
     are ``psycopg.sql`` objects and the modules import every job before they can report that
-    psycopg is missing. Their placeholders must be the job's own (``params``)."""
+    psycopg is missing. Their placeholders must be the job's own (``params``).
+
+    The job on BullMQ (docs/QUEUE.md; ``_queue.jobs`` reads it from here): ``queue`` is the queue
+    the API's workers take it from (its BullMQ job name is ``name``; None: never queued); in the
+    job data, the options in ``payload_scope`` go in the ``scope`` object, the others at the top
+    level in camelCase, except the ``payload_names`` pairs ``(option, field)`` (``before`` is
+    ``cutoff``)."""
 
     name: str
     scope_options: tuple
@@ -173,10 +143,18 @@ class JobDefinition:
     count_users: bool = False
     user_lock: str = "SHARE"
     default_batch_size: int = DEFAULT_BATCH_SIZE
+    queue: str | None = None
+    payload_scope: tuple = ()
+    payload_names: tuple = ()
 
     def __post_init__(self) -> None:
         if self.user_lock not in USER_LOCKS:
             raise ValueError("user_lock must be one of %s" % ", ".join(USER_LOCKS))
+        outside = sorted(set(self.payload_scope).union(option for option, _field in self.payload_names)
+                         - set(self.scope_options) - set(COMMON_OPTIONS))
+        if outside:
+            raise ValueError("%s: the payload mapping names options the job does not take: %s"
+                             % (self.name, ", ".join(outside)))
         if not _JOB_NAME.fullmatch(self.name) or self.params.prefix == BATCH.prefix:
             raise ValueError("a job name is lower-case words joined by '-' and not %r: it names the job's "
                              "parameter namespace" % MECHANICS_NAMESPACE)
@@ -201,52 +179,7 @@ class JobDefinition:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
 
 
-class JobParams:
-    """One parameter namespace: a job's own (named after the job) or the shared mechanics'
-    (``BATCH``). Every name in it is ``<namespace>__<name>`` (``consent_revocation__tenant_id``,
-    ``batch__size``), so two jobs cannot share a parameter name, nor a job's meet the batches'."""
-
-    def __init__(self, namespace: str):
-        self.prefix = namespace.replace("-", "_") + "__"
-
-    def name(self, name: str) -> str:
-        return self.prefix + name
-
-    def __call__(self, name: str) -> "sql.Placeholder":
-        """The placeholder ``%(<namespace>__<name>)s``."""
-        return sql.Placeholder(self.name(name))
-
-    def values(self, **values) -> dict:
-        """Bound values for this namespace's placeholders, by their short names."""
-        return {self.name(name): value for name, value in values.items()}
-
-    def owns(self, name: str) -> bool:
-        return name.startswith(self.prefix)
-
-
-BATCH = JobParams(MECHANICS_NAMESPACE)
 _JOB_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
-def placeholder_names(composable) -> set:
-    """The names of the ``%(name)s`` placeholders in a statement or fragment, including any written
-    into ``sql.SQL`` text by hand."""
-    if isinstance(composable, sql.Composed):
-        return set().union(*(placeholder_names(part) for part in composable))
-    if isinstance(composable, (sql.SQL, sql.Placeholder)):
-        return set(_PLACEHOLDER.findall(composable.as_string(None)))
-    return set()
-
-
-def user_column(name: str) -> "sql.Identifier":
-    """``"u"."<name>"``: a column of "User" in a scope's filter or keyset."""
-    return sql.Identifier(USER_ALIAS, name)
-
-
-def row_column(name: str) -> "sql.Identifier":
-    """``"t"."<name>"``: a column of the step's table in ``Step.where`` or an assignment."""
-    return sql.Identifier(ROW_ALIAS, name)
 
 
 @dataclass
@@ -385,160 +318,6 @@ def check_scope_parameters(definition: JobDefinition, scope: Scope) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# SQL built from the steps: one clause a line, each CTE and count on lines of their own, so that
-# the renderings in tests/database/golden/ read as SQL (the layout is whitespace).
-
-
-def _aliased(table: str, alias: str) -> "sql.Composable":
-    return sql.SQL("{} {}").format(sql.Identifier(table), sql.Identifier(alias))
-
-
-class _Membership:
-    """How "belongs to the users being processed" is written. Over a whole scope (dry run) it is
-    ``IN (subquery)``, which the planner runs as one hash semi-join; for a batch it is
-    ``= ANY(array)``, which can only be an index lookup per id: a hash join per batch would read
-    whole child tables once per batch and make a run quadratic."""
-
-    def __init__(self, batch: bool):
-        self.batch = batch
-        self.users = (sql.SQL("= ANY({})").format(BATCH("user_ids")) if batch
-                      else sql.SQL("IN (SELECT {} FROM scoped_users)").format(sql.Identifier("id")))
-
-    def of(self, subquery: "sql.Composable") -> "sql.Composable":
-        return sql.SQL("= ANY(ARRAY({}))" if self.batch else "IN ({})").format(subquery)
-
-
-def _resumes_of_users(membership: _Membership) -> "sql.Composable":
-    return sql.SQL("SELECT {id} FROM {resume} WHERE {user} {users}").format(
-        id=sql.Identifier(RESUME_ALIAS, "id"), resume=_aliased("Resume", RESUME_ALIAS),
-        user=sql.Identifier(RESUME_ALIAS, "userId"), users=membership.users)
-
-
-def _owner_condition(step: Step, membership: _Membership) -> "sql.Composable":
-    if step.owner == "resume":
-        condition = sql.SQL("{} {}").format(row_column("resumeId"), membership.of(_resumes_of_users(membership)))
-    else:
-        condition = sql.SQL("{} {}").format(row_column("id" if step.owner == "self" else "userId"), membership.users)
-    if step.where is not None:
-        condition = sql.SQL("{} AND ({})").format(condition, step.where)
-    return condition
-
-
-def _user_column(step: Step, wanted: bool) -> "sql.Composable":
-    """The owning user's id of a changed row, when the job counts distinct users."""
-    if not wanted:
-        return sql.SQL("NULL")
-    if step.owner == "resume":
-        return sql.SQL("(SELECT {user} FROM {resume} WHERE {id} = {resume_id})").format(
-            user=sql.Identifier(RESUME_ALIAS, "userId"), resume=_aliased("Resume", RESUME_ALIAS),
-            id=sql.Identifier(RESUME_ALIAS, "id"), resume_id=row_column("resumeId"))
-    return row_column("id" if step.owner == "self" else "userId")
-
-
-def _step_cte(step: Step, index: int, membership: _Membership, dry_run: bool, want_user: bool) -> "sql.Composable":
-    """The CTE for one step: a SELECT of the rows it would change, or the change itself."""
-    parts = dict(table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, membership),
-                 user=_user_column(step, want_user))
-    if dry_run:
-        body = sql.SQL("SELECT {user} AS user_id FROM {table}\n"
-                       "    WHERE {cond}").format(**parts)
-    elif step.is_delete:
-        body = sql.SQL("DELETE FROM {table}\n"
-                       "    WHERE {cond}\n"
-                       "    RETURNING {user} AS user_id").format(**parts)
-    else:
-        assignments = [sql.SQL("{} = {}").format(sql.Identifier(column), expression)
-                       for column, expression in step.assignments]
-        assignments.append(sql.SQL("{} = {}").format(sql.Identifier("updatedAt"), sql.SQL(UTC_NOW)))
-        body = sql.SQL("UPDATE {table}\n"
-                       "    SET {assign}\n"
-                       "    WHERE {cond}\n"
-                       "    RETURNING {user} AS user_id").format(assign=sql.SQL(", ").join(assignments), **parts)
-    return sql.SQL("{name} AS (\n"
-                   "    {body}\n"
-                   ")").format(name=sql.Identifier("step_%d" % index), body=body)
-
-
-def _counting_statement(definition: JobDefinition, dry_run: bool, prefix=()) -> "sql.Composable":
-    """``WITH <prefix>, step_0 AS (...), ... SELECT <users>, count(step_0), ...``: the dry run's
-    count over the whole scope, or the change of one batch."""
-    membership = _Membership(batch=not dry_run)
-    ctes = list(prefix) + [_step_cte(step, i, membership, dry_run, definition.count_users)
-                           for i, step in enumerate(definition.steps)]
-    names = [sql.Identifier("step_%d" % i) for i in range(len(definition.steps))]
-    columns = [sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names]
-    if definition.count_users:
-        union = sql.SQL("\n        UNION ").join(sql.SQL("SELECT user_id FROM {}").format(name) for name in names)
-        columns.insert(0, sql.SQL("(SELECT count(*) FROM (\n        {}\n    ) AS changed_users)").format(union))
-    return sql.SQL("WITH {ctes}\n"
-                   "SELECT\n"
-                   "    {columns}").format(ctes=sql.SQL(",\n").join(ctes), columns=sql.SQL(",\n    ").join(columns))
-
-
-def _dry_run_statement(definition: JobDefinition, scope: Scope) -> "sql.Composable":
-    """The dry run's one read-only statement: every step's count over the whole scope."""
-    return _counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
-
-
-def _scoped_users_cte(scope: Scope) -> "sql.Composable":
-    return sql.SQL("scoped_users AS MATERIALIZED (\n"
-                   "    SELECT {id} FROM {users}\n"
-                   "    WHERE {filter}\n"
-                   ")").format(id=user_column("id"), users=_aliased("User", USER_ALIAS), filter=scope.user_filter)
-
-
-# A batch touches a few thousand rows of tables with millions: index lookups by user id, never
-# a sequential scan per batch (which the planner picks for a large = ANY() list on small tables
-# and which would make the whole run quadratic). Without sequential scans the cost estimates pass
-# jit_above_cost, and compiling the statement each batch (20 ms at 1M users) buys nothing for
-# index lookups: JIT off as well. Both last until the batch's commit.
-BATCH_PLANNER_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
-
-
-def _order(scope: Scope) -> tuple:
-    return tuple(scope.order) or (user_column("id"),)
-
-
-def _batch_query(scope: Scope, after) -> "sql.Composable":
-    """The next batch of users after the keyset cursor (not locked: see ``_lock_query``)."""
-    order = _order(scope)
-    condition = scope.user_filter
-    if after is not None:
-        condition = sql.SQL("({}) AND ({}) > ({})").format(
-            condition, sql.SQL(", ").join(order),
-            sql.SQL(", ").join(BATCH("after_%d" % i) for i in range(len(order))))
-    return sql.SQL("SELECT {order} FROM {users}\n"
-                   "WHERE {cond}\n"
-                   "ORDER BY {order}\n"
-                   "LIMIT {size}").format(order=sql.SQL(", ").join(order), users=_aliased("User", USER_ALIAS),
-                                          cond=condition, size=BATCH("size"))
-
-
-def _lock_query(scope: Scope, user_lock: str) -> "sql.Composable":
-    """Lock the batch's candidate users in id order and return those still in scope once locked
-    (READ COMMITTED re-checks the filter against a row another transaction changed meanwhile)."""
-    return sql.SQL("SELECT {id} FROM {users}\n"
-                   "WHERE {id} = ANY({candidates}) AND ({cond})\n"
-                   "ORDER BY {id}\n"
-                   "FOR {lock} OF {alias}").format(
-        id=user_column("id"), users=_aliased("User", USER_ALIAS), candidates=BATCH("candidate_ids"),
-        cond=scope.user_filter, lock=sql.SQL(user_lock), alias=sql.Identifier(USER_ALIAS))
-
-
-def _sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
-    """Up to ``limit`` rows the step would change, with the column's value before and after."""
-    column, expression = step.assignments[0]
-    return sql.SQL("WITH {scoped}\n"
-                   "SELECT {id}, {col}, {after} FROM {table}\n"
-                   "WHERE {cond}\n"
-                   "ORDER BY {id}\n"
-                   "LIMIT {limit}").format(
-        scoped=_scoped_users_cte(scope), id=row_column("id"), col=row_column(column), after=expression,
-        table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=False)),
-        limit=sql.Literal(limit))
-
-
-# ---------------------------------------------------------------------------------------------
 # Running
 
 
@@ -574,7 +353,7 @@ def safe_error(error: Exception) -> str:
 
 
 def _run_dry(conn, definition: JobDefinition, scope: Scope) -> dict:
-    row = conn.execute(_dry_run_statement(definition, scope), scope.params).fetchone()
+    row = conn.execute(dry_run_statement(definition, scope), scope.params).fetchone()
     return dict(zip(definition.count_names(), row))
 
 
@@ -584,7 +363,7 @@ def _sample(conn, definition: JobDefinition, scope: Scope, limit: int) -> list:
         if not (step.sample and limit):
             continue
         column = step.assignments[0][0]
-        for row_id, before, after in conn.execute(_sample_query(step, scope, limit), scope.params):
+        for row_id, before, after in conn.execute(sample_query(step, scope, limit), scope.params):
             before, after = changed_parts(before, after)
             sample.append({"table": step.table, "column": column, "id": row_id, "before": before, "after": after})
     return sample
@@ -614,9 +393,9 @@ def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, r
                  should_stop=None) -> None:
     """Execute batch after batch; each commits its users, their rows and the audit counts.
     ``should_stop()`` is asked after every batch; a reason stops the run there (JobInterrupted)."""
-    change = _counting_statement(definition, False)
-    lock = _lock_query(scope, definition.user_lock)
-    order_width = len(_order(scope))
+    change = counting_statement(definition, False)
+    lock = lock_query(scope, definition.user_lock)
+    order_width = len(keyset_order(scope))
     after = None
     while True:
         keys = _run_batch(conn, definition, scope, options, run, change, lock, order_width, after)
@@ -641,7 +420,7 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
                 params = dict(scope.params, **BATCH.values(size=options["batch_size"]))
                 if after is not None:
                     params.update(BATCH.values(**{"after_%d" % i: value for i, value in enumerate(after)}))
-                keys = conn.execute(_batch_query(scope, after), params).fetchall()
+                keys = conn.execute(batch_query(scope, after), params).fetchall()
                 if not keys:
                     run.finish(conn)
                     return keys
@@ -665,7 +444,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
     or lock and execute in batches. Raises ``JobError``s; the connection is left idle.
     ``should_stop`` (executions only): asked between batches, a reason stops the run there."""
-    started_at = audit.utcnow()
+    started_at = utc_now()
     options = common_options(definition, options)
     base = dict(job=definition.name, triggered_by=options["triggered_by"],
                 triggered_by_source=options["triggered_by_source"], reason=options.get("reason"),
@@ -675,7 +454,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     except JobSkipped as warning:
         summary = audit.build_summary(mode="dry-run" if dry_run else "execute", scope={},
                                       counts=dict.fromkeys(definition.count_names(), 0),
-                                      finished_at=audit.utcnow(), outcome="skipped", batches=0,
+                                      finished_at=utc_now(), outcome="skipped", batches=0,
                                       warnings=[str(warning)], **base)
         audit.emit(summary, log)
         return JobOutcome(summary=summary)
@@ -692,7 +471,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         if dry_run:
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)
-            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=audit.utcnow(), **base)
+            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobDefinition,
-    JobParams,
     JobSkipped,
-    Step,
-    row_column,
     tenant_by_slug,
     tenant_scope,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    JobParams,
+    Step,
+    row_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
@@ -82,4 +84,6 @@ DEFINITION = JobDefinition(
     validate=_validate,
     resolve_scope=_resolve_scope,
     declare_steps=_steps,
+    queue="partner-segregation-jobs",
+    payload_scope=("tenant",),
 )

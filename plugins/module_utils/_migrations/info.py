@@ -73,6 +73,8 @@ def migration_dict(migration: ResolvedMigration | AppliedMigration, keys: tuple[
                 "Repeatable" if migration.version is None else "Versioned"),
             "version": migration.version,
             "installed_rank": migration.installed_rank,
+            # As the history table holds it (Flyway's TIMESTAMP DEFAULT now(): the database server's
+            # time zone, no zone stated), not _shared.timestamps.utc_timestamp: a UTC "Z" would be wrong.
             "installed_on": migration.installed_on.isoformat(sep=" ") if migration.installed_on is not None else None,
             "installed_by": migration.installed_by,
             "execution_time": migration.execution_time,

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compliance jobs on BullMQ queues: the queue names, the job payload, deterministic job ids,
-enqueueing and reading jobs back.
+"""Compliance jobs on BullMQ queues: the job payload, deterministic job ids, enqueueing and
+reading jobs back. Each job's queue and payload mapping are declared once, on its
+``JobDefinition`` (``_compliance.registry.JOBS``); ``QUEUED_JOBS`` and the maps are read from there.
 
 The API's Node workers consume these queues, so the contract here (queue names, job names,
 camelCase payload and its JSON Schema in ``payload_schema``, job options) is the one
@@ -19,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import violation
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
@@ -28,6 +30,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_c
     run_bounded,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_timestamp, utc_timestamp_from_ms
 
 with declare("bullmq"):
     from bullmq import Queue
@@ -47,10 +50,6 @@ PAYLOAD_VERSION = 1
 # ("Custom Id cannot contain :"). Ours are stricter: letters, digits, '.', '_', '-'.
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._{}-]{0,63}$")
-# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
-# name is not their camelCase form.
-SCOPE_OPTIONS = ("tenant", "user")
-PAYLOAD_NAMES = {"before": "cutoff"}
 JOB_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed")
 
 
@@ -63,13 +62,32 @@ class QueuedJob:
     name: str   # the BullMQ job name
 
 
-QUEUED_JOBS = (
-    QueuedJob("consent-revocation", "consent-revocation-jobs", "consent-revocation"),
-    QueuedJob("data-retention", "data-retention-jobs", "data-retention"),
-    QueuedJob("partner-segregation", "partner-segregation-jobs", "partner-segregation"),
-)
+# The jobs as the one registry declares them (queue and payload mapping on each JobDefinition).
+QUEUED_JOBS = tuple(QueuedJob(definition.name, definition.queue, definition.name)
+                    for definition in JOBS.values() if definition.queue)
 BY_JOB = {entry.job: entry for entry in QUEUED_JOBS}
 BY_QUEUE = {entry.queue: entry for entry in QUEUED_JOBS}
+
+
+def _payload_mapping() -> tuple:
+    """``(scope options, {option: field})`` over every job: an option has one field in every job's
+    data, so a payload is built and read without asking which job it is for."""
+    scope, names = {}, {}
+    for definition in JOBS.values():
+        scope.update(dict.fromkeys(definition.payload_scope))
+        for option, field in definition.payload_names:
+            if names.setdefault(option, field) != field:
+                raise ValueError("option %s is field %s of one job's data and %s of another's" % (option, names[option], field))
+    for definition in JOBS.values():
+        outside = sorted(set(definition.scope_options).intersection(scope) - set(definition.payload_scope))
+        if outside:
+            raise ValueError("%s: option(s) %s are in the scope of another job's data" % (definition.name, ", ".join(outside)))
+    return tuple(scope), names
+
+
+# Options that make up a job's scope (the payload's ``scope`` object), and options whose payload
+# name is not their camelCase form.
+SCOPE_OPTIONS, PAYLOAD_NAMES = _payload_mapping()
 
 
 class PayloadError(ValueError):
@@ -103,12 +121,15 @@ def _snake(name: str) -> str:
 
 
 def _json_value(value, rename):
-    """Plain JSON for a job option: dict keys renamed, dates as ISO 8601, tuples as lists."""
+    """Plain JSON for a job option: dict keys renamed, dates as ISO 8601 (date-times in UTC, as
+    ``utc_timestamp``), tuples as lists."""
     if isinstance(value, dict):
         return {rename(str(key)): _json_value(item, rename) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_value(item, rename) for item in value]
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime):
+        return utc_timestamp(value)
+    if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return str(value)
@@ -294,16 +315,10 @@ def describe_job(job, state: str, queue: str) -> dict:
         "attempts_made": job.attemptsMade,
         "failed_reason": job.failedReason,
         "return_value": job.returnvalue,
-        "created_at": _ms_to_iso(job.timestamp),
-        "processed_at": _ms_to_iso(job.processedOn),
-        "finished_at": _ms_to_iso(job.finishedOn),
+        "created_at": utc_timestamp_from_ms(job.timestamp),
+        "processed_at": utc_timestamp_from_ms(job.processedOn),
+        "finished_at": utc_timestamp_from_ms(job.finishedOn),
     }
-
-
-def _ms_to_iso(milliseconds):
-    if not milliseconds:
-        return None
-    return datetime.datetime.fromtimestamp(int(milliseconds) / 1000, datetime.timezone.utc).isoformat()
 
 
 def queue_status(target: QueueTarget, queues, job_id: str | None = None, states=(), limit: int = 20) -> dict:

@@ -34,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import log_line
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobBusyError,
     JobError,
@@ -115,12 +116,12 @@ class WorkerSettings:
 
 def _emit(record: dict, log=None) -> None:
     """One JSON log line; to stdout (the journal, for the service) unless ``log`` takes it."""
-    line = json.dumps(dict(record, logger=LOGGER_NAME), sort_keys=True, default=str)
-    if log is None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    else:
-        log(line)
+    log_line.emit(record, LOGGER_NAME, log or _print_line)
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def failure_reason(error: BaseException) -> tuple:

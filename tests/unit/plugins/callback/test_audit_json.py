@@ -98,7 +98,7 @@ def test_record_puts_the_job_at_the_top_level():
     record = audit_record(SUMMARY, host="db1", task="Purge", play="Compliance", playbook="compliance.yml",
                           status="ok", changed=1, check_mode=False, controller={"awx_job_id": 7}, now=now)
     assert record == {
-        "timestamp": "2026-11-26T09:30:00+00:00", "job": "retention_purge", "status": "ok", "changed": True,
+        "timestamp": "2026-11-26T09:30:00.000Z", "job": "retention_purge", "status": "ok", "changed": True,
         "check_mode": False, "host": "db1", "playbook": "compliance.yml", "play": "Compliance",
         "task": "Purge", "summary": SUMMARY, "controller": {"awx_job_id": 7},
     }

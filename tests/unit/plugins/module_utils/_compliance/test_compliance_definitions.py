@@ -1,14 +1,17 @@
-"""The compliance jobs' definitions without a database: default batch sizes, and the diff of a change."""
+"""The compliance jobs' definitions without a database: default batch sizes, the diff of a change, and
+the queue each job declares."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
+    JobDefinition,
     changed_parts,
     normalize_options,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import jobs as job_queue
 
 WHO = "privacy@skillforge.com"
 
@@ -34,3 +37,15 @@ def test_diff_shows_only_what_the_job_changes():
     assert changed_parts(actions, stamped) == (
         {"[0]": {"tenantId": "t-other"}, "[2]": {}},
         {"[0]": {"tenantId": "t-own", "partnerId": None}, "[2]": {"tenantId": "t-own", "partnerId": None}})
+
+
+def test_the_queued_jobs_are_the_registry_s():
+    assert [(entry.job, entry.queue, entry.name) for entry in job_queue.QUEUED_JOBS] == [
+        (name, definition.queue, name) for name, definition in JOBS.items()]
+    assert job_queue.BY_QUEUE["data-retention-jobs"].job == "data-retention"
+
+
+def test_a_payload_mapping_names_only_options_the_job_takes():
+    with pytest.raises(ValueError, match="some-job: the payload mapping names options the job does not take: before"):
+        JobDefinition(name="some-job", scope_options=("tenant",), validate=None, resolve_scope=None,
+                      declare_steps=tuple, queue="some-job-jobs", payload_names=(("before", "cutoff"),))

@@ -9,12 +9,14 @@ import pytest
 from psycopg import sql
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
-    BATCH,
     JobDefinition,
+    check_scope_parameters,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
+    BATCH,
     JobParams,
     Scope,
     Step,
-    check_scope_parameters,
     row_column,
     user_column,
 )
