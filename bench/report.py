@@ -26,7 +26,6 @@ def _fmt(value, pattern="%.2f") -> str:
     return pattern.format(value) if "{" in pattern else pattern % value
 
 
-
 def summary_rows(results: dict) -> list:
     """One row per measured pair: (what, collection median, baseline median, ratio, extra)."""
     rows = []
@@ -141,4 +140,3 @@ def growth_markdown(all_results: list) -> str:
 
 def _short(users: int) -> str:
     return "%dM" % (users // 1000000) if users >= 1000000 else "%dk" % (users // 1000)
-
