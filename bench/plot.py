@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from bench.run import COMPLIANCE_JOBS, median
+from bench.common import COMPLIANCE_JOBS
+from bench.report import median
 
 TITLES = {"retention": "Retention purge (data-retention)", "consent": "Consent revocation, large tenant",
           "segregation": "Partner segregation, large tenant"}

@@ -3,6 +3,7 @@
 Everything talks to the real PostgreSQL (``SKILLFORGE_TEST_ADMIN_URL``, default the local server as
 ``postgres``). Each test session migrates one template database once; every test that wants a
 migrated database gets its own copy of it (``CREATE DATABASE ... TEMPLATE``), dropped at the end.
+The databases themselves are made, migrated and dropped by tests/databases.py (the benchmarks use it too).
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS_DIR = REPO_ROOT / ".collections"
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
 # `ansible-test units` gives the tests a fixed environment: tests/sanity.sh writes the SKILLFORGE_TEST_*
 # variables of the run into this file of the copied tree, and they are taken from it here.
 TEST_ENVIRONMENT_FILE = Path(__file__).resolve().parent / ".test-environment"
@@ -36,10 +35,6 @@ def _load_test_environment() -> None:
 
 
 _load_test_environment()
-ADMIN_URL = os.environ.get("SKILLFORGE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Every database a run creates is named sf_test_<run>_<random>: the run's databases can be found and
-# dropped at its end even when they were made in forked test processes (ansible-test units forks).
-RUN_TOKEN_VARIABLE = "SKILLFORGE_TEST_RUN"
 
 
 def _link_checkout_as_collection() -> None:
@@ -54,7 +49,10 @@ def _link_checkout_as_collection() -> None:
 
 _link_checkout_as_collection()
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
+from ansible_collections.skillforge.dataops.tests import databases
+from ansible_collections.skillforge.dataops.tests.databases import RUN_TOKEN_VARIABLE, run_database_prefix
+
+ADMIN_URL = databases.admin_url_from_environment()
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -70,42 +68,12 @@ def wait_for(condition, timeout: float, what: str):
 
 def url_for(dbname: str) -> str:
     """The admin URL pointed at another database."""
-    return psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=dbname)
-
-
-class DatabaseFactory:
-    """Creates uniquely named databases for one test session and drops them all at its end."""
-
-    def __init__(self, admin_url: str):
-        self.admin_url = admin_url
-        self.created: list[str] = []
-
-    def create(self, template: str | None = None) -> str:
-        name = "%s%s" % (run_database_prefix(), uuid.uuid4().hex[:12])
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(statement)
-        self.created.append(name)
-        return name
-
-    def drop_all(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in reversed(self.created):
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        self.created.clear()
-
-
-def run_database_prefix() -> str:
-    return "sf_test_%s_" % os.environ[RUN_TOKEN_VARIABLE]
+    return databases.url_for(dbname, ADMIN_URL)
 
 
 def run_databases(admin_url: str = ADMIN_URL) -> list:
     """The databases this run created and has not dropped."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname", (run_database_prefix(),))]
+    return databases.databases_named(run_database_prefix(), admin_url)
 
 
 def pytest_configure(config):
@@ -120,9 +88,7 @@ def pytest_sessionfinish(session, exitstatus):  # pylint: disable=unused-argumen
     if hasattr(session.config, "workerinput"):  # an xdist worker: the controller cleans up once
         return
     try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            for name in run_databases():
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        databases.drop_databases_named(run_database_prefix(), ADMIN_URL, connect_timeout=5)
     except psycopg.OperationalError:  # the server is gone; admin_conninfo has said so
         pass
 
@@ -139,7 +105,7 @@ def admin_conninfo() -> str:
 
 @pytest.fixture(scope="session")
 def database_factory(admin_conninfo):
-    factory = DatabaseFactory(admin_conninfo)
+    factory = databases.DatabaseFactory(admin_conninfo, run_database_prefix())
     yield factory
     factory.drop_all()
 
@@ -153,8 +119,7 @@ def empty_database_url(database_factory) -> str:
 def migrated_template(database_factory) -> str:
     """A database migrated once per session with the collection's own migrations."""
     name = database_factory.create()
-    with psycopg.connect(url_for(name)) as conn:
-        migration_runner.migrate(conn, migration_runner.MigrationSettings(locations=[str(MIGRATIONS_DIR)]))
+    databases.migrate(url_for(name))
     return name
 
 

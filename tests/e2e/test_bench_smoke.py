@@ -9,6 +9,7 @@ docs/PERFORMANCE.md has the real runs.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -23,6 +24,45 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
+
+
+def bench_imports() -> dict:
+    """For each bench module, the bench modules it imports (at the top or inside a function)."""
+    graph = {}
+    for path in sorted((REPO_ROOT / "bench").glob("*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "bench":
+                imported.update("bench." + alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names if alias.name.startswith("bench."))
+        graph["bench." + path.stem] = imported
+    return graph
+
+
+def test_bench_modules_import_no_cycle():
+    graph = bench_imports()
+    assert graph["bench.plot"] and graph["bench.run"]  # the walk sees imports
+    # bench.run is the command line (python -m bench.run runs it as __main__): imported by nothing,
+    # or it would run a second time as bench.run.
+    assert [name for name, imported in graph.items() if "bench.run" in imported] == []
+
+    def visit(name, path):
+        assert name not in path, "import cycle: %s" % " -> ".join(path + [name])
+        for imported in sorted(graph.get(name, ())):
+            visit(imported, path + [name])
+
+    for name in graph:
+        visit(name, [])
+
+
+def test_bench_run_is_imported_once():
+    completed = subprocess.run([sys.executable, "-X", "importtime", "-m", "bench.run", "--help"], cwd=str(REPO_ROOT),
+                               capture_output=True, text=True, timeout=60, check=True)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if line.startswith("import time:")]
+    assert "bench.harness" in imported and "bench.run" not in imported
 
 
 def run_bench(admin_conninfo, out: Path, *arguments) -> types.SimpleNamespace:
