@@ -24,6 +24,7 @@ description:
     script is rolled back whole and nothing after it runs.
 extends_documentation_fragment:
   - skillforge.dataops.database
+  - skillforge.dataops.migration_placeholders
 options:
   command:
     description:

@@ -19,6 +19,7 @@ description:
   - Never changes anything and takes no lock.
 extends_documentation_fragment:
   - skillforge.dataops.database
+  - skillforge.dataops.migration_placeholders
 options:
   locations:
     description:

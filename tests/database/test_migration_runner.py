@@ -665,3 +665,50 @@ def test_an_index_build_waiting_behind_a_writer_gives_up_and_names_it(empty_data
     with psycopg.connect(empty_database_url) as conn:  # the session's own timeouts are back
         assert conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] == "0"
         assert history_rows(conn)[-1][8] is False
+
+
+# --- Flyway's placeholders -------------------------------------------------------------------
+
+def test_placeholders_are_replaced_before_a_script_runs(conn, scripts):
+    (scripts / "V2__owner.sql").write_text(
+        "CREATE TABLE audit_${suffix} (who text DEFAULT '${flyway:user}', db text DEFAULT '${flyway:database}',"
+        " schema text DEFAULT '${flyway:defaultSchema}', env text DEFAULT '${flyway:environment}',"
+        " file text DEFAULT '${flyway:filename}');\n", encoding="utf-8")
+    result = runner.migrate(conn, settings_for(scripts, placeholders={"SUFFIX": "log"}, environment="ci"))
+    assert "V2__owner.sql" in [m["script"] for m in result.applied]
+    conn.execute("INSERT INTO audit_log DEFAULT VALUES")
+    assert conn.execute("SELECT who, db, schema, env, file FROM audit_log").fetchone() == (
+        row_user(conn), conn.info.dbname, "public", "ci", "V2__owner.sql")
+    # A versioned script's checksum is over its text as written, so a new value changes nothing.
+    assert history_rows(conn)[2][5] == checksum_of_file(scripts / "V2__owner.sql")
+    assert runner.validate(conn, settings_for(scripts, placeholders={"suffix": "other"})).valid
+
+
+def test_a_repeatable_is_re_applied_when_a_placeholder_value_changes(conn, scripts):
+    (scripts / "R__people_view.sql").write_text(
+        "CREATE OR REPLACE VIEW people_names AS SELECT name, '${label}' AS label FROM people;\n", encoding="utf-8")
+    runner.migrate(conn, settings_for(scripts, placeholders={"label": "first"}))
+    assert not runner.migrate(conn, settings_for(scripts, placeholders={"label": "first"})).applied
+    again = runner.migrate(conn, settings_for(scripts, placeholders={"label": "second"}))
+    assert [m["script"] for m in again.applied] == ["R__people_view.sql"]
+    assert conn.execute("SELECT DISTINCT label FROM people_names").fetchone() == ("second",)
+    # A row Flyway wrote without replacement (the checksum as written) still counts as applied.
+    conn.execute("UPDATE flyway_schema_history SET checksum = %s WHERE installed_rank = (SELECT max(installed_rank)"
+                 " FROM flyway_schema_history)", (checksum_of_file(scripts / "R__people_view.sql"),))
+    conn.commit()
+    assert ("R__people_view.sql", "Success") in states(conn, scripts, placeholders={"label": "third"})
+
+
+def test_a_placeholder_without_a_value_fails_before_anything_runs(conn, scripts):
+    (scripts / "V2__grant.sql").write_text("GRANT SELECT ON people TO ${reader};\n", encoding="utf-8")
+    with pytest.raises(runner.MigrationConfigError,
+                       match=r"No value provided for placeholder: \$\{reader\}.*\(in V2__grant.sql\)"):
+        runner.migrate(conn, settings_for(scripts))
+    assert not table_exists(conn, "people")
+
+
+def test_without_replacement_a_script_runs_as_written(conn, scripts):
+    (scripts / "V2__literal.sql").write_text("CREATE TABLE t AS SELECT '${not_a_placeholder}' AS v;\n",
+                                             encoding="utf-8")
+    runner.migrate(conn, settings_for(scripts, placeholder_replacement=False))
+    assert conn.execute("SELECT v FROM t").fetchone() == ("${not_a_placeholder}",)

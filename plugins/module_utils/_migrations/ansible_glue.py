@@ -21,6 +21,8 @@ def migration_argument_spec(with_command: bool) -> dict:
         locations=dict(type="list", elements="path", required=True),
         history_table=dict(type="str", default=SETTING_DEFAULTS["table"]),
         history_schema=dict(type="str"),
+        placeholders=dict(type="dict", default={}, no_log=True),
+        placeholder_replacement=dict(type="bool", default=SETTING_DEFAULTS["placeholder_replacement"]),
     )
     if with_command:
         spec.update(
@@ -60,6 +62,9 @@ def _settings_from(params: dict) -> runner.MigrationSettings:
         create_schemas=params.get("create_schemas", SETTING_DEFAULTS["create_schemas"]),
         lock_retry_count=params.get("lock_retry_count", SETTING_DEFAULTS["lock_retry_count"]),
         target=params.get("target"),
+        placeholders=params.get("placeholders") or {},
+        placeholder_replacement=params.get("placeholder_replacement", SETTING_DEFAULTS["placeholder_replacement"]),
+        environment=params.get("env"),
         db_lock_timeout=params.get("db_lock_timeout", SETTING_DEFAULTS["db_lock_timeout"]),
         db_statement_timeout=params.get("db_statement_timeout", SETTING_DEFAULTS["db_statement_timeout"]),
     )

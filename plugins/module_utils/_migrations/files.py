@@ -106,6 +106,13 @@ class ResolvedMigration:
     type: str = "SQL"
     # Set when bytes were not UTF-8 (replaced by U+FFFD, as Flyway's reader does): names file and line.
     decode_warning: str | None = None
+    # A repeatable migration whose placeholders were replaced: its checksum as written, which an applied
+    # row may also match (Flyway's ResolvedMigrationImpl.equivalentChecksum).
+    equivalent_checksum: int | None = None
+
+    def checksum_matches(self, checksum: int | None) -> bool:
+        """``checksumMatches``: the checksum, or the equivalent one when there is one."""
+        return checksum == self.checksum or (self.equivalent_checksum is not None and checksum == self.equivalent_checksum)
 
     @property
     def is_repeatable(self) -> bool:

@@ -196,7 +196,7 @@ def build_info(resolved: list[ResolvedMigration], applied_rows: list[AppliedMigr
             state = MISSING if row.success else MISSING_FAILED
         elif not row.success:
             state = FAILED
-        elif row.checksum == candidate.checksum:
+        elif candidate.checksum_matches(row.checksum):
             state = SUCCESS
         else:
             state = OUTDATED
@@ -221,7 +221,7 @@ def build_info(resolved: list[ResolvedMigration], applied_rows: list[AppliedMigr
         migration = resolved_repeatable[description]
         rank = latest_rank.get(description)
         latest = latest_rows.get(rank) if rank is not None else None
-        if latest is None or latest.checksum != migration.checksum or not latest.success:
+        if latest is None or not migration.checksum_matches(latest.checksum) or not latest.success:
             if latest is not None and not latest.success:
                 continue  # a failed repeatable blocks; validation reports it
             pending.append(_info_entry(migration, None, PENDING))

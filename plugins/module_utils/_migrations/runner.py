@@ -27,9 +27,6 @@ The names other code imports from here (settings, errors, commands, lock key) st
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from typing import ContextManager, Iterator
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import (
@@ -56,7 +53,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.inf
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.lock import (
     advisory_lock_key,
     java_string_hash,
-    under_lock,
     under_session_lock,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import (
@@ -79,20 +75,27 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.val
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
     SYNTHETIC_TYPES,
     AppliedMigration,
-    HistoryTable,
     quote_flyway,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.session import (
+    Session,
+    open_session,
+    placed,
+    prepared,
+    restore_role,
+    schema_first_on_search_path,
+    writing,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sql_script import locate
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.transactions import (
     mixed_statements_message,
     non_transactional_statements,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, dependencies
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
     import psycopg
-    from psycopg import pq
 
 __all__ = [
     "MigrationSettings",
@@ -115,118 +118,13 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------
-# The session: one connection, its schema, history table and lock key
-# --------------------------------------------------------------------------------------------
-@dataclass
-class _Session:
-    conn: object
-    schema: str
-    search_path: str
-    current_user: str
-    history: HistoryTable
-    installed_by: str
-    lock_key: int  # Flyway's advisory lock for this history table
-
-
-@contextmanager
-def _session(conn, settings: MigrationSettings) -> Iterator[_Session]:
-    if dependencies.missing("psycopg"):
-        raise MigrationError("psycopg (version 3) is required")
-    status = conn.info.transaction_status
-    if status == pq.TransactionStatus.INERROR:
-        conn.rollback()
-    elif status != pq.TransactionStatus.IDLE:
-        conn.commit()
-    previous_autocommit = conn.autocommit
-    conn.autocommit = True
-    try:
-        current_schema, search_path, current_user = conn.execute(
-            "SELECT current_schema(), current_setting('search_path'), current_user"
-        ).fetchone()
-        schema = settings.schema or current_schema or _first_search_path_entry(search_path, current_user)
-        if not schema:
-            raise MigrationError(
-                "Unable to determine the schema for the schema history table: search_path is empty. "
-                "Set history_schema, or add ?schema=NAME to the database URL."
-            )
-        history = HistoryTable(conn, schema, settings.table)
-        yield _Session(conn, schema, search_path, current_user, history, settings.installed_by or current_user,
-                       advisory_lock_key(schema, settings.table))
-    finally:
-        if conn.info.transaction_status == pq.TransactionStatus.IDLE:
-            conn.autocommit = previous_autocommit
-
-
-def _split_search_path(search_path: str) -> list[str]:
-    entries, current, quoted, i = [], "", False, 0
-    while i < len(search_path):
-        char = search_path[i]
-        if quoted:
-            if char == '"' and search_path[i + 1:i + 2] == '"':
-                current += '"'
-                i += 1
-            elif char == '"':
-                quoted = False
-            else:
-                current += char
-        elif char == '"':
-            quoted = True
-        elif char == ",":
-            entries.append(current.strip())
-            current = ""
-        else:
-            current += char
-        i += 1
-    if current.strip():
-        entries.append(current.strip())
-    return entries
-
-
-def _first_search_path_entry(search_path: str, current_user: str) -> str | None:
-    for entry in _split_search_path(search_path or ""):
-        return current_user if entry == "$user" else entry
-    return None
-
-
-def _writing(session: _Session, settings: MigrationSettings, *, dry_run: bool = False) -> ContextManager:
-    """Where a command writes: one transaction under Flyway's lock, its waits bounded by
-    ``db_lock_timeout`` and ``db_statement_timeout``. A dry run writes nothing, so it reads outside both
-    (and never waits for a running migration)."""
-    if dry_run:
-        return nullcontext()
-    return _bounded_under_lock(session, settings)
-
-
-@contextmanager
-def _bounded_under_lock(session: _Session, settings: MigrationSettings) -> Iterator[None]:
-    with under_lock(session.conn, session.lock_key, settings.lock_retry_count, settings.lock_retry_interval):
-        blockers.bounded(session.conn, settings.db_lock_timeout, settings.db_statement_timeout)
-        yield
-
-
-@contextmanager
-def _schema_first_on_search_path(session: _Session) -> Iterator[None]:
-    """PostgreSQLConnection.changeCurrentSchemaTo: put the history schema first while migrating."""
-    entries = _split_search_path(session.search_path or "")
-    if entries and entries[0] == session.schema or not session.history.schema_exists():
-        yield
-        return
-    new_path = quote_flyway(session.schema) + ("," + session.search_path if session.search_path else "")
-    session.conn.execute("SELECT set_config('search_path', %s, false)", (new_path,))
-    try:
-        yield
-    finally:
-        if session.conn.info.transaction_status == pq.TransactionStatus.IDLE:
-            session.conn.execute("SELECT set_config('search_path', %s, false)", (session.search_path,))
-
-
-# --------------------------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------------------------
 def info(conn, settings: MigrationSettings) -> InfoResult:
     """What ``flyway info`` shows. Read-only, takes no lock."""
     resolved = resolve_migrations(settings.locations)
-    with _session(conn, settings) as session:
+    with open_session(conn, settings) as session:
+        resolved = placed(session, resolved)
         exists = session.history.exists()
         infos = build_info(resolved, session.history.all() if exists else [])
         return InfoResult(
@@ -245,7 +143,8 @@ def validate(conn, settings: MigrationSettings, *, allow_pending: bool = False) 
     Returns the result; never raises for validation issues (``valid`` is False).
     """
     resolved = resolve_migrations(settings.locations)
-    with _session(conn, settings) as session:
+    with open_session(conn, settings) as session:
+        resolved = placed(session, resolved)
         infos = build_info(resolved, session.history.all())
         issues, warnings = validate_infos(infos, allow_pending)
         return ValidateResult(
@@ -258,7 +157,7 @@ def validate(conn, settings: MigrationSettings, *, allow_pending: bool = False) 
         )
 
 
-def _ensure_history(session: _Session, settings: MigrationSettings, result, *, dry_run: bool,
+def _ensure_history(session: Session, settings: MigrationSettings, result, *, dry_run: bool,
                     for_baseline: bool = False) -> None:
     """DbSchemas.create + SchemaHistory.create, or Flyway's non-empty-schema refusal."""
     history = session.history
@@ -309,7 +208,8 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
     script fails, LockTimeoutError when another run holds the lock too long.
     """
     resolved = resolve_migrations(settings.locations)
-    with _session(conn, settings) as session:
+    with open_session(conn, settings) as session:
+        resolved = placed(session, resolved)
         history = session.history
         result = MigrateResult(history_table=history.flyway_name, schema=session.schema, dry_run=dry_run)
 
@@ -337,12 +237,12 @@ def migrate(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Migr
 
         # 2. Schema / history table, under the lock (Flyway creates them before migrating).
         if not history.exists():
-            with _writing(session, settings):
+            with writing(session, settings):
                 _ensure_history(session, settings, result, dry_run=False)
 
         # 3. One migration per transaction, re-reading the history under the lock each time
         #    (DbMigrate.migrateGroup with group=false).
-        with _schema_first_on_search_path(session):
+        with schema_first_on_search_path(session):
             while _migrate_one(session, resolved, settings, result):
                 pass
         result.changed = bool(result.applied) or result.created_history_table
@@ -365,51 +265,52 @@ def _predicted_version(initial: str | None, pending: list[dict]) -> str | None:
     return str(max(versions)) if versions else None
 
 
-def _refuse_mixed(session: _Session, infos: list[MigrationInfo]) -> None:
+def _refuse_mixed(session: Session, infos: list[MigrationInfo]) -> None:
     """Flyway's ``mixed=false``: a pending script may not mix statements that cannot run in a
     transaction with statements that must; refused before anything runs."""
     for entry in infos:
-        if entry.state == PENDING:
-            statements, outside = non_transactional_statements(entry.resolved.sql, session.conn.info.server_version)
+        if entry.state == PENDING:  # also: every placeholder of a pending script has a value
+            sql = prepared(session, entry.resolved).sql
+            statements, outside = non_transactional_statements(sql, session.conn.info.server_version)
             message = mixed_statements_message(entry.script, statements, outside)
             if message:
                 raise MigrationFileError(message)
 
 
-def _next_pending(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings):
-    """The first pending migration, from the history as it is now (read under the lock), or None."""
+def _next_pending(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings):
+    """The first pending migration as it runs, from the history as it is now (read under the lock), or None."""
     infos = build_info(resolved, session.history.all())
     issues, _warnings = validate_infos(infos, allow_pending=True)
     _fail_fast(issues)  # another process may have changed the history meanwhile
     held = {i.script for i in _held_back(infos, settings)}
     pending = [i for i in infos if i.state == PENDING and i.script not in held]
-    return pending[0].resolved if pending else None
+    return prepared(session, pending[0].resolved) if pending else None
 
 
-def _outside_transaction(session: _Session, migration: ResolvedMigration) -> list:
+def _outside_transaction(session: Session, migration: ResolvedMigration) -> list:
     """The statements of a non-transactional script (run one at a time, outside a transaction), else []."""
     statements, outside = non_transactional_statements(migration.sql, session.conn.info.server_version)
     return statements if outside else []
 
 
-def _migrate_one(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
+def _migrate_one(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
                  result: MigrateResult) -> bool:
     """Apply the first pending migration with its history row in one locked transaction; False if none.
     A migration that cannot run in a transaction is left to ``_migrate_outside_transaction``."""
     conn = session.conn
     try:
-        with _writing(session, settings):
+        with writing(session, settings):
             migration = _next_pending(session, resolved, settings)
             if migration is None:
                 return False
             if _outside_transaction(session, migration):
                 migration = None  # leaves the transaction (and its lock) first
             else:
-                _restore_role(session)
+                restore_role(session)
                 started = time.monotonic()
                 _run(conn, migration, [None])
                 execution_time = int((time.monotonic() - started) * 1000)
-                _restore_role(session)
+                restore_role(session)
                 rank = _record(session, migration, execution_time, success=True)
     except _ScriptFailed as failed:  # rolled back with its transaction: nothing recorded
         raise MigrationFailedError(failed.failure, result) from None
@@ -444,7 +345,7 @@ def _run(conn, migration: ResolvedMigration, statements: list) -> None:
                 raise _ScriptFailed(failure) from None
 
 
-def _record(session: _Session, migration: ResolvedMigration, execution_time: int, *, success: bool) -> int:
+def _record(session: Session, migration: ResolvedMigration, execution_time: int, *, success: bool) -> int:
     return session.history.insert(
         version=migration.version_text,
         description=migration.description,
@@ -457,7 +358,7 @@ def _record(session: _Session, migration: ResolvedMigration, execution_time: int
     )
 
 
-def _migrate_outside_transaction(session: _Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
+def _migrate_outside_transaction(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
                                  result: MigrateResult) -> bool:
     """A migration PostgreSQL will not run in a transaction block: under the session lock, each
     statement on its own (autocommit), then its history row. A failure cannot be rolled back: the
@@ -469,7 +370,7 @@ def _migrate_outside_transaction(session: _Session, resolved: list[ResolvedMigra
         if migration is None:
             return False
         statements = _outside_transaction(session, migration) or [None]
-        _restore_role(session)
+        restore_role(session)
         previous = conn.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").fetchone()
         blockers.bounded(conn, settings.db_lock_timeout, settings.db_statement_timeout, local=False)
         started = time.monotonic()
@@ -482,7 +383,7 @@ def _migrate_outside_transaction(session: _Session, resolved: list[ResolvedMigra
             execution_time = int((time.monotonic() - started) * 1000)
             conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
                          previous)
-            _restore_role(session)
+            restore_role(session)
         if failure is not None:
             failure.transactional = False
             failure.recorded_rank = _record(session, migration, execution_time, success=False)
@@ -490,13 +391,6 @@ def _migrate_outside_transaction(session: _Session, resolved: list[ResolvedMigra
         rank = _record(session, migration, execution_time, success=True)
     result.applied.append(migration_dict(migration, APPLIED_KEYS, execution_time=execution_time, installed_rank=rank))
     return True
-
-
-def _restore_role(session: _Session) -> None:
-    """PostgreSQLConnection.doRestoreOriginalState: a script's SET ROLE must not leak."""
-    user = session.conn.execute("SELECT current_user").fetchone()[0]
-    if user != session.current_user:
-        session.conn.execute("SELECT set_config('role', %s, false)", (session.current_user,))
 
 
 def _describe_failure(migration: ResolvedMigration, error: "psycopg.Error", offset: int = 0) -> MigrationFailure:
@@ -531,11 +425,11 @@ def baseline(conn, settings: MigrationSettings, version: str | None = None, desc
     """
     version = str(MigrationVersion(version or settings.baseline_version))
     description = description or settings.baseline_description
-    with _session(conn, settings) as session:
+    with open_session(conn, settings) as session:
         history = session.history
         result = BaselineResult(history_table=history.flyway_name, schema=session.schema, dry_run=dry_run,
                                 changed=False, version=version, description=description)
-        with _writing(session, settings, dry_run=dry_run):
+        with writing(session, settings, dry_run=dry_run):
             rows = history.all()
             for row in rows:
                 if row.type == "BASELINE":
@@ -568,12 +462,13 @@ def repair(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Repai
     """``flyway repair`` (DbRepair, Flyway 9+): remove failed rows, mark missing migrations as deleted
     (a new ``DELETE`` row), realign checksum/description/type of applied versioned migrations."""
     resolved = resolve_migrations(settings.locations)
-    with _session(conn, settings) as session:
+    with open_session(conn, settings) as session:
+        resolved = placed(session, resolved)
         history = session.history
         result = RepairResult(history_table=history.flyway_name, schema=session.schema, dry_run=dry_run)
         if not history.exists():
             return result
-        with _writing(session, settings, dry_run=dry_run):
+        with writing(session, settings, dry_run=dry_run):
             rows = history.all()
             failed = [r for r in rows if not r.success and r.type != "DELETE"]
             result.removed_failed = [migration_dict(r, HISTORY_ROW_KEYS) for r in failed]
@@ -587,7 +482,7 @@ def repair(conn, settings: MigrationSettings, *, dry_run: bool = False) -> Repai
         return result
 
 
-def _mark_missing_deleted(session: _Session, infos: list[MigrationInfo], remaining: list[AppliedMigration], *,
+def _mark_missing_deleted(session: Session, infos: list[MigrationInfo], remaining: list[AppliedMigration], *,
                           dry_run: bool) -> list[dict]:
     """JdbcTableSchemaHistory.delete for each Missing migration; a dry run predicts the new rows' ranks."""
     marked = []
@@ -605,7 +500,7 @@ def _mark_missing_deleted(session: _Session, infos: list[MigrationInfo], remaini
     return marked
 
 
-def _align_with_scripts(session: _Session, infos: list[MigrationInfo], *, dry_run: bool) -> list[dict]:
+def _align_with_scripts(session: Session, infos: list[MigrationInfo], *, dry_run: bool) -> list[dict]:
     """JdbcTableSchemaHistory.update: applied versioned migrations take their script's description,
     type and checksum."""
     aligned = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import dependencies
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
@@ -100,7 +101,7 @@ class HistoryTable:
     """Access to one schema history table. Never commits: the caller owns transactions."""
 
     def __init__(self, conn: "psycopg.Connection", schema: str, table: str = DEFAULT_HISTORY_TABLE) -> None:
-        if sql is None:
+        if dependencies.missing("psycopg"):
             raise RuntimeError("psycopg (version 3) is required")
         self.conn = conn
         self.schema = schema

@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.blockers import check_timeout
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.placeholders import PlaceholderError, check_placeholders
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import MigrationFileError, MigrationVersion
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.results import MigrationConfigError
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import (
@@ -45,6 +46,9 @@ class MigrationSettings:
     db_lock_timeout: float = 10.0
     db_statement_timeout: float = 3600.0
     target: str | None = None  # Flyway's target: migrate up to this version; None = latest
+    placeholder_replacement: bool = True  # Flyway's default
+    placeholders: dict = field(default_factory=dict)  # ${name} -> value (Flyway's flyway.placeholders.*)
+    environment: str | None = None  # ${flyway:environment}; None = Flyway's "default"
 
     def __post_init__(self) -> None:
         """Refuse what PostgreSQL would truncate or reject later, after a history table was made,
@@ -80,6 +84,10 @@ class MigrationSettings:
                 setattr(self, option, check_timeout(option, getattr(self, option)))
             except ValueError as error:
                 raise MigrationConfigError(str(error)) from None
+        try:
+            self.placeholders = check_placeholders(self.placeholders)
+        except PlaceholderError as error:
+            raise MigrationConfigError(str(error)) from None
         if self.target is not None and self.target not in TARGET_KEYWORDS:
             try:
                 MigrationVersion(str(self.target))

@@ -112,7 +112,7 @@ def validate_infos(infos: list[MigrationInfo], allow_pending: bool) -> tuple[lis
             ) % (identifier, applied.type, resolved.type)))
             continue
         if resolved.version is not None or (allow_pending and state not in (OUTDATED, SUPERSEDED)):
-            if resolved.checksum != applied.checksum:
+            if not resolved.checksum_matches(applied.checksum):
                 issues.append(_issue("checksum", entry, (
                     "Migration checksum mismatch for migration %s\n-> Applied to database : %s\n"
                     "-> Resolved locally    : %s\nThe file %s was changed after it was applied. Either revert the "
