@@ -26,7 +26,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.aud
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
 
-
 class Unrecorded:
     """A connection that records nothing: the audit row's writes go nowhere, so the summary is
     made by the jobs' own code path (AuditRun) without a database."""
