@@ -154,18 +154,19 @@ def test_bad_input_fails_at_once_without_retry_and_changes_nothing(seeded_url, q
     ({"scope": {"tenant": "globex"}, "cutoff": "last year"}, "data-retention: job data field cutoff: 'last year' is not "
      "valid; expected an ISO 8601 date or date-time"),
 ], ids=["top-level tenant", "cutoff"])
-def test_data_failing_the_schema_fails_at_once_without_retry(data, reason, seeded_url, queue_prefix, node_bullmq):
-    before = content(seeded_url)
+def test_data_failing_the_schema_fails_at_once_without_retry(data, reason, queue_prefix, node_bullmq):
+    """Refused before any connection: the worker's database does not even exist (a closed port).
+    Had it been used, the attempt would have failed to connect and been retried."""
     target = target_for(queue_prefix)
     node_bullmq.run("add", queue="data-retention-jobs", prefix=queue_prefix, name="data-retention", data=data,
                     opts={"jobId": "api-bad-1", "attempts": 3})
 
-    outcome, = queue_worker.drain(target, settings_for(seeded_url))["jobs"]
+    nowhere = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
+    outcome, = queue_worker.drain(target, settings_for(nowhere, connect_timeout=2))["jobs"]
 
     assert (outcome["state"], outcome["will_retry"], outcome["attempt"]) == ("failed", False, 1)
     job = job_queue.queue_status(target, ["data-retention-jobs"], job_id="api-bad-1")["job"]
     assert job["state"] == "failed" and job["failed_reason"].startswith(reason)
-    assert content(seeded_url) == before and audit_rows(seeded_url) == []
 
 
 def requesters(url: str) -> list:
