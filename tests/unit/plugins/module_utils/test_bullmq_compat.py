@@ -18,11 +18,14 @@ import redis.asyncio as aioredis
 from bullmq import LockManager, Queue, Worker
 from bullmq.job import Job
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue import bullmq_compat
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import bullmq_compat, worker as queue_worker
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_QUEUE, QueueTarget
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.bullmq_compat import (
     BullMQVersionError,
     check_version,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import resolve_database
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import resolve_redis
 
 REDIS_URL = os.environ.get("SKILLFORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -73,6 +76,15 @@ def test_a_version_outside_the_range_fails_in_one_line_naming_both(version):
     assert "\n" not in message
     assert "bullmq %s is installed" % version in message
     assert "bullmq >=3.4,<4" in message
+
+
+def test_the_worker_refuses_an_unsupported_bullmq_before_it_reaches_redis(monkeypatch):
+    monkeypatch.setattr(bullmq_compat, "INSTALLED_VERSION", "4.0.0")
+    target = QueueTarget(resolve_redis("redis://127.0.0.1:1/0"))  # nothing listens: must not be reached
+    settings = queue_worker.WorkerSettings(database=resolve_database(dsn="postgresql://postgres@127.0.0.1/unused"))
+    for call in (lambda: queue_worker.drain(target, settings), lambda: queue_worker.ready_jobs(target, list(BY_QUEUE))):
+        with pytest.raises(BullMQVersionError, match=r"^bullmq 4\.0\.0 is installed but the queue worker supports bullmq >=3\.4,<4"):
+            call()
 
 
 # --- the worker's internals ----------------------------------------------------------------------
