@@ -16,9 +16,10 @@ a drain would take without taking it. Both need parts of BullMQ that are not its
   counter), and the ``0:...`` placeholder ids the stalled-jobs script drops;
 * ``moveStalledJobsToWait``'s conditions, re-stated read-only by ``returnable_stalled_jobs``.
 
-``check_version`` refuses a bullmq outside ``SUPPORTED`` (requirements.txt's range) in one line;
-tests/unit/plugins/module_utils/test_bullmq_compat.py pins each of the parts above against the
-installed bullmq and a real Redis, so an upgrade that changes one fails there first.
+``check_version`` refuses a bullmq outside ``SUPPORTED`` (requirements.txt's range) in one line.
+Contract tests pin each of the parts above against the installed bullmq, so an upgrade that
+changes one fails there first: tests/unit/plugins/module_utils/_queue/test_bullmq_compat.py (the
+range, the signatures) and tests/database/test_bullmq_compat_redis.py (behaviour on a real Redis).
 Nothing here imports Ansible.
 """
 
