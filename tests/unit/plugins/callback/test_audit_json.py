@@ -22,7 +22,8 @@ from ansible_collections.skillforge.dataops.plugins.callback.audit_json import (
     audit_record,
     job_summaries,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import AuditRun, build_summary, utcnow
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import AuditRun, build_summary
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
 
@@ -43,7 +44,7 @@ def executed_summary(job: str = "data-retention", error: str | None = None) -> d
     failed with ``error``)."""
     definition = JOBS[job]
     run = AuditRun(job=job, scope={"tenant": "acme"}, triggered_by="dpo@example.invalid", triggered_by_source="awx",
-                   reason="quarterly retention", note=None, started_at=utcnow(),
+                   reason="quarterly retention", note=None, started_at=utc_now(),
                    counts=dict.fromkeys(definition.count_names(), 0))
     run.add_batch(Unrecorded(), {name: 2 for name in definition.count_names()})
     run.committed()
@@ -56,7 +57,7 @@ def executed_summary(job: str = "data-retention", error: str | None = None) -> d
 
 def dry_run_summary(job: str = "data-retention") -> dict:
     """The summary a dry run of ``job`` returns (as run_definition builds it)."""
-    now = utcnow()
+    now = utc_now()
     return build_summary(job, "dry-run", {"tenant": "acme"}, "dpo@example.invalid", "awx", None, None, now, now,
                          dict.fromkeys(JOBS[job].count_names(), 3))
 
