@@ -196,18 +196,12 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
+    redis_argument_spec,
+    run_worker_module,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
-    database_argument_spec,
-    open_database,
-)
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import queue_target, redis_argument_spec
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.worker import (
-    WorkerSettings,
-    drain,
-    ready_jobs,
-)
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import database_argument_spec
 
 
 def main():
@@ -219,31 +213,7 @@ def main():
         time_budget=dict(type="float", default=300),
         fail_on_failed_jobs=dict(type="bool", default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    target = queue_target(module)
-    queues = tuple(BY_JOB[job].queue for job in module.params["job"] or BY_JOB)
-    conn, database = open_database(module, "compliance_worker")
-    conn.close()  # reachable: each job opens its own connection
-    settings = WorkerSettings(database=database, connect_timeout=module.params["connect_timeout"],
-                              queues=queues, log=module.log)
-    common = dict(prefix=target.prefix, database=database.describe(), redis=target.redis.describe())
-    try:
-        if module.check_mode:
-            ready, counts = ready_jobs(target, queues)
-            module.exit_json(changed=min(ready, module.params["limit"]) > 0, ready=min(ready, module.params["limit"]),
-                             jobs=[], queues=counts, **common)
-        result = drain(target, settings, limit=module.params["limit"], time_budget=module.params["time_budget"])
-    except QueueError as error:
-        module.fail_json(msg=str(error), **common)
-    for job in result["jobs"]:
-        for warning in job.get("warnings", ()):
-            module.warn("%s %s: %s" % (job["queue"], job["job_id"], warning))
-    failed = [job for job in result["jobs"] if job["state"] == "failed"]
-    if failed and module.params["fail_on_failed_jobs"]:
-        module.fail_json(msg="%d of %d job(s) failed: %s" % (len(failed), len(result["jobs"]), "; ".join(
-            "%s %s: %s" % (job["queue"], job["job_id"], job["error"]) for job in failed)),
-            changed=True, **dict(result, **common))
-    module.exit_json(changed=bool(result["jobs"]), **dict(result, **common))
+    run_worker_module(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -165,11 +165,11 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB, JOB_STATES, queue_status
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import queue_target, redis_argument_spec
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError
-
-MAX_LIMIT = 1000
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
+    redis_argument_spec,
+    run_queue_info_module,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB, JOB_STATES
 
 
 def main():
@@ -181,17 +181,7 @@ def main():
         states=dict(type="list", elements="str", choices=list(JOB_STATES), default=[]),
         limit=dict(type="int", default=20),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not 1 <= module.params["limit"] <= MAX_LIMIT:  # 0 or less would ask BullMQ for a range that means "all"
-        module.fail_json(msg="limit must be a whole number of jobs from 1 to %d" % MAX_LIMIT)
-    target = queue_target(module)
-    queues = [BY_JOB[job].queue for job in module.params["job"] or BY_JOB]
-    try:
-        result = queue_status(target, queues, job_id=module.params["job_id"], states=module.params["states"],
-                              limit=module.params["limit"])
-    except QueueError as error:
-        module.fail_json(msg=str(error), redis=target.redis.describe())
-    module.exit_json(changed=False, **result)
+    run_queue_info_module(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from ansible_collections.skillforge.dataops.tests import sample_data
-from ansible_collections.skillforge.dataops.tests.conftest import url_for
+from ansible_collections.skillforge.dataops.tests.conftest import url_for, wait_for
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     JobBusyError,
     JobInputError,
@@ -171,24 +171,14 @@ def test_partner_segregation_rewrites_only_the_two_keys(conn):
     assert all(e["tenantId"] == tenant_id and e["partnerId"] is None for e in elements if isinstance(e, dict))
 
 
+# Bad input only the database can refuse (what exists, the database clock); what is refused before
+# the connection is used is in tests/unit/plugins/module_utils/_compliance/test_compliance_input.py.
 BAD_INPUT = [
-    ("consent-revocation", {"tenant": "acme-partners", "user": ["usr-1-0000001"]},
-     "set exactly one of tenant or user (got tenant and user)"),
-    ("consent-revocation", {}, "set exactly one of tenant or user (got none)"),
     ("consent-revocation", {"tenant": "no-such-tenant"}, "unknown tenant 'no-such-tenant'"),
     ("consent-revocation", {"user": ["usr-1-0000001", "ghost-1", "ghost-2"]}, "2 of 3 user ids are unknown: ghost-1, ghost-2"),
-    ("consent-revocation", {"tenant": "globex", "triggered_by": " "}, "triggered_by is required"),
-    ("consent-revocation", {"tenant": "globex", "batch_size": 0}, "batch_size must be an integer"),
-    ("consent-revocation", {"tenant": "globex", "before": "2024-01-01"}, "unknown option(s): before"),
-    ("data-retention", {"before": "31/01/2024"}, "before must be an ISO-8601 date"),
     ("data-retention", {"before": "2999-01-01"}, "is in the future"),
-    ("data-retention", {"retention_months": 0}, "retention_months must be an integer"),
     ("data-retention", {"tenant": "no-such-tenant"}, "unknown tenant"),
-    ("consent-revocation", {"tenant": "globex", "triggered_by_source": "awx", "triggered_by": None},
-     "triggered_by_source awx needs triggered_by"),
-    ("consent-revocation", {"tenant": "globex", "triggered_by_source": "someone"}, "triggered_by_source must be one of"),
     ("partner-segregation", {"tenant": "no-such-tenant"}, "unknown tenant"),
-    ("no-such-job", {}, "unknown compliance job"),
 ]
 
 
@@ -308,30 +298,6 @@ def test_a_batch_is_index_lookups_only(unchanging_conn, job):
     assert not [line for line in plan.splitlines() if "Seq Scan" in line or " Join" in line], plan
 
 
-# Careless input: each fails with one short line naming the option, before anything is read or
-# written (the connection is never used).
-CARELESS_INPUT = [
-    ("consent-revocation", {"tenant": "glo\x00bex"}, "tenant must not contain a NUL character"),
-    ("consent-revocation", {"user": ["usr-1", "usr\x00-2"]}, "user must not contain a NUL character"),
-    ("consent-revocation", {"tenant": "globex", "note": "drill\x00"}, "note must not contain a NUL character"),
-    ("consent-revocation", {"tenant": "globex", "triggered_by": "ops\x00"}, "triggered_by must not contain a NUL"),
-    ("consent-revocation", {"tenant": "globex", "lock_timeout": math.nan}, "lock_timeout must be a number"),
-    ("consent-revocation", {"tenant": "globex", "lock_timeout": math.inf}, "lock_timeout must be a number"),
-    ("consent-revocation", {"tenant": "globex", "lock_timeout": -1}, "lock_timeout must be a number"),
-    ("data-retention", {"before": "0001-01-01T00:00:00+01:00"}, "before must be an ISO-8601 date"),
-    ("data-retention", {"before": "9999-12-31T23:59:59-01:00"}, "before must be an ISO-8601 date"),
-    ("data-retention", {"before": "x" * 100000}, "(100000 characters)"),
-]
-
-
-@pytest.mark.parametrize("job, options, message", CARELESS_INPUT)
-def test_careless_input_fails_in_one_short_line(unchanging_conn, job, options, message):
-    with pytest.raises(JobInputError) as raised:
-        run_job(unchanging_conn, job, dict({"triggered_by": WHO}, **options), dry_run=False)
-    text = str(raised.value)
-    assert message in text and len(text) < 300 and "\n" not in text
-
-
 def test_an_unknown_tenant_of_100_kb_is_named_in_a_short_line(unchanging_conn):
     with pytest.raises(JobInputError, match=r"unknown tenant 'aaaa.*\(100000 characters\)") as raised:
         run_job(unchanging_conn, "consent-revocation", {"tenant": "a" * 100000, "triggered_by": WHO}, dry_run=True)
@@ -394,19 +360,27 @@ def test_a_batch_that_loses_a_deadlock_is_run_again(conn, migrated_database_url)
         other.execute("SET deadlock_timeout = '50ms'")
         other.execute('SELECT 1 FROM "User" WHERE "id" = %s FOR UPDATE', (users[1],))
         conn.execute("SET deadlock_timeout = '5s'")  # the other session is the one PostgreSQL aborts first
+        job_pid, other_pid = conn.info.backend_pid, other.info.backend_pid
 
         def close_the_cycle():
-            time.sleep(0.5)  # the job's batch now holds users[0] and waits for users[1]
             try:
+                # Once the job's batch waits for users[1] (held here), it holds users[0].
+                wait_for(lambda: other.execute("SELECT %s = ANY(pg_blocking_pids(%s))", (other_pid, job_pid))
+                         .fetchone()[0], 30, "the job's batch to wait for the user held here")
                 other.execute('SELECT 1 FROM "User" WHERE "id" = %s FOR UPDATE', (users[0],))
             except psycopg.errors.DeadlockDetected:
                 pass
-            other.rollback()
+            except AssertionError as error:  # surfaced below; the rollback lets the job go on
+                failures.append(error)
+            finally:
+                other.rollback()
 
+        failures = []
         closer = threading.Thread(target=close_the_cycle)
         closer.start()
         summary = run_job(conn, "partner-segregation", {"tenant": "globex", "triggered_by": WHO, "batch_size": 2},
                           dry_run=False)
         closer.join()
+    assert not failures
     assert summary["outcome"] == "succeeded" and summary["changed"]
     assert not run_job(conn, "partner-segregation", {"tenant": "globex", "triggered_by": WHO}, dry_run=True)["changed"]

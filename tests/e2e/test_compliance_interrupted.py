@@ -74,7 +74,8 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
     worker = subprocess.Popen([sys.executable, "-c", WORKER, migrated_database_url, str(COLLECTIONS_DIR), cutoff])
     try:
         wait_for(lambda: conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
+            " AND wait_event_type = 'Lock'",
             (APPLICATION_NAME,)).fetchone()[0], 60, "the job to block in its third batch")
         # Batches 1 and 2 are committed, batch 3 is half way through its statement.
         assert conn.execute('SELECT "batches", "outcome" FROM "ComplianceAuditLog"').fetchone() == (2, "running")
@@ -86,7 +87,8 @@ def test_killed_purge_leaves_no_user_half_deleted_and_a_rerun_finishes(migrated_
         blocker.rollback()
         blocker.close()
     # The killed client's backend finishes its statement, finds the client gone and rolls back.
-    wait_for(lambda: not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+    wait_for(lambda: not conn.execute("SELECT count(*) FROM pg_stat_activity"
+                                      " WHERE datname = current_database() AND application_name = %s",
                                       (APPLICATION_NAME,)).fetchone()[0], 60, "the killed run's session to end")
 
     gone = assert_every_user_complete_or_gone(conn, before)

@@ -57,7 +57,8 @@ def test_killing_ansible_playbook_stops_the_purge_at_the_next_batch(migrated_dat
             start_new_session=True)
         try:
             wait_for(lambda: observer.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
+                " AND wait_event_type = 'Lock'",
                 (APPLICATION_NAME,)).fetchone()[0], 120, "the purge to wait for the held user")
             os.kill(playbook.pid, signal.SIGKILL)  # the controller only: its worker and the module live on
             playbook.wait(timeout=30)

@@ -123,7 +123,7 @@ def test_info_reports_outdated_repeatable(play, migrations):
 
 
 def test_a_release_drill_migrates_up_to_the_target_with_the_inventorys_bounded_waits(run_playbook, empty_database_url,
-                                                                                   migrations):
+                                                                                     migrations):
     target = VERSIONED[1].split("__")[0][1:].replace("_", ".")
     extra_vars = {"skillforge_migrations_dir": str(migrations), "skillforge_migration_target": target,
                   "skillforge_db_lock_timeout": 3, "skillforge_db_statement_timeout": 900}

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,11 @@ def target_for(prefix: str) -> job_queue.QueueTarget:
     return job_queue.QueueTarget(resolve_redis(REDIS_URL), prefix)
 
 
+def now_ms() -> int:
+    """The clock BullMQ's delayed times are on (the worker's, in ms)."""
+    return int(time.time() * 1000)
+
+
 @pytest.mark.parametrize("job", sorted(REQUESTS))
 def test_job_added_from_node_changes_the_database_exactly_as_an_inline_run(job, twin_urls, queue_prefix, node_bullmq):
     inline_url, queued_url = twin_urls
@@ -148,18 +154,19 @@ def test_bad_input_fails_at_once_without_retry_and_changes_nothing(seeded_url, q
     ({"scope": {"tenant": "globex"}, "cutoff": "last year"}, "data-retention: job data field cutoff: 'last year' is not "
      "valid; expected an ISO 8601 date or date-time"),
 ], ids=["top-level tenant", "cutoff"])
-def test_data_failing_the_schema_fails_at_once_without_retry(data, reason, seeded_url, queue_prefix, node_bullmq):
-    before = content(seeded_url)
+def test_data_failing_the_schema_fails_at_once_without_retry(data, reason, queue_prefix, node_bullmq):
+    """Refused before any connection: the worker's database does not even exist (a closed port).
+    Had it been used, the attempt would have failed to connect and been retried."""
     target = target_for(queue_prefix)
     node_bullmq.run("add", queue="data-retention-jobs", prefix=queue_prefix, name="data-retention", data=data,
                     opts={"jobId": "api-bad-1", "attempts": 3})
 
-    outcome, = queue_worker.drain(target, settings_for(seeded_url))["jobs"]
+    nowhere = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
+    outcome, = queue_worker.drain(target, settings_for(nowhere, connect_timeout=2))["jobs"]
 
     assert (outcome["state"], outcome["will_retry"], outcome["attempt"]) == ("failed", False, 1)
     job = job_queue.queue_status(target, ["data-retention-jobs"], job_id="api-bad-1")["job"]
     assert job["state"] == "failed" and job["failed_reason"].startswith(reason)
-    assert content(seeded_url) == before and audit_rows(seeded_url) == []
 
 
 def requesters(url: str) -> list:
@@ -221,19 +228,40 @@ def test_database_down_is_retried_with_exponential_backoff_then_kept_in_failed(q
     target = target_for(queue_prefix)
     down = "postgresql://postgres@127.0.0.1:%d/skillforge" % closed_port()
     request = job_queue.enqueue_request("partner-segregation", REQUESTS["partner-segregation"], dry_run=False,
-                                        attempts=3, backoff_seconds=0.5)
+                                        attempts=3, backoff_seconds=1)
     job_queue.enqueue(target, request)
     settings = settings_for(down, connect_timeout=2)
 
-    first, = queue_worker.drain(target, settings)["jobs"]
+    def due_ms():  # when BullMQ runs the delayed job: its delayed-set score is (due ms) * 0x1000 + a counter
+        with redis.Redis.from_url(REDIS_URL) as client:
+            score = client.zscore("%s:partner-segregation-jobs:delayed" % queue_prefix, request.job_id)
+        return int(score) // 0x1000
+
+    def drain_before_due(due: int) -> list:
+        """A drain that ends before ``due``: the job is not due yet, so it takes nothing."""
+        jobs = queue_worker.drain(target, settings)["jobs"]
+        late = now_ms() - due
+        assert late < 0, "the drain ended %d ms after the job was due: it proves nothing" % late
+        assert due_ms() == due  # still delayed, for the same time
+        return jobs
+
+    def retried_after(backoff_ms: int):
+        """Drain once; the failed attempt is due again ``backoff_ms`` after it failed: ``(outcome, due)``."""
+        started = now_ms()
+        outcome, = queue_worker.drain(target, settings)["jobs"]
+        due = due_ms()
+        ended = now_ms()
+        assert started + backoff_ms <= due <= ended + backoff_ms, (started, due, ended)
+        return outcome, due
+
+    first, due = retried_after(1000)
     assert (first["state"], first["attempt"], first["will_retry"]) == ("delayed", 1, True)
-    assert queue_worker.drain(target, settings)["jobs"] == []  # backoff: not due yet
-    time.sleep(0.7)  # first retry after 0.5 s
-    second, = queue_worker.drain(target, settings)["jobs"]
+    assert drain_before_due(due) == []  # backoff: not due yet
+    wait_for(lambda: now_ms() >= due, 10, "the first retry to be due (1 s after the first attempt)")
+    second, due = retried_after(2000)  # exponential: the second wait is 2 s
     assert (second["state"], second["attempt"]) == ("delayed", 2)
-    time.sleep(0.7)
-    assert queue_worker.drain(target, settings)["jobs"] == []  # exponential: the second wait is 1 s
-    time.sleep(0.5)
+    assert drain_before_due(due) == []
+    wait_for(lambda: now_ms() >= due, 10, "the second retry to be due")
     third, = queue_worker.drain(target, settings)["jobs"]
     assert (third["state"], third["attempt"], third["will_retry"]) == ("failed", 3, False)
 
@@ -269,13 +297,43 @@ def hold_job_lock(url: str, job: str) -> psycopg.Connection:
     return conn
 
 
+def read_lines(stream, lines: list) -> None:
+    for line in stream:
+        lines.append(line)
+
+
 def start_service(database_url: str, redis_url: str, prefix: str, *arguments) -> subprocess.Popen:
     """scripts/skillforge-worker as systemd runs it: URLs from the environment, JSON lines on stdout."""
     environment = dict(os.environ, SKILLFORGE_CI_DATABASE_URL=database_url, SKILLFORGE_CI_REDIS_URL=redis_url,
                        PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
+    worker = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, str(REPO_ROOT / "scripts" / "skillforge-worker"), "--env", "ci", "--prefix", prefix]
         + list(arguments), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its output is read as it comes, so a test can wait for a log record (an event, not a delay).
+    worker.output = {"stdout": [], "stderr": []}
+    worker.readers = [threading.Thread(target=read_lines, args=(getattr(worker, name), worker.output[name]), daemon=True)
+                      for name in ("stdout", "stderr")]
+    for reader in worker.readers:
+        reader.start()
+    return worker
+
+
+def records_so_far(worker: subprocess.Popen) -> list:
+    return [json.loads(line) for line in list(worker.output["stdout"])]
+
+
+def wait_for_event(worker: subprocess.Popen, event: str, timeout: float = 20) -> dict:
+    """The worker's first log record of ``event``, once it has written it."""
+    return wait_for(lambda: next((r for r in records_so_far(worker) if r.get("event") == event), None), timeout,
+                    "the worker to log %r" % event)
+
+
+def exited(worker: subprocess.Popen, timeout: float) -> tuple:
+    """Wait for the worker to exit: ``(stdout, stderr)``."""
+    worker.wait(timeout=timeout)
+    for reader in worker.readers:
+        reader.join(timeout=10)
+    return "".join(worker.output["stdout"]), "".join(worker.output["stderr"])
 
 
 @contextlib.contextmanager
@@ -286,12 +344,12 @@ def service(*arguments):
     finally:
         if worker.poll() is None:  # the test failed before stopping it
             worker.kill()
-            worker.communicate()
+            exited(worker, 30)
 
 
 def finish(worker: subprocess.Popen) -> list:
     """Wait for the worker to exit cleanly; its JSON log records."""
-    stdout, stderr = worker.communicate(timeout=30)
+    stdout, stderr = exited(worker, 30)
     assert worker.returncode == 0, stderr
     return [json.loads(line) for line in stdout.splitlines()]
 
@@ -314,7 +372,8 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
         wait_for(lambda: status(held)["state"] == "active", 20, "the worker to take the job")
         job_queue.enqueue(target, later)  # arrives while the job is in hand; must stay waiting
         worker.send_signal(signal.SIGTERM)
-        time.sleep(1.5)
+        # It says it is stopping with the job in hand, and then waits for that job (up to 60 s here).
+        assert wait_for_event(worker, "stopping")["jobs_in_hand"] == 1
         assert worker.poll() is None, "the worker exited with a job in hand"
         assert status(held)["state"] == "active"
         lock.close()  # the other run ends: the job in hand can proceed
@@ -358,7 +417,7 @@ def test_the_job_of_a_killed_worker_is_taken_again_by_another_and_finishes(twin_
         with service(queued_url, REDIS_URL, queue_prefix, *quick) as killed:
             wait_for(lambda: status()["state"] == "active", 20, "the first worker to take the job")
             killed.kill()  # SIGKILL: no outcome recorded, the lock is no longer renewed
-            killed.communicate(timeout=10)
+            exited(killed, 10)
         assert status()["state"] == "active" and attempts_started() == 1
         with service(queued_url, REDIS_URL, queue_prefix, *quick) as worker:
             # The lock lapses (2 s), a stalled check returns the job to the queue, the worker takes it
@@ -400,7 +459,7 @@ def test_the_job_of_a_killed_drain_runs_again_in_the_second_drain_after_its_lock
                      "--lock-duration", "2", "--stalled-interval", "1") as killed:
             wait_for(lambda: status()["state"] == "active", 20, "the first drain to take the job")
             killed.kill()  # SIGKILL: no outcome recorded, the lock is no longer renewed
-            killed.communicate(timeout=10)
+            exited(killed, 10)
         wait_for(lambda: not client.exists(check_key), 5, "the killed drain's stalled check to expire")
         marking = queue_worker.drain(target, settings)
         assert (marking["jobs"], marking["stalled"], marking["stopped"]) == ([], [], "empty")
@@ -435,8 +494,7 @@ def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue
     with hold_job_lock(seeded_url, "data-retention") as lock, \
             service(seeded_url, REDIS_URL, queue_prefix, "--queue", "data-retention-jobs", "--concurrency", "2") as worker:
         wait_for(lambda: counts()["active"] == 2, 20, "two jobs in hand")
-        time.sleep(1)
-        assert (counts()["active"], counts()["waiting"]) == (2, 1)  # never more than the concurrency
+        assert (counts()["active"], counts()["waiting"]) == (2, 1)
         lock.close()
         wait_for(lambda: counts()["completed"] == 3, 60, "all three jobs to complete")
         worker.send_signal(signal.SIGTERM)
@@ -444,13 +502,30 @@ def test_service_takes_as_many_jobs_at_once_as_its_concurrency(seeded_url, queue
     completed = [record for record in records if record.get("state") == "completed"]
     assert sorted(record["job_id"] for record in completed) == sorted(request.job_id for request in requests)
     assert [row[4] for row in audit_rows(seeded_url)] == ["succeeded"] * 3
+    # Never more than the concurrency in hand, over the whole run: BullMQ's own times of each job.
+    assert most_in_hand_at_once(queue_prefix, "data-retention-jobs", [request.job_id for request in requests]) == 2
+
+
+def most_in_hand_at_once(prefix: str, queue: str, job_ids: list) -> int:
+    """The most jobs that were active at the same time, from each job's processedOn and finishedOn
+    (ms, the worker's clock); a job finishing frees its slot for one taken at the same ms."""
+    changes = []
+    with redis.Redis.from_url(REDIS_URL, decode_responses=True) as client:
+        for job_id in job_ids:
+            taken, finished = client.hmget("%s:%s:%s" % (prefix, queue, job_id), "processedOn", "finishedOn")
+            changes += [(int(taken), 1), (int(finished), -1)]
+    in_hand = most = 0
+    for _moment, change in sorted(changes):  # at the same ms, -1 sorts before +1
+        in_hand += change
+        most = max(most, in_hand)
+    return most
 
 
 def test_service_with_redis_down_exits_at_once_with_a_clear_message(queue_prefix):
     port = closed_port()
     worker = start_service("postgresql://postgres@127.0.0.1:%d/unused" % closed_port(),
                            "redis://:service-secret@127.0.0.1:%d/0" % port, queue_prefix)
-    stdout, stderr = worker.communicate(timeout=15)
+    stdout, stderr = exited(worker, 15)
     assert worker.returncode == 1, stderr
     record = json.loads(stdout.strip().splitlines()[-1])
     assert record["event"] == "fatal"

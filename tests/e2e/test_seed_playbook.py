@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ansible_collections.skillforge.dataops.tests.onet_test_support import snapshot
+from ansible_collections.skillforge.dataops.tests.onet_test_support import FIXTURES, read_records, snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,8 @@ def test_dry_run_then_seed_then_reseed(run_playbook, migrated_database_url):
     dry = run_playbook("playbooks/seed.yml", check=True, diff=True, env=env)
     assert dry.status == "successful", dry.stdout
     predicted = dry.result(TASK)
-    assert predicted["changed"] and predicted["counts"]["onet_occupation_skills"]["inserted"] == 2520
+    assert predicted["changed"] and predicted["counts"]["onet_occupation_skills"]["inserted"] == len(
+        read_records(FIXTURES / "local", "occupation_skills.json"))  # the local inventory's fixture set
     assert "onet_occupations 11-1021.00" in predicted["diff"]["after"]
     assert predicted["database"]["source"] == "DATABASE_URL"
     assert reference_rows(migrated_database_url) == 0  # the dry run changed nothing
@@ -47,7 +48,7 @@ def test_extra_var_chooses_the_environment(run_playbook, migrated_database_url):
     run = run_playbook("playbooks/seed.yml", extra_vars={"skillforge_env": "ci"},
                        env={"SKILLFORGE_CI_DATABASE_URL": migrated_database_url})
     assert run.status == "successful", run.stdout
-    assert run.result(TASK)["rows"]["onet_occupations"] == 3
+    assert run.result(TASK)["rows"]["onet_occupations"] == len(read_records(FIXTURES / "ci", "occupations.json"))
     assert run.result(TASK)["database"]["source"] == "SKILLFORGE_CI_DATABASE_URL"
 
 

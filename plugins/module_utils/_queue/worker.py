@@ -15,8 +15,9 @@ Each job opens its own database connection and calls the compliance entry point
 the job's BullMQ return value. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
 fails the job at once (BullMQ's UnrecoverableError); any other failure (database down, job lock
 busy) is retried as the job's attempts and backoff say, and ends in the failed set with a safe
-reason. One JSON line per job is logged with ``job``, the counts and any warnings. Nothing here
-imports Ansible.
+reason. One JSON line per job is logged with ``job``, the counts and any warnings. Besides
+bullmq's public API it uses only ``bullmq_compat`` (the internals a drain needs, version-checked).
+Nothing here imports Ansible.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import random
 import signal
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
@@ -48,6 +48,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connect
     connect,
     resolve_database,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue import bullmq_compat
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import (
     BY_QUEUE,
     DEFAULT_PREFIX,
@@ -257,6 +258,7 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
     "queues": ...}``.
     """
     validate_prefix(target.prefix)
+    bullmq_compat.check_version()
     unknown = [queue for queue in settings.queues if queue not in BY_QUEUE]
     if unknown:
         raise QueueConfigError("unknown queue(s): %s" % ", ".join(unknown))
@@ -272,14 +274,14 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
             worker = _worker(settings, target, queue, client, autorun=False, stalled=stalled)
             log = JobLog(settings, queue, outcomes)
             log.attach(worker)
-            worker.lockManager.start()  # renews the lock of a long job while it runs
+            bullmq_compat.start_lock_renewal(worker)  # renews the lock of a long job while it runs
             workers.append(worker)
             logs.append(log)
         deadline = time.monotonic() + time_budget
         taken, stopped = 0, "empty"
         try:
             for worker, log in zip(workers, logs):
-                await worker.runStalledJobsCheck()  # reports a Redis failure as an "error" event
+                await bullmq_compat.run_stalled_check(worker)  # reports a Redis failure as an "error" event
                 if log.errors:
                     raise log.errors[0]
             while True:
@@ -291,12 +293,10 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
                     if time.monotonic() >= deadline:
                         stopped = "time_budget"
                         break
-                    token = "%s:%s" % (worker.id, uuid.uuid4().hex)
-                    job = await worker.moveToActive(token)
-                    if job is None:
+                    taken_job = await bullmq_compat.take_next_job(worker)
+                    if taken_job is None:
                         continue
-                    worker.emit("active", job, "waiting")
-                    await worker.processJob(job, token)
+                    await bullmq_compat.process_job(worker, *taken_job)
                     if log.errors:  # BullMQ could not record the outcome: Redis failed mid-job
                         raise log.errors[0]
                     taken += 1
@@ -309,28 +309,11 @@ def drain(target: QueueTarget, settings: WorkerSettings, limit: int = 100, time_
                     "waiting", "active", "delayed", "prioritized", "completed", "failed")
         finally:
             for worker in workers:
-                await worker.lockManager.close()
+                await bullmq_compat.stop_lock_renewal(worker)
         return {"jobs": outcomes, "stopped": stopped, "stalled": stalled, "queues": counts}
 
     # The time budget only stops new jobs; Redis commands stay bounded by the socket timeouts.
     return run_bounded(operation, target.redis, deadline=math.inf)
-
-
-async def returnable_stalled_jobs(client, queue) -> int:
-    """How many jobs the stalled-job check would return to the queue if it ran now: the check is
-    due (no ``stalled-check`` key), and a job a previous check marked is still active with no lock
-    (the same conditions as BullMQ's moveStalledJobsToWait script, which only drops the "0:..."
-    placeholder ids from the active list)."""
-    if await client.exists(queue.toKey("stalled-check")):
-        return 0
-    active = set(await client.lrange(queue.toKey("active"), 0, -1))
-    returnable = 0
-    for job_id in await client.smembers(queue.toKey("stalled")):
-        if job_id.startswith("0:") or job_id not in active:
-            continue
-        if not await client.exists(queue.toKey(job_id) + ":lock"):
-            returnable += 1
-    return returnable
 
 
 def ready_jobs(target: QueueTarget, queues) -> tuple:
@@ -338,17 +321,17 @@ def ready_jobs(target: QueueTarget, queues) -> tuple:
     retries that are due, and jobs of dead workers its stalled-job check would return), and the
     jobs per state of each queue. Reads only."""
     validate_prefix(target.prefix)
+    bullmq_compat.check_version()
 
     async def operation(client):
         ready, counts = 0, {}
-        # BullMQ scores a delayed job by (due time in ms) * 0x1000 + a counter.
-        due = (int(time.time() * 1000) + 1) * 0x1000 - 1
+        now_ms = int(time.time() * 1000)
         for name in queues:
             queue = target.queue(client, name)
             counts[name] = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed")
             ready += counts[name]["waiting"] + counts[name]["prioritized"]
-            ready += await client.zcount(queue.toKey("delayed"), 0, due)
-            ready += await returnable_stalled_jobs(client, queue)
+            ready += await bullmq_compat.due_delayed_jobs(client, queue, now_ms)
+            ready += await bullmq_compat.returnable_stalled_jobs(client, queue)
         return ready, counts
 
     return run_bounded(operation, target.redis)
@@ -359,6 +342,7 @@ def ready_jobs(target: QueueTarget, queues) -> tuple:
 async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Event) -> None:
     """Run workers on every queue until ``stop`` is set, then close them gracefully: no new job is
     taken, the jobs in hand finish and record their outcome."""
+    bullmq_compat.check_version()
     client = open_client(target.redis, retries=10,
                          socket_timeout=target.redis.timeout + BLOCKING_READ_SECONDS)
     workers = []
@@ -373,7 +357,7 @@ async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Eve
         settings.emit({"event": "started", "queues": list(settings.queues), "prefix": target.prefix,
                        "concurrency": settings.concurrency, "redis": target.redis.describe()})
         await stop.wait()
-        in_hand = sum(len(worker.jobs) for worker in workers)
+        in_hand = sum(bullmq_compat.jobs_in_hand(worker) for worker in workers)
         settings.emit({"event": "stopping", "jobs_in_hand": in_hand})
         await asyncio.gather(*(worker.close() for worker in workers), return_exceptions=True)
     finally:
@@ -442,6 +426,7 @@ def main(argv=None) -> int:
             settings.emit({"event": "drained", "stopped": result["stopped"], "jobs": len(result["jobs"]),
                            "stalled": len(result["stalled"])})
             return 0
+        bullmq_compat.check_version()
         run_bounded(lambda client: client.ping(), target.redis)  # fail fast on a wrong URL or password
     except (QueueError, DatabaseConfigError) as error:
         _emit({"event": "fatal", "error": str(error)})

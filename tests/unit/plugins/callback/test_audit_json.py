@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -21,8 +22,47 @@ from ansible_collections.skillforge.dataops.plugins.callback.audit_json import (
     audit_record,
     job_summaries,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import AuditRun, build_summary
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
-SUMMARY = {"job": "retention_purge", "tenant": "acme", "deleted": {"User": 2}, "check_mode": False}
+
+class Unrecorded:
+    """A connection that records nothing: the audit row's writes go nowhere, so the summary is
+    made by the jobs' own code path (AuditRun) without a database."""
+
+    def execute(self, *args, **kwargs):
+        pass
+
+    @contextlib.contextmanager
+    def transaction(self):
+        yield
+
+
+def executed_summary(job: str = "data-retention", error: str | None = None) -> dict:
+    """The summary an executed run of ``job`` returns: one committed batch, then finished (or
+    failed with ``error``)."""
+    definition = JOBS[job]
+    run = AuditRun(job=job, scope={"tenant": "acme"}, triggered_by="dpo@example.invalid", triggered_by_source="awx",
+                   reason="quarterly retention", note=None, started_at=utc_now(),
+                   counts=dict.fromkeys(definition.count_names(), 0))
+    run.add_batch(Unrecorded(), {name: 2 for name in definition.count_names()})
+    run.committed()
+    if error:
+        run.fail(Unrecorded(), error)
+    else:
+        run.finish(Unrecorded())
+    return run.summary()
+
+
+def dry_run_summary(job: str = "data-retention") -> dict:
+    """The summary a dry run of ``job`` returns (as run_definition builds it)."""
+    now = utc_now()
+    return build_summary(job, "dry-run", {"tenant": "acme"}, "dpo@example.invalid", "awx", None, None, now, now,
+                         dict.fromkeys(JOBS[job].count_names(), 3))
+
+
+SUMMARY = executed_summary()
 
 
 class CapturingDisplay:
@@ -57,12 +97,13 @@ def task_result(result, name="Purge expired data", check_mode=None):
     return CallbackTaskResult(Host("db1"), task, result, {})
 
 
-QUEUED = {"job": "data-retention", "mode": "execute", "counts": {"users": 3}}
+QUEUED = executed_summary()
+QUEUED_DRY_RUN = dry_run_summary()
 WORKER_RESULT = {"changed": True, "stopped": "empty", "jobs": [
     {"queue": "data-retention-jobs", "job_id": "dr-1", "state": "completed", "summary": QUEUED},
     {"queue": "consent-revocation-jobs", "job_id": "cr-1", "state": "failed", "summary": None},
     {"queue": "data-retention-jobs", "job_id": "dr-2", "state": "completed",
-     "summary": dict(QUEUED, mode="dry-run")},
+     "summary": QUEUED_DRY_RUN},
 ]}
 
 
@@ -76,7 +117,7 @@ WORKER_RESULT = {"changed": True, "stopped": "empty", "jobs": [
     ({"censored": "the output has been hidden", "jobs": WORKER_RESULT["jobs"]}, []),
     ({"jobs": "not a list"}, []),
     (WORKER_RESULT, [(QUEUED, {"queue": "data-retention-jobs", "job_id": "dr-1"}),
-                     (dict(QUEUED, mode="dry-run"), {"queue": "data-retention-jobs", "job_id": "dr-2"})]),
+                     (QUEUED_DRY_RUN, {"queue": "data-retention-jobs", "job_id": "dr-2"})]),
     ("not a dict", []),
 ])
 def test_only_job_summaries_are_audited(result, expected):
@@ -98,7 +139,7 @@ def test_record_puts_the_job_at_the_top_level():
     record = audit_record(SUMMARY, host="db1", task="Purge", play="Compliance", playbook="compliance.yml",
                           status="ok", changed=1, check_mode=False, controller={"awx_job_id": 7}, now=now)
     assert record == {
-        "timestamp": "2026-11-26T09:30:00.000Z", "job": "retention_purge", "status": "ok", "changed": True,
+        "timestamp": "2026-11-26T09:30:00.000Z", "job": "data-retention", "status": "ok", "changed": True,
         "check_mode": False, "host": "db1", "playbook": "compliance.yml", "play": "Compliance",
         "task": "Purge", "summary": SUMMARY, "controller": {"awx_job_id": 7},
     }
@@ -110,15 +151,15 @@ def test_each_summary_is_one_json_line_appended_to_the_file(tmp_path):
     callback = make_callback(str(log))
     callback.v2_runner_on_ok(task_result({"changed": True, "summary": SUMMARY}))
     callback.v2_runner_on_ok(task_result({"changed": False, "msg": "no summary here"}))
-    callback.v2_runner_on_failed(task_result({"failed": True, "summary": dict(SUMMARY, job="consent_revocation")}))
+    callback.v2_runner_on_failed(task_result({"failed": True, "summary": executed_summary("consent-revocation", error="boom")}))
 
     lines = log.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3 and lines[0] == '{"job": "earlier"}'
     first, second = (json.loads(line) for line in lines[1:])
     assert (first["job"], first["status"], first["changed"], first["host"], first["task"]) == (
-        "retention_purge", "ok", True, "db1", "Purge expired data")
+        "data-retention", "ok", True, "db1", "Purge expired data")
     assert first["summary"] == SUMMARY
-    assert (second["job"], second["status"]) == ("consent_revocation", "failed")
+    assert (second["job"], second["status"]) == ("consent-revocation", "failed")
     assert callback._display.lines == []
 
 
@@ -132,14 +173,14 @@ def test_dash_writes_to_standard_output():
     callback = make_callback("-")
     callback.v2_runner_item_on_ok(task_result({"summary": SUMMARY, "item": "acme"}))
     assert len(callback._display.lines) == 1
-    assert json.loads(callback._display.lines[0])["job"] == "retention_purge"
+    assert json.loads(callback._display.lines[0])["job"] == "data-retention"
 
 
 @pytest.mark.parametrize("summary, task_check_mode, expected", [
-    (SUMMARY, None, False),                                  # the job's own word wins
+    (dict(SUMMARY, check_mode=False), None, False),          # the job's own word wins
     (dict(SUMMARY, check_mode=True), False, True),
-    ({"job": "retention_purge"}, True, True),                # else the task's check_mode
-    ({"job": "retention_purge"}, None, False),               # else the command line (no --check here)
+    (SUMMARY, True, True),                                   # else the task's check_mode
+    (SUMMARY, None, False),                                  # else the command line (no --check here)
 ])
 def test_check_mode_is_recorded(summary, task_check_mode, expected):
     callback = make_callback("-")

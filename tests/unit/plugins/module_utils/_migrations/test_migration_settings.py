@@ -1,5 +1,6 @@
-"""The migration engine's settings that are not Flyway's own (bounded waits) and Flyway's target,
-refused in one line naming the option when they cannot work."""
+"""Migration settings that cannot work are refused when the settings are built: before any
+connection exists, so nothing can be written. Flyway's own settings, the bounded waits that are not
+Flyway's, and Flyway's target. No database."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.set
 
 
 @pytest.mark.parametrize("setting, message", [
+    ({"table": "h" * 64}, "history_table must be 1 to 63 bytes"),
+    ({"table": "é" * 32}, "history_table must be 1 to 63 bytes"),
+    ({"schema": ""}, "history_schema must be 1 to 63 bytes"),
+    ({"installed_by": "x" * 101}, "installed_by must be at most 100 characters"),
+    ({"installed_by": "ops\x00"}, "installed_by must not contain a NUL"),
+    ({"lock_retry_count": -1}, "lock_retry_count must be from 0 to 3600"),
+    ({"lock_retry_interval": float("nan")}, "lock_retry_interval must be more than 0"),
     ({"db_lock_timeout": -1}, "db_lock_timeout must be from 0 .no limit. to 86400 seconds, got -1"),
     ({"db_lock_timeout": float("nan")}, "db_lock_timeout must be from 0"),
     ({"db_lock_timeout": True}, "db_lock_timeout must be from 0"),
@@ -21,9 +29,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.set
     ({"target": "v2"}, "target must be a version such as 1.4, 'latest' or 'current'"),
     ({"target": "1.x"}, "target must be a version"),
 ])
-def test_a_setting_that_cannot_work_is_refused(setting, message):
+def test_settings_that_cannot_work_are_refused_before_anything_is_written(tmp_path, setting, message):
     with pytest.raises(MigrationConfigError, match=message):
-        MigrationSettings(locations=["/migrations"], **setting)
+        MigrationSettings(locations=[str(tmp_path)], **setting)
 
 
 @pytest.mark.parametrize("setting", [
