@@ -56,6 +56,33 @@ options:
         once and changes nothing. Check mode takes no lock. From 0 to 86400 (a day).
     type: float
     default: 0
+  db_lock_timeout:
+    description:
+      - Seconds a batch may wait for a lock (PostgreSQL's C(lock_timeout), set with C(SET LOCAL) in every
+        batch transaction), so that a batch stuck behind a long transaction gives up instead of queueing the
+        site's queries behind its row locks. Not the same as O(lock_timeout), the wait for another run of
+        the job.
+      - When a wait runs out the batch rolls back, the batches before it stay committed, the audit row says
+        V(failed) with the committed counts, and the error names the blocking sessions (pid, application,
+        user, state, transaction age, statement type - never the statement's text; C(summary.blocked_by)).
+        Running the job again continues where it stopped.
+      - When not set, 5 seconds. From 0 (no limit) to 86400. The P(skillforge.dataops.compliance#role) role
+        passes C(compliance_db_lock_timeout), else the inventory's C(skillforge_db_lock_timeout).
+    type: float
+  db_statement_timeout:
+    description:
+      - Seconds each statement of a batch may run (PostgreSQL's C(statement_timeout), C(SET LOCAL) per
+        batch transaction). Running out is handled as for O(db_lock_timeout).
+      - When not set, 300 seconds. From 0 (no limit) to 86400. The role passes
+        C(compliance_db_statement_timeout), else the inventory's C(skillforge_db_statement_timeout).
+    type: float
+  max_users:
+    description:
+      - The most users one run may touch (its blast radius). Before the first batch the users in scope
+        are counted; above the limit the run fails before changing anything, saying how many users it
+        would have touched and the limit. Check mode fails the same way (it predicts the real run).
+      - When not set or V(0), no limit.
+    type: int
 attributes:
   check_mode:
     support: full

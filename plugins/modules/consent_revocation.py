@@ -64,6 +64,10 @@ summary:
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
       after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
       V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(blocked_by), after a batch ran out of O(db_lock_timeout) or O(db_statement_timeout) - the sessions seen
+      blocking it (up to 5), each with C(pid), C(application_name), C(user), C(state), C(transaction_seconds)
+      (how long its transaction had been open) and C(statement_type) (the first keyword, never the statement's
+      text); empty when no blocking session was seen. C(error) says the same in one line.
     - C(scope) is C(tenant) (a slug) or C(users) (the de-duplicated user ids).
     - C(counts) - rows changed, or in check mode that executing would change - C(users) (users with at least one
       change), C(marketingOptOuts) (users whose flag flipped), C(notificationPreferencesDeleted),

@@ -33,6 +33,19 @@ options:
     description:
       - Only purge users of the tenant with this slug.
     type: str
+  retention_floor_months:
+    description:
+      - The policy's minimum - the cutoff (from O(before) or O(retention_months)) must be at least this
+        many months ago. A more recent cutoff (a one-year typo in O(before)) is refused before anything
+        changes, naming both dates, unless O(allow_recent_cutoff=true). From 1 to 1200.
+      - When not set, 24 months. Inventories may set another policy (C(compliance_retention_floor_months)).
+    type: int
+  allow_recent_cutoff:
+    description:
+      - Allow a cutoff more recent than O(retention_floor_months). The summary's and audit row's scope then
+        records C(allow_recent_cutoff=true).
+      - When not set, V(false).
+    type: bool
 extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.compliance
@@ -64,8 +77,13 @@ summary:
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
       after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
       V(failed)) and, for a failed run, C(error) (no personal data).
-    - C(scope) has C(cutoff) (ISO-8601 UTC, computed once at the start), C(before) or C(retention_months), and
-      C(tenant) when set.
+    - C(blocked_by), after a batch ran out of O(db_lock_timeout) or O(db_statement_timeout) - the sessions seen
+      blocking it (up to 5), each with C(pid), C(application_name), C(user), C(state), C(transaction_seconds)
+      (how long its transaction had been open) and C(statement_type) (the first keyword, never the statement's
+      text); empty when no blocking session was seen. C(error) says the same in one line.
+    - C(scope) has C(cutoff) (ISO-8601 UTC, computed once at the start), C(before) or C(retention_months),
+      C(tenant) when set, and C(allow_recent_cutoff=true) when the cutoff is more recent than
+      O(retention_floor_months) and O(allow_recent_cutoff) allowed it.
     - C(counts) - rows deleted, or in check mode that executing would delete - C(users), C(notifications),
       C(resumes), C(resumeIngestions), C(assessments), C(notificationPreferences), C(profiles).
   returned: when the job ran (not with O(queue=true)), also after a failed run
@@ -160,7 +178,8 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.ans
 
 def main():
     run_compliance_module("data-retention", dict(
-        retention_months=dict(type="int"), before=dict(type="str"), tenant=dict(type="str")))
+        retention_months=dict(type="int"), before=dict(type="str"), tenant=dict(type="str"),
+        retention_floor_months=dict(type="int"), allow_recent_cutoff=dict(type="bool")))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ summary:
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
       after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
       V(failed)) and, for a failed run, C(error) (no personal data).
+    - C(blocked_by), after a batch ran out of O(db_lock_timeout) or O(db_statement_timeout) - the sessions seen
+      blocking it (up to 5), each with C(pid), C(application_name), C(user), C(state), C(transaction_seconds)
+      (how long its transaction had been open) and C(statement_type) (the first keyword, never the statement's
+      text); empty when no blocking session was seen. C(error) says the same in one line.
     - C(scope) is C(tenant) (the slug).
     - C(counts) - C(resumeUpdates) and C(notificationUpdates), rows whose JSON changed (or, in check mode, would).
   returned: when the job ran (not with O(queue=true)), also after a failed run

@@ -43,6 +43,10 @@ def compliance_argument_spec(**job_options) -> dict:
         note=dict(type="str"),
         batch_size=dict(type="int"),
         lock_timeout=dict(type="float", default=0),
+        # Unset: the job's defaults (safety.py); a queued job without them gets the worker's.
+        db_lock_timeout=dict(type="float"),
+        db_statement_timeout=dict(type="float"),
+        max_users=dict(type="int"),
     )
     spec.update(job_options)
     return spec

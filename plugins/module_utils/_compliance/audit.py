@@ -155,6 +155,7 @@ class AuditRun:
         self.outcome = "running"
         self.error = None
         self.finished_at = None
+        self.blocked_by = None  # the sessions blocking the batch whose wait ran out (safety.blocked_by)
         self._pending = None
 
     def _write(self, conn, counts, batches, outcome, error=None, finished_at=None) -> None:
@@ -201,4 +202,6 @@ class AuditRun:
                                 batches=self.batches, outcome=self.outcome)
         if self.error:
             summary["error"] = self.error
+        if self.blocked_by is not None:
+            summary["blocked_by"] = self.blocked_by
         return summary

@@ -6,6 +6,8 @@
 A user is eligible when ``coalesce("lastActiveAt", "createdAt")`` is before the cutoff and
 ``legalHold`` is false. The cutoff is ``before`` when given, otherwise now minus
 ``retention_months`` (24), computed once by the database clock at the start and reported.
+Either way the cutoff must be at least ``retention_floor_months`` (24) old: a cutoff more recent
+than the policy's floor (a one-year typo in ``before``) is refused unless ``allow_recent_cutoff``.
 Each batch deletes its users' notifications, resume ingestions, resumes, assessments,
 notification preferences and profiles, then the users, in one statement and one transaction.
 """
@@ -36,6 +38,8 @@ JOB = "data-retention"
 PARAMS = JobParams(JOB)
 DEFAULT_RETENTION_MONTHS = 24
 MAX_RETENTION_MONTHS = 1200
+# The policy's minimum: no run purges users inactive for less, unless allow_recent_cutoff says so.
+DEFAULT_RETENTION_FLOOR_MONTHS = 24
 
 # Users per batch unless the run sets batch_size. Larger than the other jobs' 5000: the users a
 # purge locks have been inactive for the whole retention window, so nobody waits on them, and a
@@ -71,6 +75,15 @@ def _validate(options: dict) -> None:
     if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= MAX_RETENTION_MONTHS:
         raise JobInputError("%s: retention_months must be an integer from 1 to %d" % (JOB, MAX_RETENTION_MONTHS))
     options["retention_months"] = months
+    floor = options.get("retention_floor_months")
+    floor = DEFAULT_RETENTION_FLOOR_MONTHS if floor is None else floor
+    if isinstance(floor, bool) or not isinstance(floor, int) or not 1 <= floor <= MAX_RETENTION_MONTHS:
+        raise JobInputError("%s: retention_floor_months must be an integer from 1 to %d" % (JOB, MAX_RETENTION_MONTHS))
+    options["retention_floor_months"] = floor
+    allow = options.get("allow_recent_cutoff")
+    if allow is not None and not isinstance(allow, bool):
+        raise JobInputError("%s: allow_recent_cutoff must be true or false" % JOB)
+    options["allow_recent_cutoff"] = bool(allow)
     if options.get("before") not in (None, ""):
         options["before"] = parse_cutoff(options["before"])
     else:
@@ -78,9 +91,10 @@ def _validate(options: dict) -> None:
 
 
 def _resolve_scope(conn, options: dict) -> Scope:
-    now, window_cutoff = conn.execute(
-        "SELECT n, n - make_interval(months => %s) FROM (SELECT date_trunc('milliseconds', now() AT TIME ZONE 'UTC')"
-        " AS n) AS clock", (options["retention_months"],)).fetchone()
+    now, window_cutoff, floor_cutoff = conn.execute(
+        "SELECT n, n - make_interval(months => %s), n - make_interval(months => %s)"
+        " FROM (SELECT date_trunc('milliseconds', now() AT TIME ZONE 'UTC') AS n) AS clock",
+        (options["retention_months"], options["retention_floor_months"])).fetchone()
     report = {}
     if options["before"] is not None:
         cutoff = options["before"]
@@ -91,6 +105,15 @@ def _resolve_scope(conn, options: dict) -> Scope:
         cutoff = window_cutoff
         report["retention_months"] = options["retention_months"]
     report["cutoff"] = utc_timestamp(cutoff)
+    if cutoff > floor_cutoff:
+        if not options["allow_recent_cutoff"]:
+            given = "before" if options["before"] is not None else "retention_months %d" % options["retention_months"]
+            raise JobInputError(
+                "%s: cutoff %s (from %s) is more recent than the retention floor %s (retention_floor_months %d): "
+                "refused, nothing was changed; check the date, or set allow_recent_cutoff to true to purge users "
+                "inactive for less than %d months" % (JOB, utc_timestamp(cutoff), given, utc_timestamp(floor_cutoff),
+                                                     options["retention_floor_months"], options["retention_floor_months"]))
+        report["allow_recent_cutoff"] = True  # the audit row says the floor was overridden
     user_filter, params = _eligible(), PARAMS.values(cutoff=cutoff)
     if options["tenant"]:
         tenant_id, _partner_id = tenant_by_slug(conn, JOB, options["tenant"])
@@ -114,7 +137,7 @@ def _steps() -> tuple:
 
 DEFINITION = JobDefinition(
     name=JOB,
-    scope_options=("tenant", "before", "retention_months"),
+    scope_options=("tenant", "before", "retention_months", "retention_floor_months", "allow_recent_cutoff"),
     validate=_validate,
     resolve_scope=_resolve_scope,
     user_lock="UPDATE",  # deletes its users; eligibility is re-checked on the locked rows

@@ -35,7 +35,7 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit, safety
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
     BATCH_PLANNER_SETTINGS,
@@ -49,9 +49,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.sta
     lock_query,
     placeholder_names,
     sample_query,
+    scope_users_count,
     user_column,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 
@@ -61,7 +62,7 @@ with declare("psycopg"):
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
-COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout")
+COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout") + safety.SAFETY_OPTIONS
 # Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
 # launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
 TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
@@ -226,6 +227,10 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
             0 <= lock_timeout <= MAX_LOCK_TIMEOUT):  # NaN fails every comparison: refused too
         raise JobInputError("%s: lock_timeout must be a number of seconds from 0 to %d"
                             % (definition.name, MAX_LOCK_TIMEOUT))
+    try:
+        options.update(safety.safety_options(options))
+    except ValueError as error:
+        raise JobInputError("%s: %s" % (definition.name, error)) from None
     options.update(triggered_by=triggered_by, triggered_by_source=source, batch_size=batch_size,
                    lock_timeout=lock_timeout)
     for name in definition.scope_options:
@@ -413,10 +418,14 @@ def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, r
 def _run_batch(conn, definition, scope, options, run, change, lock, order_width, after) -> list:
     """One batch in one transaction (run again, a bounded number of times, when it lost a deadlock
     or a serialization failure); returns its keyset rows, none when the run finished."""
+    watch = None
     for attempt in range(BATCH_RETRIES + 1):
         try:
-            with conn.transaction():
+            # db_lock_timeout / db_statement_timeout for this transaction only; a second session
+            # notes who blocks it meanwhile, for the message when a wait runs out.
+            with conn.transaction(), blockers.BlockerWatch(conn) as watch:
                 conn.execute(BATCH_PLANNER_SETTINGS)
+                blockers.bounded(conn, options["db_lock_timeout"], options["db_statement_timeout"])
                 params = dict(scope.params, **BATCH.values(size=options["batch_size"]))
                 if after is not None:
                     params.update(BATCH.values(**{"after_%d" % i: value for i, value in enumerate(after)}))
@@ -430,6 +439,8 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
                 run.add_batch(conn, counts)
         except psycopg.Error as error:
             run.rolled_back()
+            if blockers.is_timeout(error):
+                raise safety.BatchTimedOut(error, watch.blockers if watch is not None else []) from None
             if getattr(error, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == BATCH_RETRIES:
                 raise
             time.sleep(0.05 * (2 ** attempt) * (1 + random.random()))  # nosec B311 - jitter, not security
@@ -437,6 +448,25 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
         run.committed()
         return keys
     return []  # not reached: the last attempt returns or raises
+
+
+def _record_failure(conn, run: audit.AuditRun, message: str) -> None:
+    try:
+        run.fail(conn, message)
+    except psycopg.Error:  # connection lost: the row stays 'running' with the committed counts
+        pass
+
+
+def _check_blast_radius(conn, definition: JobDefinition, scope: Scope, options: dict, dry_run: bool,
+                        summary=None) -> None:
+    """``max_users``: count the users in scope before the first batch (or in check mode) and refuse
+    a run over the limit before it changes anything (``JobInputError``; ``summary``: the dry run's)."""
+    if not options["max_users"]:
+        return
+    users = conn.execute(scope_users_count(scope), scope.params).fetchone()[0]
+    refusal = safety.over_limit(definition.name, users, options["max_users"], dry_run)
+    if refusal:
+        raise JobInputError(refusal, summary)
 
 
 def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,
@@ -472,10 +502,12 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)
             summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
+            _check_blast_radius(conn, definition, scope, options, dry_run, summary)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
+        _check_blast_radius(conn, definition, scope, options, dry_run)
         sample = _sample(conn, definition, scope, sample_size)
         run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
         try:
@@ -483,12 +515,16 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         except JobInterrupted as interrupted:
             audit.emit(interrupted.summary, log)
             raise
+        except safety.BatchTimedOut as timed_out:
+            run.blocked_by = safety.blocked_by(timed_out)
+            message = safety.timeout_message(definition.name, timed_out, run.batches, options)
+            _record_failure(conn, run, message)
+            summary = run.summary()
+            audit.emit(summary, log)
+            raise JobRunError(message, summary) from None
         except psycopg.Error as error:
             message = "%s: failed after %d committed batch(es): %s" % (definition.name, run.batches, safe_error(error))
-            try:
-                run.fail(conn, message)
-            except psycopg.Error:  # connection lost: the row stays 'running' with the committed counts
-                pass
+            _record_failure(conn, run, message)
             summary = run.summary()
             audit.emit(summary, log)
             raise JobRunError(message, summary) from None

@@ -217,6 +217,12 @@ def dry_run_statement(definition, scope: Scope) -> "sql.Composable":
     return counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
 
 
+def scope_users_count(scope: Scope) -> "sql.Composable":
+    """The users a run covers (the ``max_users`` check before its first batch): read-only, no locks."""
+    return sql.SQL("SELECT count(*) FROM {users}\n"
+                   "WHERE {filter}").format(users=_aliased("User", USER_ALIAS), filter=scope.user_filter)
+
+
 def _scoped_users_cte(scope: Scope) -> "sql.Composable":
     return sql.SQL("scoped_users AS MATERIALIZED (\n"
                    "    SELECT {id} FROM {users}\n"

@@ -15,7 +15,16 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job
     MAX_BATCH_SIZE,
     STATED_SOURCES,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.data_retention import MAX_RETENTION_MONTHS
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.data_retention import (
+    DEFAULT_RETENTION_FLOOR_MONTHS,
+    MAX_RETENTION_MONTHS,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.safety import (
+    DEFAULT_DB_LOCK_TIMEOUT,
+    DEFAULT_DB_STATEMENT_TIMEOUT,
+    MAX_MAX_USERS,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.blockers import MAX_TIMEOUT
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("jsonschema"):
@@ -32,7 +41,8 @@ def _ref(name: str) -> dict:
 
 def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
-    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dryRun")
+    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dbLockTimeout",
+             "dbStatementTimeout", "maxUsers", "dryRun")
     properties = {"scope": _ref(scope), **{name: _ref(name) for name in names}}
     schema = {"type": "object", "properties": properties, "additionalProperties": False,
               "dependentRequired": {"triggeredBySource": ["triggeredBy"]}}
@@ -45,7 +55,7 @@ NON_BLANK = {"type": "string", "pattern": "\\S"}
 # Keyed by BullMQ job name.
 JOB_DATA = {
     "consent-revocation": _job("tenantOrUser", required=["scope"]),
-    "data-retention": _job("optionalTenant", "cutoff", "retentionMonths"),
+    "data-retention": _job("optionalTenant", "cutoff", "retentionMonths", "retentionFloorMonths", "allowRecentCutoff"),
     "partner-segregation": _job("optionalTenant"),
 }
 
@@ -90,6 +100,15 @@ SCHEMA = {
             "minimum": 1,
             "maximum": MAX_RETENTION_MONTHS,
         },
+        "retentionFloorMonths": {
+            "description": "the policy's minimum age of the cutoff in months, from 1 to %d (absent: %d)"
+                           % (MAX_RETENTION_MONTHS, DEFAULT_RETENTION_FLOOR_MONTHS),
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_RETENTION_MONTHS,
+        },
+        "allowRecentCutoff": {"description": "true to allow a cutoff more recent than the retention floor",
+                              "type": "boolean", "default": False},
         "triggeredBy": dict(NON_BLANK,
                             description="who asked for the run, not blank (absent: the queue and job id are recorded)"),
         "triggeredBySource": {
@@ -108,6 +127,26 @@ SCHEMA = {
             "description": "a number of seconds (0 or more) to wait for another run of the same job",
             "type": "number",
             "minimum": 0,
+        },
+        "dbLockTimeout": {
+            "description": "seconds a batch waits for a lock, from 0 (no limit) to %d (absent: %g)"
+                           % (MAX_TIMEOUT, DEFAULT_DB_LOCK_TIMEOUT),
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_TIMEOUT,
+        },
+        "dbStatementTimeout": {
+            "description": "seconds a batch's statement may run, from 0 (no limit) to %d (absent: %g)"
+                           % (MAX_TIMEOUT, DEFAULT_DB_STATEMENT_TIMEOUT),
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_TIMEOUT,
+        },
+        "maxUsers": {
+            "description": "the most users a run may touch, from 0 (no limit) to %d (absent: 0)" % MAX_MAX_USERS,
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_MAX_USERS,
         },
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
     },

@@ -50,6 +50,19 @@ CARELESS_INPUT = [
     ("data-retention", {"before": "0001-01-01T00:00:00+01:00"}, "before must be an ISO-8601 date"),
     ("data-retention", {"before": "9999-12-31T23:59:59-01:00"}, "before must be an ISO-8601 date"),
     ("data-retention", {"before": "x" * 100000}, "(100000 characters)"),
+    # Production safety (issue 15): each option named, with its range.
+    ("consent-revocation", {"tenant": "globex", "db_lock_timeout": -1},
+     "db_lock_timeout must be from 0 (no limit) to 86400 seconds, got -1"),
+    ("consent-revocation", {"tenant": "globex", "db_lock_timeout": math.nan}, "db_lock_timeout must be from 0"),
+    ("data-retention", {"db_statement_timeout": 86401}, "db_statement_timeout must be from 0 (no limit) to 86400"),
+    ("data-retention", {"db_statement_timeout": "5m"}, "db_statement_timeout must be from 0"),
+    ("partner-segregation", {"tenant": "globex", "max_users": -1}, "max_users must be a whole number of users"),
+    ("partner-segregation", {"tenant": "globex", "max_users": True}, "max_users must be a whole number of users"),
+    ("data-retention", {"max_users": 2 ** 40}, "max_users must be a whole number of users"),
+    ("data-retention", {"retention_floor_months": 0}, "retention_floor_months must be an integer from 1 to 1200"),
+    ("data-retention", {"retention_floor_months": "24"}, "retention_floor_months must be an integer"),
+    ("data-retention", {"allow_recent_cutoff": "yes"}, "allow_recent_cutoff must be true or false"),
+    ("consent-revocation", {"tenant": "globex", "allow_recent_cutoff": True}, "unknown option(s): allow_recent_cutoff"),
 ]
 
 

@@ -112,7 +112,8 @@ def test_docs_show_the_schema_verbatim():
 
 
 FULL_OPTIONS = {"triggeredBy": "dpo@example.invalid", "triggeredBySource": "awx", "reason": "r", "note": "n",
-                "batchSize": 100000, "lockTimeout": 2.5, "dryRun": True}
+                "batchSize": 100000, "lockTimeout": 2.5, "dbLockTimeout": 0.5, "dbStatementTimeout": 120,
+                "maxUsers": 50000, "dryRun": True}
 
 
 @pytest.mark.parametrize("job, data", [
@@ -121,6 +122,7 @@ FULL_OPTIONS = {"triggeredBy": "dpo@example.invalid", "triggeredBySource": "awx"
     ("consent-revocation", {"scope": {"user": "u1"}}),
     ("data-retention", {}),
     ("data-retention", {"scope": {}, "retentionMonths": 1200}),
+    ("data-retention", {"cutoff": "2026-01-01", "retentionFloorMonths": 6, "allowRecentCutoff": True}),
     ("data-retention", {"scope": {"tenant": "acme"}, "cutoff": "2024-06-01", **FULL_OPTIONS}),
     ("data-retention", {"cutoff": "2024-06-01T00:00:00.123+02:00"}),
     ("data-retention", {"cutoff": "2024-06-01T00:00:00Z", "retentionMonths": 12}),  # the cutoff wins
@@ -134,10 +136,18 @@ def test_valid_payloads(job, data):
 
 @pytest.mark.parametrize("job, data, problem", [
     ("data-retention", {"tenant": "acme"},
-     "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, triggeredBy, "
-     "triggeredBySource, reason, note, batchSize, lockTimeout, dryRun"),
+     "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, retentionFloorMonths, "
+     "allowRecentCutoff, triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dbLockTimeout, "
+     "dbStatementTimeout, maxUsers, dryRun"),
     ("partner-segregation", {"cutoff": "2024-06-01"}, "job data: unknown field 'cutoff'; expected only scope, "
-     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dryRun"),
+     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dbLockTimeout, dbStatementTimeout, "
+     "maxUsers, dryRun"),
+    ("data-retention", {"dbLockTimeout": -1}, "job data field dbLockTimeout: -1 is less than the minimum of 0; "
+     "expected seconds a batch waits for a lock, from 0 (no limit) to 86400 (absent: 5)"),
+    ("consent-revocation", {"scope": {"tenant": "a"}, "maxUsers": 1.5}, "job data field maxUsers: 1.5 is not of "
+     "type 'integer'; expected the most users a run may touch, from 0 (no limit) to 2147483647 (absent: 0)"),
+    ("data-retention", {"allowRecentCutoff": "yes"}, "job data field allowRecentCutoff: 'yes' is not of type "
+     "'boolean'; expected true to allow a cutoff more recent than the retention floor"),
     ("data-retention", {"scope": {"user": ["u1"]}}, "job data field scope: unknown field 'user'; expected only tenant"),
     ("consent-revocation", {}, "job data: 'scope' is a required property"),
     ("consent-revocation", {"scope": {}},
