@@ -143,9 +143,9 @@ def test_retention_keeps_legal_holds_and_recent_users(conn):
 
 
 def test_retention_before_wins_and_is_reported(conn):
-    summary = run_job(conn, "data-retention", {"before": "2025-01-31T12:00:00+02:00", "retention_months": 1,
+    summary = run_job(conn, "data-retention", {"before": "2024-01-31T12:00:00+02:00", "retention_months": 1,
                                                "tenant": "umbrella", "triggered_by": WHO}, dry_run=True)
-    assert summary["scope"] == {"before": "2025-01-31T10:00:00.000Z", "cutoff": "2025-01-31T10:00:00.000Z",
+    assert summary["scope"] == {"before": "2024-01-31T10:00:00.000Z", "cutoff": "2024-01-31T10:00:00.000Z",
                                 "tenant": "umbrella"}
 
 
