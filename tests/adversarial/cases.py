@@ -8,6 +8,7 @@ variable it is about), and secrets that must never be shown. Issue 12's examples
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 # Placeholders the harness replaces (tests/adversarial/conftest.py, ``Placeholders``).
@@ -28,6 +29,8 @@ def artefact(name: str) -> str:
 BIG = "t" * 100_000          # a 100 KB value: the message must stay short
 NUL = "acme\x00partners"
 HOST_LOCAL = "127.0.0.1:5432"
+# Two months ago: a cutoff the retention floor (24 months) refuses.
+RECENT_CUTOFF = (datetime.date.today() - datetime.timedelta(days=60)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,19 @@ COMPLIANCE_CASES = [
     job("retention-triggered-by-source-alone", RETENTION, "triggered_by_source", triggered_by_source="awx"),
     job("retention-reason-nul", RETENTION, "reason", reason="DSR-1\x00"),
     job("retention-note-nul", RETENTION, "note", note="drill\x00note"),  # issue 12
+    # issue 15: bounded waits per batch, the retention floor, the blast radius
+    job("retention-db-lock-timeout-negative", RETENTION, "db_lock_timeout", db_lock_timeout=-1),
+    job("retention-db-lock-timeout-nan", RETENTION, "db_lock_timeout", db_lock_timeout="nan"),
+    job("consent-db-statement-timeout-huge", CONSENT, "db_statement_timeout", tenant="acme-partners",
+        db_statement_timeout=10 ** 9),
+    job("retention-db-statement-timeout-text", RETENTION, "db_statement_timeout", db_statement_timeout="an hour"),
+    job("partner-max-users-negative", PARTNER, "max_users", tenant="acme-partners", max_users=-1),
+    job("retention-max-users-exceeded", RETENTION, "max_users", max_users=1),
+    job("retention-floor-months-zero", RETENTION, "retention_floor_months", retention_floor_months=0),
+    job("retention-floor-months-huge", RETENTION, "retention_floor_months", retention_floor_months=10 ** 6),
+    job("retention-before-recent", RETENTION, ("before", "retention_floor_months", "allow_recent_cutoff"),
+        before=RECENT_CUTOFF),
+    job("retention-allow-recent-cutoff-text", RETENTION, "allow_recent_cutoff", allow_recent_cutoff="perhaps"),
     job("consent-tenant-and-user", CONSENT, ("tenant", "user"), tenant="acme-partners", user=["usr-1"]),
     job("consent-no-scope", CONSENT, ("tenant", "user")),
     job("consent-user-unknown", CONSENT, "user", user=["usr-no-such-1", "usr-no-such-2"]),
@@ -467,6 +483,15 @@ PLAYBOOK_CASES = [
     comp("pb-compliance-batch-size-text", xfail=ROLE_SPEC, names="batch_size", compliance_batch_size="lots"),
     comp("pb-compliance-lock-timeout-nan", "lock_timeout", compliance_lock_timeout="nan",  # issue 12
          compliance_execute=True),
+    comp("pb-compliance-db-lock-timeout-negative", "db_lock_timeout", compliance_db_lock_timeout=-1),  # issue 15
+    comp("pb-compliance-inherited-db-lock-timeout", "db_lock_timeout", skillforge_db_lock_timeout=-2),
+    comp("pb-compliance-db-statement-timeout-huge", "db_statement_timeout", compliance_db_statement_timeout=10 ** 9),
+    comp("pb-compliance-inherited-db-statement-timeout", "db_statement_timeout", skillforge_db_statement_timeout=-3),
+    comp("pb-compliance-max-users-negative", "max_users", compliance_max_users=-5),
+    comp("pb-compliance-retention-floor-months-zero", "retention_floor_months", compliance_retention_floor_months=0),
+    comp("pb-compliance-before-recent", ("before", "allow_recent_cutoff"), compliance_before=RECENT_CUTOFF),
+    comp("pb-compliance-allow-recent-cutoff-text", xfail=ROLE_SPEC, names="compliance_allow_recent_cutoff",
+         compliance_allow_recent_cutoff="perhaps"),
     comp("pb-compliance-tenant-huge", "tenant", compliance_tenant=BIG),  # issue 12
     comp("pb-compliance-tenant-nul", "tenant", compliance_tenant=NUL),  # issue 12
     comp("pb-compliance-user-nul", "user", compliance_job="consent-revocation", compliance_user=["usr\x001"]),

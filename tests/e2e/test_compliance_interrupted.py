@@ -23,7 +23,8 @@ import psycopg
 sys.path.insert(0, sys.argv[2])
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
 conn = psycopg.connect(sys.argv[1], application_name=%r)
-run_job(conn, "data-retention", {"before": sys.argv[3], "triggered_by": "kill-test", "batch_size": %d}, dry_run=False)
+run_job(conn, "data-retention", {"before": sys.argv[3], "triggered_by": "kill-test", "batch_size": %d,
+                                 "db_lock_timeout": 0}, dry_run=False)  # blocked until killed
 """ % (APPLICATION_NAME, BATCH_SIZE)
 
 PER_USER_ROWS = """
