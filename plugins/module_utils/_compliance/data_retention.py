@@ -108,11 +108,11 @@ def _resolve_scope(conn, options: dict) -> Scope:
     if cutoff > floor_cutoff:
         if not options["allow_recent_cutoff"]:
             given = "before" if options["before"] is not None else "retention_months %d" % options["retention_months"]
+            floor = options["retention_floor_months"]
             raise JobInputError(
                 "%s: cutoff %s (from %s) is more recent than the retention floor %s (retention_floor_months %d): "
                 "refused, nothing was changed; check the date, or set allow_recent_cutoff to true to purge users "
-                "inactive for less than %d months" % (JOB, utc_timestamp(cutoff), given, utc_timestamp(floor_cutoff),
-                                                     options["retention_floor_months"], options["retention_floor_months"]))
+                "inactive for less than %d months" % (JOB, utc_timestamp(cutoff), given, utc_timestamp(floor_cutoff), floor, floor))
         report["allow_recent_cutoff"] = True  # the audit row says the floor was overridden
     user_filter, params = _eligible(), PARAMS.values(cutoff=cutoff)
     if options["tenant"]:
