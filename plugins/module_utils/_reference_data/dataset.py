@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import (
     Column,
-    clean_column,
     column_converter,
     normalise_value,
     parse_date,
@@ -283,7 +282,7 @@ class RowCollector:
 
     def add_all(self, records: list) -> None:
         """Add records 0..n-1 of one file (dicts holding only this table's columns): a column at a
-        time when every value is clean, else record by record with ``add`` (the same rows, and every
+        time when every value is valid, else record by record with ``add`` (the same rows, and every
         problem with the same message)."""
         rows = self._clean_rows(records)
         if rows is None:
@@ -294,16 +293,12 @@ class RowCollector:
         self.rows.extend(rows)
 
     def _clean_rows(self, records: list) -> "list | None":
-        """The rows, if every value passes its column's short path, no key repeats (nor was seen
+        """The rows, if every value converts (a column at a time), no key repeats (nor was seen
         before) and every rating is inside its scale; else None."""
         if self.seen or self.rows:
             return None
-        columns = []
         try:
-            for column, (name, convert) in zip(self.table.columns, self.converters):
-                values = [record.get(name) for record in records]
-                clean = clean_column(column, values)
-                columns.append(clean if clean is not None else [convert(value) for value in values])
+            columns = [list(map(convert, [record.get(name) for record in records])) for name, convert in self.converters]
         except ValueError:
             return None
         rows = list(zip(*columns)) if columns and records else []

@@ -4,10 +4,9 @@
 """The rules a reference value follows, stated once.
 
 ``normalise_value`` is the rule book: it returns a column's Python value or raises ValueError
-saying what is wrong. ``short_path`` is the one statement of a *clean* value (an unpadded string,
-an int, a Decimal, an ISO date inside the column's limits) and what ``normalise_value`` returns for
-it; ``column_converter`` (one value) and ``clean_column`` (a whole column) both use it, and hand
-everything else to ``normalise_value``, so every rule and every message lives here once.
+saying what is wrong. ``column_converter`` is the same function built once per column, with a short
+path for the clean values sources hold; the dataset's RowCollector uses it record by record and a
+whole column at a time, so every rule and every message lives here once.
 
 No Ansible and no psycopg in this file: it is tested on its own.
 """
@@ -23,7 +22,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared import 
 
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MONTH_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{4})$")
-NOT_CLEAN = object()  # what a short path returns for a value it leaves to normalise_value
 
 
 @dataclass(frozen=True)
@@ -132,13 +130,14 @@ def parse_date(value) -> datetime.date:
     raise ValueError("%r is not a date (YYYY-MM-DD or MM/YYYY)" % value)
 
 
-# pylint: disable=unidiomatic-typecheck
-# The short paths test exact types on purpose: a bool is an int, a str subclass may strip differently.
-
-def short_path(column: Column):
-    """The column's clean-value test, built once: a function returning exactly what
-    ``normalise_value`` returns for a value of the usual clean kind, and NOT_CLEAN for any other
-    value (a null, a value to parse, or one breaking a rule), which ``normalise_value`` then judges."""
+def column_converter(column: Column):
+    """``normalise_value`` for one column, built once: a short path for the values sources hold (an
+    unpadded string, an int, a Decimal, an ISO date, inside the column's limits) that returns exactly
+    what ``normalise_value`` returns, and ``normalise_value`` itself for any other value (a null, a
+    value to parse, or one breaking a rule), so every rule and every message stays the one place above.
+    The same converter serves record by record and a whole column at a time (``RowCollector``)."""
+    # pylint: disable=unidiomatic-typecheck
+    # Exact types on purpose: a bool is an int, and a str subclass may strip differently.
     kind, choices = column.kind, frozenset(column.choices)
     if kind in ("text", "flag"):
         max_length, pattern = column.max_length, column.pattern
@@ -150,15 +149,18 @@ def short_path(column: Column):
                         and (pattern is None or pattern.match(stripped))
                         and (not choices or stripped in choices)):
                     return stripped
-            return NOT_CLEAN
+            return normalise_value(column, value)
         return text
-    if choices:
-        return lambda value: NOT_CLEAN
-    if kind == "int":
+    if kind == "int" and not choices:
         low = column.minimum if column.minimum is not None else float("-inf")
         high = column.maximum if column.maximum is not None else float("inf")
-        return lambda value: value if type(value) is int and low <= value <= high else NOT_CLEAN
-    if kind == "decimal":
+
+        def integer(value):
+            if type(value) is int and low <= value <= high:
+                return value
+            return normalise_value(column, value)
+        return integer
+    if kind == "decimal" and not choices:
         limit, quantum = column.numeric_bounds()
 
         def number(value):
@@ -166,35 +168,15 @@ def short_path(column: Column):
                 rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
                 if rounded == value:
                     return rounded
-            return NOT_CLEAN
+            return normalise_value(column, value)
         return number
-    if kind == "date":
+    if kind == "date" and not choices:
         def date(value):
             if type(value) is str and ISO_DATE.match(value):
                 try:
                     return datetime.date.fromisoformat(value)
                 except ValueError:
                     pass
-            return NOT_CLEAN
+            return normalise_value(column, value)
         return date
-    return lambda value: NOT_CLEAN  # pragma: no cover - a programming error in the table definitions
-
-# pylint: enable=unidiomatic-typecheck
-
-
-def column_converter(column: Column):
-    """``normalise_value`` for one column, built once: the short path for clean values, and
-    ``normalise_value`` itself for anything else."""
-    clean = short_path(column)
-
-    def convert(value):
-        converted = clean(value)
-        return converted if converted is not NOT_CLEAN else normalise_value(column, value)
-    return convert
-
-
-def clean_column(column: Column, values: list) -> "list | None":
-    """A whole column at once, when every value takes the short path: what ``normalise_value``
-    would return for each; None when some value needs the value-by-value path."""
-    converted = list(map(short_path(column), values))
-    return None if NOT_CLEAN in converted else converted
+    return lambda value: normalise_value(column, value)
