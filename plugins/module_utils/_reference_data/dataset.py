@@ -183,7 +183,7 @@ class Dataset:
     source: str  # a path, for messages
     notes: list = field(default_factory=list)
     files: dict = field(default_factory=dict)  # table name -> the source file its rows came from
-    source_sha256: "str | None" = None  # the source files' fingerprint (onet_seed.source_fingerprint)
+    source_sha256: "str | None" = None  # the source files' fingerprint (source.source_fingerprint)
     _checksums: dict = field(default_factory=dict, repr=False)
 
     def file_of(self, table: Table) -> str:
