@@ -21,7 +21,8 @@ How a seed runs (``seed()``):
    (t.cols) IS DISTINCT FROM (excluded.cols)``; then delete what the dataset no longer has,
    children first; record the dataset versions; refresh the reporting materialized views if any
    reference row changed; record the source fingerprint and the tables' digest (the short cut's
-   proof, ``short_cut.record_state``). Each statement's row count must equal the prediction, or the whole transaction rolls back.
+   proof, ``short_cut.record_state``). Each statement's row count must equal the prediction, or the
+   whole transaction rolls back.
 
 Re-seeding the same dataset therefore writes no row at all (not even a row lock) and is not
 changed. Nothing here imports Ansible.
