@@ -8,7 +8,8 @@
 //   node interop.js canonical '{"values": [...]}'
 //
 // `add` with "signingKey" signs the data as the API does (signing.js, docs/QUEUE.md "Signed jobs"),
-// then merges "tamper" (if any) into the signed data: a job changed after it was signed.
+// then merges "tamper" (if any) into the signed data: a job changed after it was signed. "signedFor":
+// [queue, name] signs it for another queue and job name than it is added to (a replay).
 //
 // Redis comes from REDIS_URL (default redis://127.0.0.1:6379/0).
 'use strict';
@@ -57,10 +58,11 @@ async function consume({ queue, prefix, count = 1, timeoutMs = 10000 }) {
   return { jobs: seen };
 }
 
-async function add({ queue, prefix, name, data, opts, signingKey, tamper }) {
+async function add({ queue, prefix, name, data, opts, signingKey, tamper, signedFor }) {
   const q = new Queue(queue, { connection: connection(), prefix });
   try {
-    const signed = signingKey ? signJobData(signingKey, queue, name, data) : data;
+    const [signedQueue, signedName] = signedFor || [queue, name];
+    const signed = signingKey ? signJobData(signingKey, signedQueue, signedName, data) : data;
     const job = await q.add(name, { ...signed, ...(tamper || {}) }, opts || {});
     return { id: job.id, state: await job.getState() };
   } finally {
