@@ -74,7 +74,7 @@ def test_node_sees_one_job_when_python_enqueues_twice(queue_prefix, node_bullmq)
 # Values whose JSON Python and JavaScript write differently unless the canonical form says how.
 CANONICAL_VALUES = [
     {"b": 1, "a": [True, False, None], "nested": {"z": "", "y": {}}},
-    [1, 2.5, 0.1, 1e-7, 1.5e-10, 0.000001, 1e21, 1e20, -3.25e-8, 123456789012345680000],
+    [1, 2.5, 0.1, 1e-7, 1.5e-10, 0.000001, 1e21, 1e20, -3.25e-8, 123456789012345680000.0],
     "é ☃ \u2028 \n\r\t\b\f\x01\x1f\x7f \" \\",
     {"\ue000": 1, "z\U0001F600": 2, "Z": 3},
 ]
