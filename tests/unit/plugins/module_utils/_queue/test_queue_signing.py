@@ -187,3 +187,15 @@ def test_a_rejected_job_is_logged_as_rejected():
     log.failed(Job(), queue_worker.JobRejected("data-retention: job data is not signed"))
     record = json.loads(lines[0])
     assert (record["state"], record["outcome"], record["will_retry"]) == ("failed", "rejected", False)
+
+
+def test_rediss_urls_open_tls_connections_that_verify_the_server():
+    """docs/SECURITY.md's production advice: a rediss:// URL is a TLS connection with certificate checks."""
+    from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
+        open_client,
+        resolve_redis,
+    )
+    resolved = resolve_redis("rediss://skillforge-worker:pw@redis.internal:6380/0")
+    pool = open_client(resolved).connection_pool
+    assert pool.connection_class.__name__ == "SSLConnection"
+    assert pool.connection_kwargs.get("ssl_cert_reqs", "required") == "required"
