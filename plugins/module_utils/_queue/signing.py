@@ -25,7 +25,6 @@ from __future__ import annotations
 import decimal
 import hashlib
 import hmac
-import json
 import math
 import os
 import re
