@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.compliance
   - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis.signing
   - skillforge.dataops.redis
 """
 
@@ -129,6 +130,12 @@ data:
   type: dict
   sample: {scope: {tenant: globex}, cutoff: "2024-01-01", retentionMonths: 24, triggeredBy: dpo@skillforge.com,
            reason: PRIV-112, lockTimeout: 0.0, dryRun: false}
+signed:
+  description:
+    - Whether the job was signed with the queue signing key (O(queue_signing_key)); its C(signature) field is not
+      shown in RV(data).
+  returned: when O(queue=true)
+  type: bool
 opts:
   description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
   returned: when O(queue=true)

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.compliance
   - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis.signing
   - skillforge.dataops.redis
 """
 
@@ -113,6 +114,12 @@ data:
   type: dict
   sample: {scope: {tenant: acme-partners}, triggeredBy: privacy@skillforge.com, reason: Partner audit PA-2025-07,
            lockTimeout: 0.0, dryRun: false}
+signed:
+  description:
+    - Whether the job was signed with the queue signing key (O(queue_signing_key)); its C(signature) field is not
+      shown in RV(data).
+  returned: when O(queue=true)
+  type: bool
 opts:
   description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
   returned: when O(queue=true)

@@ -232,6 +232,16 @@ COMPLIANCE_CASES = [
     job("queue-dry-run-text", RETENTION, "queue_dry_run", check=False, queue=True, redis_url=REDIS,
         queue_prefix=PREFIX, queue_dry_run="perhaps"),
     job("queue-flag-text", RETENTION, "queue", check=False, queue="perhaps", redis_url=REDIS, queue_prefix=PREFIX),
+    # the queue signing key: refused naming the option, never shown
+    job("queue-signing-key-short", RETENTION, "queue_signing_key", check=False, queue=True, redis_url=REDIS,
+        queue_prefix=PREFIX, queue_signing_key="Sh0rtSigningKey", secrets=("Sh0rtSigningKey",)),
+    job("queue-signing-key-second-short", CONSENT, "queue_signing_key", check=False, queue=True, tenant="acme-partners",
+        redis_url=REDIS, queue_prefix=PREFIX, queue_signing_key="Rotat3dKey" * 4 + ",Sh0rtSecond",
+        secrets=("Rotat3dKey", "Sh0rtSecond")),
+    job("queue-signing-key-whitespace", PARTNER, "queue_signing_key", check=False, queue=True, tenant="acme-partners",
+        redis_url=REDIS, queue_prefix=PREFIX, queue_signing_key="Spac3d Key " * 4, secrets=("Spac3d",)),
+    job("queue-signing-key-nul", RETENTION, "queue_signing_key", check=False, queue=True, redis_url=REDIS,
+        queue_prefix=PREFIX, queue_signing_key="NulKey\x00" * 5, secrets=("NulKey",)),
 ]
 
 COMPLIANCE_OK_CASES = [
@@ -297,6 +307,9 @@ QUEUE_CASES = [
     worker("worker-dsn-bad-percent", "dsn", dsn="postgresql://u:S3cret%zz@host/db", secrets=("S3cret",)),
     worker("worker-connect-timeout-zero", "connect_timeout", connect_timeout=0),
     worker("worker-env-bad", "env", env="prod/uction", dsn=None),
+    worker("worker-signing-key-short", "queue_signing_key", queue_signing_key="W0rkerKey", secrets=("W0rkerKey",)),
+    worker("worker-signing-key-huge-list", "queue_signing_key", queue_signing_key=",".join(["L0ngKey" * 6] * 3 + ["x"]),
+           secrets=("L0ngKey",)),
     info("info-job-id-integer", ("job_id", "job id"), job_id="12"),
     info("info-job-id-colon", ("job_id", "job id"), job_id="a:b:c:d"),
     info("info-job-id-nul", ("job_id", "job id"), job_id="job\x00"),

@@ -32,7 +32,8 @@ def _ref(name: str) -> dict:
 
 def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
-    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dryRun")
+    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dryRun",
+             "signature")
     properties = {"scope": _ref(scope), **{name: _ref(name) for name in names}}
     schema = {"type": "object", "properties": properties, "additionalProperties": False,
               "dependentRequired": {"triggeredBySource": ["triggeredBy"]}}
@@ -110,6 +111,12 @@ SCHEMA = {
             "minimum": 0,
         },
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
+        "signature": {
+            "description": "sha256= and the lowercase hex HMAC-SHA256 of the job (docs/QUEUE.md, Signed jobs); "
+                           "required by a worker that has a queue signing key",
+            "type": "string",
+            "pattern": "^sha256=[0-9a-f]{64}$",
+        },
     },
 }
 

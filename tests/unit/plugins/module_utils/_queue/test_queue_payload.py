@@ -99,7 +99,8 @@ def test_schema_fields_are_the_payload_names_of_the_job_options(entry):
     fields = SCHEMA["$defs"][entry.name]["properties"]
     scope = SCHEMA["$defs"][fields["scope"]["$ref"].rsplit("/", 1)[1]]["properties"]
     payload = job_queue.build_payload(dict.fromkeys(options, "x"), dry_run=False)
-    assert set(fields) == set(payload) and set(scope) == set(payload["scope"])
+    # and the signature a signing producer adds (signing.SIGNATURE_FIELD)
+    assert set(fields) == set(payload) | {"signature"} and set(scope) == set(payload["scope"])
 
 
 def test_docs_show_the_schema_verbatim():
@@ -135,9 +136,9 @@ def test_valid_payloads(job, data):
 @pytest.mark.parametrize("job, data, problem", [
     ("data-retention", {"tenant": "acme"},
      "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, triggeredBy, "
-     "triggeredBySource, reason, note, batchSize, lockTimeout, dryRun"),
+     "triggeredBySource, reason, note, batchSize, lockTimeout, dryRun, signature"),
     ("partner-segregation", {"cutoff": "2024-06-01"}, "job data: unknown field 'cutoff'; expected only scope, "
-     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dryRun"),
+     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dryRun, signature"),
     ("data-retention", {"scope": {"user": ["u1"]}}, "job data field scope: unknown field 'user'; expected only tenant"),
     ("consent-revocation", {}, "job data: 'scope' is a required property"),
     ("consent-revocation", {"scope": {}},
