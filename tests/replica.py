@@ -181,7 +181,7 @@ def start_replication(shared_primary_url: str, migrate) -> Replication:
             source = None
         host_port = ["-h", "127.0.0.1", "-p", str(source.port if source else _port_of(shared_primary_url))]
         run([str(bin_dir / "pg_basebackup"), *host_port, "-U", "postgres", "-D", str(replication.replica.data_dir),
-             "-R", "-X", "stream", "--no-sync"], as_cluster_user=True, timeout=300)
+             "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"], as_cluster_user=True, timeout=300)
         # Status every second (the default is 10 s): the primary sees replay progress promptly.
         replication.replica.start("hot_standby=on", "wal_receiver_status_interval=1",
                                   "cluster_name=%s" % replication.replica_name, "fsync=off")

@@ -43,7 +43,7 @@ def replication():
 
 
 @pytest.fixture
-def primary(replication, database_factory, migrated_template):
+def primary(replication, request):
     """A connection to a fresh migrated database with sample data on the replicated primary."""
     if replication.private_primary is not None:
         name = "pacing_%s" % uuid.uuid4().hex[:10]
@@ -51,8 +51,8 @@ def primary(replication, database_factory, migrated_template):
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE pacing").format(sql.Identifier(name)))
         url = replication.url(name)
     else:
-        name = database_factory.create(template=migrated_template)
-        url = url_for(name)
+        template = request.getfixturevalue("migrated_template")
+        url = url_for(request.getfixturevalue("database_factory").create(template=template))
     with psycopg.connect(url, autocommit=True) as connection:
         sample_data.generate(connection, seed=11, users_per_tenant=30)
         yield connection
