@@ -78,7 +78,7 @@ options:
       - Reading the lag needs a superuser or the C(pg_read_all_stats) role; without it the run fails
         before its first batch, naming the option.
       - Lag readings are as fresh as the standbys' C(wal_receiver_status_interval) (10 seconds by
-        default): set this well above it (production - V(30)).
+        default), so set this well above it (production - V(30)).
     type: float
   max_lag_pause:
     description:

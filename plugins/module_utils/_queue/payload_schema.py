@@ -116,8 +116,7 @@ SCHEMA = {
            for field, option, meaning in (
                ("batchPause", "batch_pause", "the wait after each committed batch; absent: 0"),
                ("maxRuntime", "max_runtime", "after which the run stops at a batch boundary; absent or 0: no limit"),
-               ("maxReplicaLag", "max_replica_lag", "the standbys' replication lag above which the run pauses; "
-                                                     "absent or 0: not read"),
+               ("maxReplicaLag", "max_replica_lag", "the standbys' replication lag above which the run pauses; absent or 0: not read"),
                ("maxLagPause", "max_lag_pause", "the longest pause for replica lag; absent: 300"))},
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
     },
