@@ -63,8 +63,10 @@ summary:
     - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
     - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
-      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
-      V(failed)) and, for a failed run, C(error) (no personal data).
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded),
+      V(failed), or V(interrupted) when it stopped at a batch boundary - O(max_runtime), O(max_lag_pause) - and
+      the next run finishes the rest), C(pauses) (C(count) and C(seconds) of the waits for replica lag, see
+      O(max_replica_lag)) and, for a failed or interrupted run, C(error) (no personal data).
     - C(scope) is C(tenant) (a slug) or C(users) (the de-duplicated user ids).
     - C(counts) - rows changed, or in check mode that executing would change - C(users) (users with at least one
       change), C(marketingOptOuts) (users whose flag flipped), C(notificationPreferencesDeleted),
@@ -86,6 +88,7 @@ summary:
     audit_id: 77561eb513db42389cc166703bed9fc9
     batches: 1
     outcome: succeeded
+    pauses: {count: 0, seconds: 0.0}
 database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always

@@ -47,8 +47,10 @@ summary:
     - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
     - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
-      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
-      V(failed)) and, for a failed run, C(error) (no personal data).
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded),
+      V(failed), or V(interrupted) when it stopped at a batch boundary - O(max_runtime), O(max_lag_pause) - and
+      the next run finishes the rest), C(pauses) (C(count) and C(seconds) of the waits for replica lag, see
+      O(max_replica_lag)) and, for a failed or interrupted run, C(error) (no personal data).
     - C(scope) is C(tenant) (the slug).
     - C(counts) - C(resumeUpdates) and C(notificationUpdates), rows whose JSON changed (or, in check mode, would).
   returned: when the job ran (not with O(queue=true)), also after a failed run

@@ -169,6 +169,18 @@ COMPLIANCE_CASES = [
     job("retention-lock-timeout-negative", RETENTION, "lock_timeout", check=False, lock_timeout=-1),
     job("retention-lock-timeout-week", RETENTION, "lock_timeout", check=False, lock_timeout=7 * 86400),
     job("retention-lock-timeout-text", RETENTION, "lock_timeout", lock_timeout="forever"),
+    # pacing (issue 15): seconds, each with a range; NaN and infinity refused like lock_timeout
+    job("retention-batch-pause-negative", RETENTION, "batch_pause", batch_pause=-0.2),
+    job("retention-batch-pause-nan", RETENTION, "batch_pause", batch_pause="nan"),
+    job("retention-batch-pause-hours", RETENTION, "batch_pause", batch_pause=7200),
+    job("retention-max-runtime-inf", RETENTION, "max_runtime", check=False, max_runtime="inf"),
+    job("retention-max-runtime-text", RETENTION, "max_runtime", max_runtime="the weekend"),
+    job("retention-max-replica-lag-negative", RETENTION, "max_replica_lag", check=False, max_replica_lag=-30),
+    job("retention-max-replica-lag-nan", RETENTION, "max_replica_lag", max_replica_lag="nan"),
+    job("retention-max-lag-pause-year", RETENTION, "max_lag_pause", max_lag_pause=365 * 86400),
+    job("retention-max-lag-pause-negative", RETENTION, "max_lag_pause", check=False, max_lag_pause=-1),
+    job("consent-max-runtime-negative", CONSENT, "max_runtime", tenant="acme-partners", max_runtime=-1),
+    job("partner-max-replica-lag-inf", PARTNER, "max_replica_lag", tenant="acme-partners", max_replica_lag="inf"),
     job("retention-triggered-by-nul", RETENTION, "triggered_by", triggered_by="ops\x00team"),  # issue 12
     job("retention-triggered-by-blank", RETENTION, "triggered_by", triggered_by="   "),
     job("retention-triggered-by-source-bad", RETENTION, "triggered_by_source", triggered_by=WHO,
@@ -201,6 +213,8 @@ COMPLIANCE_CASES = [
         redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-retention-batch-size-zero", RETENTION, "batch_size", check=False, queue=True, batch_size=0,
         redis_url=REDIS, queue_prefix=PREFIX),
+    job("queue-retention-max-lag-pause-nan", RETENTION, "max_lag_pause", check=False, queue=True,
+        max_lag_pause="nan", redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-retention-before-year-1", RETENTION, "before", check=False, queue=True,
         before="0001-01-01T00:00:00+01:00", redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-consent-tenant-nul", CONSENT, "tenant", check=False, queue=True, tenant=NUL,
@@ -480,6 +494,14 @@ PLAYBOOK_CASES = [
     comp("pb-compliance-batch-size-text", xfail=ROLE_SPEC, names="batch_size", compliance_batch_size="lots"),
     comp("pb-compliance-lock-timeout-nan", "lock_timeout", compliance_lock_timeout="nan",  # issue 12
          compliance_execute=True),
+    comp("pb-compliance-batch-pause-negative", "batch_pause", compliance_batch_pause=-1),
+    comp("pb-compliance-batch-pause-text", xfail=ROLE_SPEC, names="compliance_batch_pause",
+         compliance_batch_pause="a bit"),
+    comp("pb-compliance-max-runtime-nan", "max_runtime", compliance_max_runtime="nan", compliance_execute=True),
+    comp("pb-compliance-max-replica-lag-huge", "max_replica_lag", compliance_max_replica_lag=10 ** 6),
+    comp("pb-compliance-max-lag-pause-negative", "max_lag_pause", compliance_max_lag_pause=-600),
+    comp("pb-compliance-queue-max-runtime-negative", "max_runtime", compliance_queue=True,
+         compliance_max_runtime=-1, skillforge_redis_url=REDIS, compliance_queue_prefix=PREFIX),
     comp("pb-compliance-tenant-huge", "tenant", compliance_tenant=BIG),  # issue 12
     comp("pb-compliance-tenant-nul", "tenant", compliance_tenant=NUL),  # issue 12
     comp("pb-compliance-user-nul", "user", compliance_job="consent-revocation", compliance_user=["usr\x001"]),

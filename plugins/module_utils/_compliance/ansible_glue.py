@@ -43,6 +43,10 @@ def compliance_argument_spec(**job_options) -> dict:
         note=dict(type="str"),
         batch_size=dict(type="int"),
         lock_timeout=dict(type="float", default=0),
+        batch_pause=dict(type="float"),
+        max_runtime=dict(type="float"),
+        max_replica_lag=dict(type="float"),
+        max_lag_pause=dict(type="float"),
     )
     spec.update(job_options)
     return spec

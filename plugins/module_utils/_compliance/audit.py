@@ -156,6 +156,7 @@ class AuditRun:
         self.error = None
         self.finished_at = None
         self._pending = None
+        self.pauses = {"count": 0, "seconds": 0.0}  # waits for replica lag (pacing.Pacer keeps it)
 
     def _write(self, conn, counts, batches, outcome, error=None, finished_at=None) -> None:
         conn.execute(UPSERT_RUN, dict(
@@ -199,6 +200,7 @@ class AuditRun:
                                 self.reason, self.note,
                                 self.started_at, self.finished_at, self.counts, audit_id=self.id,
                                 batches=self.batches, outcome=self.outcome)
+        summary["pauses"] = dict(self.pauses)
         if self.error:
             summary["error"] = self.error
         return summary

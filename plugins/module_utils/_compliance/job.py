@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import pacing
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
     BATCH_PLANNER_SETTINGS,
@@ -49,6 +50,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.sta
     lock_query,
     placeholder_names,
     sample_query,
+    users_in_scope_query,
     user_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
@@ -61,7 +63,8 @@ with declare("psycopg"):
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
-COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout")
+COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout",
+                  *pacing.PACING_OPTIONS)
 # Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
 # launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
 TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
@@ -228,6 +231,10 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
                             % (definition.name, MAX_LOCK_TIMEOUT))
     options.update(triggered_by=triggered_by, triggered_by_source=source, batch_size=batch_size,
                    lock_timeout=lock_timeout)
+    try:
+        options.update(pacing.pacing_options(definition.name, options))
+    except ValueError as error:
+        raise JobInputError(str(error)) from None
     for name in definition.scope_options:
         options.setdefault(name, None)
     return options
@@ -390,9 +397,10 @@ _ABSENT = object()
 
 
 def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun,
-                 should_stop=None) -> None:
+                 pacer: pacing.Pacer) -> None:
     """Execute batch after batch; each commits its users, their rows and the audit counts.
-    ``should_stop()`` is asked after every batch; a reason stops the run there (JobInterrupted)."""
+    ``pacer.after_batch`` is asked after every batch (progress, pauses, ``should_stop``); a reason
+    stops the run there (JobInterrupted)."""
     change = counting_statement(definition, False)
     lock = lock_query(scope, definition.user_lock)
     order_width = len(keyset_order(scope))
@@ -402,7 +410,7 @@ def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, r
         if not keys:
             return
         after = keys[-1]
-        reason = should_stop() if should_stop is not None else None
+        reason = pacer.after_batch(run, len(keys))
         if reason:
             message = ("%s: stopped after %d committed batch(es): %s; run the job again to finish the rest"
                        % (definition.name, run.batches, reason))
@@ -439,11 +447,18 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
     return []  # not reached: the last attempt returns or raises
 
 
+def _users_in_scope(conn, scope: Scope) -> int:
+    """How many users the scope covers now, once at the start, for the estimated time left (the
+    scope's own index, as the batches walk it)."""
+    return conn.execute(users_in_scope_query(scope), scope.params).fetchone()[0]
+
+
 def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,
-                   log=None, sample_size: int = 0, should_stop=None) -> JobOutcome:
+                   log=None, sample_size: int = 0, should_stop=None, progress=None) -> JobOutcome:
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
     or lock and execute in batches. Raises ``JobError``s; the connection is left idle.
-    ``should_stop`` (executions only): asked between batches, a reason stops the run there."""
+    ``should_stop`` (executions only): asked between batches, a reason stops the run there.
+    ``progress`` takes each batch's progress record (``pacing.Pacer``; None: logged via ``log``)."""
     started_at = utc_now()
     options = common_options(definition, options)
     base = dict(job=definition.name, triggered_by=options["triggered_by"],
@@ -477,9 +492,15 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
         sample = _sample(conn, definition, scope, sample_size)
+        pacer = pacing.Pacer(conn, definition.name, options, should_stop=should_stop, log=log, progress=progress,
+                             total_users=_users_in_scope(conn, scope))
+        try:
+            pacer.check()
+        except pacing.PacingError as error:
+            raise JobInputError("%s; nothing was changed" % error) from None
         run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
         try:
-            _run_batches(conn, definition, scope, options, run, should_stop)
+            _run_batches(conn, definition, scope, options, run, pacer)
         except JobInterrupted as interrupted:
             audit.emit(interrupted.summary, log)
             raise

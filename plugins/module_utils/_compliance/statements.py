@@ -251,6 +251,12 @@ def batch_query(scope: Scope, after) -> "sql.Composable":
                                           cond=condition, size=BATCH("size"))
 
 
+def users_in_scope_query(scope: Scope) -> "sql.Composable":
+    """How many users the scope covers (read once at the start of a run, for progress)."""
+    return sql.SQL("SELECT count(*) FROM {users}\nWHERE {cond}").format(
+        users=_aliased("User", USER_ALIAS), cond=scope.user_filter)
+
+
 def lock_query(scope: Scope, user_lock: str) -> "sql.Composable":
     """Lock the batch's candidate users in id order and return those still in scope once locked
     (READ COMMITTED re-checks the filter against a row another transaction changed meanwhile)."""

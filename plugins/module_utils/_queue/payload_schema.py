@@ -16,6 +16,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job
     STATED_SOURCES,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.data_retention import MAX_RETENTION_MONTHS
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.pacing import LIMITS
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("jsonschema"):
@@ -32,8 +33,8 @@ def _ref(name: str) -> dict:
 
 def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
-    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dryRun",
-             "signature")
+    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout",
+             "batchPause", "maxRuntime", "maxReplicaLag", "maxLagPause", "dryRun", "signature")
     properties = {"scope": _ref(scope), **{name: _ref(name) for name in names}}
     schema = {"type": "object", "properties": properties, "additionalProperties": False,
               "dependentRequired": {"triggeredBySource": ["triggeredBy"]}}
@@ -110,6 +111,13 @@ SCHEMA = {
             "type": "number",
             "minimum": 0,
         },
+        **{field: {"description": "a number of seconds from 0 to %d (%s)" % (LIMITS[option], meaning),
+                   "type": "number", "minimum": 0, "maximum": LIMITS[option]}
+           for field, option, meaning in (
+               ("batchPause", "batch_pause", "the wait after each committed batch; absent: 0"),
+               ("maxRuntime", "max_runtime", "after which the run stops at a batch boundary; absent or 0: no limit"),
+               ("maxReplicaLag", "max_replica_lag", "the standbys' replication lag above which the run pauses; absent or 0: not read"),
+               ("maxLagPause", "max_lag_pause", "the longest pause for replica lag; absent: 300"))},
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
         "signature": {
             "description": "sha256= and the lowercase hex HMAC-SHA256 of the job (docs/QUEUE.md, Signed jobs); "

@@ -99,9 +99,9 @@ class JobRejected(UnrecoverableError):
     """A job refused for its signature: failed for good, nothing of it ran."""
 
 
-def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None) -> dict:
-    """The compliance entry point shared with the modules."""
-    return run_job(conn, job, options, dry_run, log=log)
+def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None, progress=None) -> dict:
+    """The compliance entry point shared with the modules (``progress``: each batch's record)."""
+    return run_job(conn, job, options, dry_run, log=log, progress=progress)
 
 
 @dataclass
@@ -163,7 +163,9 @@ def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -
     conn = connect(settings.database, application_name=application_name("queue-worker"),
                    connect_timeout=settings.connect_timeout)
     try:
-        summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None)
+        # The worker logs the summary itself; each batch's progress record (pacing.Pacer) as it comes.
+        summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None,
+                                   progress=lambda record: settings.emit(dict(record, queue=entry.queue, job_id=job_id)))
     finally:
         conn.close()
     # The return value is stored as JSON: make sure it is plain JSON.

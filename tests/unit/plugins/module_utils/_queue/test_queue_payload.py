@@ -136,9 +136,11 @@ def test_valid_payloads(job, data):
 @pytest.mark.parametrize("job, data, problem", [
     ("data-retention", {"tenant": "acme"},
      "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, triggeredBy, "
-     "triggeredBySource, reason, note, batchSize, lockTimeout, dryRun, signature"),
+     "triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, maxReplicaLag, maxLagPause, dryRun, "
+     "signature"),
     ("partner-segregation", {"cutoff": "2024-06-01"}, "job data: unknown field 'cutoff'; expected only scope, "
-     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, dryRun, signature"),
+     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, maxReplicaLag, "
+     "maxLagPause, dryRun, signature"),
     ("data-retention", {"scope": {"user": ["u1"]}}, "job data field scope: unknown field 'user'; expected only tenant"),
     ("consent-revocation", {}, "job data: 'scope' is a required property"),
     ("consent-revocation", {"scope": {}},
