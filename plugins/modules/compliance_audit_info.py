@@ -64,10 +64,10 @@ options:
     default: 20
   covers_user:
     description:
-      - A user id to check against the receipt of the run O(audit_id) names (required with it):
-        RV(covered) says whether that run covered the user (for a purge, erased them), recomputed
-        from the run's membership digest of the id (docs/COMPLIANCE.md "Receipts"). The id is
-        neither stored nor logged.
+      - A user id to check against the receipt of the run O(audit_id) names (O(audit_id) is required
+        with it). RV(covered) says whether that run covered the user (for a purge, erased them),
+        recomputed from the run's membership digest of the id (docs/COMPLIANCE.md, "Verified erasure
+        and receipts"). The id is neither stored nor logged.
       - A run recorded before the receipts existed (migration V1_7) cannot answer and fails.
     type: str
 extends_documentation_fragment:
