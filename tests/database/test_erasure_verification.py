@@ -122,7 +122,7 @@ def test_a_user_id_column_without_a_constraint_is_checked(conn):
     assert conn.execute('SELECT count(*) FROM "User" WHERE "id" = %s', (erased[0],)).fetchone()[0] == 1
 
 
-def test_a_cascading_foreign_key_added_later_passes_and_is_listed_among_the_checks(conn):
+def test_a_cascading_foreign_key_added_later_passes_and_is_listed_as_enforced(conn):
     conn.execute('''CREATE TABLE "Follow" ("id" TEXT PRIMARY KEY, "followerId" TEXT
                     REFERENCES "User"("id") ON DELETE CASCADE)''')
     erased = eligible(conn)
@@ -132,7 +132,8 @@ def test_a_cascading_foreign_key_added_later_passes_and_is_listed_among_the_chec
 
     stored = audit_row(conn, summary["audit_id"])[2]
     assert stored["verification"]["result"] == "passed"
-    assert "public.Follow.followerId" in stored["verification"]["checks"]
+    assert "public.Follow.followerId by Follow_followerId_fkey" in stored["verification"]["enforced"]
+    assert "public.Notification.userId by Notification_userId_fkey" in stored["verification"]["enforced"]
     assert conn.execute('SELECT count(*) FROM "Follow"').fetchone()[0] == 0
 
 

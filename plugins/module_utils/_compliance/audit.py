@@ -44,7 +44,9 @@ ON CONFLICT ("id") DO UPDATE SET
 # the server from the batch's id array), in the batch's transaction, after the run's row.
 INSERT_DIGESTS = """
 INSERT INTO "ComplianceErasureDigest" ("auditId", "digest")
-SELECT %(id)s, sha256(convert_to(%(id)s::text || E'\\n' || user_id, 'UTF8')) FROM unnest(%(user_ids)s::text[]) AS ids(user_id)
+SELECT %(id)s, digest FROM (
+    SELECT sha256(convert_to(%(id)s::text || E'\\n' || user_id, 'UTF8')) AS digest FROM unnest(%(user_ids)s::text[]) AS ids(user_id)
+) AS digests ORDER BY digest
 """
 
 # The run's digests in byte order (the primary key's), for receipt.DigestHasher.

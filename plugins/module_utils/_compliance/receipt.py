@@ -54,20 +54,22 @@ class DigestHasher:
 def empty_receipt() -> dict:
     """The receipt of a run before its first batch."""
     return {"format": RECEIPT_FORMAT, "users": 0, "tables": {},
-            "verification": {"result": "passed", "batches": 0, "checks": []},
+            "verification": {"result": "passed", "batches": 0, "checks": [], "enforced": []},
             "digest": DIGEST_DEFINITION, "digests_sha256": None}
 
 
-def add_batch(receipt, users: int, tables: dict, checks: list) -> dict:
+def add_batch(receipt, users: int, tables: dict, checks: list, enforced=()) -> dict:
     """A new receipt: ``receipt`` (None: empty) plus one verified batch of ``users`` ids that
-    changed ``tables`` rows (table name: count) and passed ``checks`` (their labels)."""
+    changed ``tables`` rows (table name: count) and passed ``checks`` (their labels); ``enforced``:
+    the postconditions PostgreSQL's foreign keys guaranteed (so they were not queried)."""
     receipt = dict(receipt or empty_receipt())
     totals = dict(receipt["tables"])
     for table, count in tables.items():
         totals[table] = totals.get(table, 0) + count
     verification = dict(receipt["verification"])
     verification.update(batches=verification["batches"] + 1,
-                        checks=sorted(set(verification["checks"]) | set(checks)))
+                        checks=sorted(set(verification["checks"]) | set(checks)),
+                        enforced=sorted(set(verification.get("enforced", ())) | set(enforced)))
     receipt.update(users=receipt["users"] + users, tables=totals, verification=verification)
     return receipt
 

@@ -14,7 +14,13 @@ nothing:
   each foreign key to ``"User"."id"`` found in ``pg_constraint`` (any schema, so a table the API adds
   later is covered without a change here) and each column named ``userId`` of a table in the schema
   of "User" (a reference without a constraint). A deferrable foreign key to another column of
-  "User" is checked by ``SET CONSTRAINTS ... IMMEDIATE`` (PostgreSQL checks the others itself).
+  "User" is checked by ``SET CONSTRAINTS ... IMMEDIATE``.
+
+What PostgreSQL itself guarantees is not queried again: a single-column, non-deferrable foreign key
+to "User" (and, for rows owned through a resume, to "Resume") cannot be left referencing a deleted
+row (the delete cascades, sets null or fails), so such references and the delete steps they cover
+are listed in the receipt as ``enforced`` instead. The checks are what nothing enforces before
+commit: the user rows themselves, update steps, deferrable or multi-column keys, bare columns.
 
 If anything remains, ``ErasureNotVerified`` names the table and column (never a row or a value)
 and the batch rolls back. The catalog is read once per run (its first batch). Identifiers are
@@ -39,9 +45,10 @@ with declare("psycopg"):
 
 MEMO_KEY = "verification.references"
 
-# Every column that references "User"."id": foreign keys (any schema; a partition's copy of its
-# parent's key is skipped) and, in the schema of "User", columns named userId of a string type
-# when "User"."id" is one (the same type otherwise). One row per (schema, table, column).
+# The catalog facts the checks need, one row each: every foreign key column (any schema) of a key to
+# "User" or (in the schema of "User") to any table, and every column named userId of a string type
+# (the same type as "User"."id" otherwise) in the schema of "User". A partition's copy of its
+# parent's key is skipped. ``single`` says the key has one column (MATCH SIMPLE cannot skip it).
 REFERENCES = """
 WITH target AS (
     SELECT c.oid, c.relnamespace, t.typcategory, a.atttypid
@@ -49,33 +56,29 @@ WITH target AS (
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id'
       JOIN pg_type t ON t.oid = a.atttypid
      WHERE c.oid = '"User"'::regclass
-), foreign_keys AS (
-    SELECT n.nspname, c.relname, a.attname, con.conname, r.attname AS referenced, con.condeferrable
-      FROM pg_constraint con
-      JOIN target ON con.confrelid = target.oid
-      JOIN pg_class c ON c.oid = con.conrelid
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(attnum, refnum)
-      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-      JOIN pg_attribute r ON r.attrelid = con.confrelid AND r.attnum = k.refnum
-     WHERE con.contype = 'f' AND con.conparentid = 0
-), user_id_columns AS (
-    SELECT n.nspname, c.relname, a.attname
-      FROM pg_attribute a
-      JOIN pg_class c ON c.oid = a.attrelid
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_type t ON t.oid = a.atttypid
-      JOIN target ON c.relnamespace = target.relnamespace
-     WHERE a.attname = 'userId' AND a.attnum > 0 AND NOT a.attisdropped
-       AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND (a.atttypid = target.atttypid OR (t.typcategory = 'S' AND target.typcategory = 'S'))
 )
-SELECT nspname, relname, attname, min(conname) AS conname, NULL::bool AS deferrable
-  FROM (SELECT nspname, relname, attname, conname FROM foreign_keys WHERE referenced = 'id'
-        UNION ALL SELECT nspname, relname, attname, NULL FROM user_id_columns) AS refs
- GROUP BY nspname, relname, attname
+SELECT n.nspname, c.relname, a.attname, con.conname, con.condeferrable, rn.nspname, rc.relname, r.attname,
+       cardinality(con.conkey) = 1 AS single
+  FROM pg_constraint con
+  JOIN target ON con.confrelid = target.oid OR con.connamespace = target.relnamespace
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_class rc ON rc.oid = con.confrelid
+  JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+  CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(attnum, refnum)
+  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+  JOIN pg_attribute r ON r.attrelid = con.confrelid AND r.attnum = k.refnum
+ WHERE con.contype = 'f' AND con.conparentid = 0
 UNION ALL
-SELECT DISTINCT nspname, relname, NULL, conname, true FROM foreign_keys WHERE referenced <> 'id' AND condeferrable
+SELECT n.nspname, c.relname, a.attname, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_type t ON t.oid = a.atttypid
+  JOIN target ON c.relnamespace = target.relnamespace
+ WHERE a.attname = 'userId' AND a.attnum > 0 AND NOT a.attisdropped
+   AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+   AND (a.atttypid = target.atttypid OR (t.typcategory = 'S' AND target.typcategory = 'S'))
 ORDER BY 1, 2, 3, 4
 """
 
@@ -110,21 +113,57 @@ def deletes_users(definition) -> bool:
     return any(step.table == "User" and step.owner == "self" and step.is_delete for step in definition.steps)
 
 
-def references(conn, definition, memo: dict) -> tuple:
-    """``(columns, deferrable)``: the (schema, table, column, constraint) referencing "User"."id"
-    that the job's own steps do not already check, and the deferrable foreign keys to other
-    columns of "User" as (schema, constraint). Read from the catalog once per run (``memo``)."""
+class References:
+    """What the catalog says about the references to "User" (read once per run).
+
+    ``enforced``: (schema, table, column, referenced table) of every single-column, non-deferrable
+    foreign key to an ``id``: PostgreSQL itself guarantees that deleting the referenced rows leaves
+    no row referencing them (the delete cascades, sets null, or fails). ``columns``: (schema,
+    table, column, constraint) referencing "User"."id" that nothing enforces before commit (a
+    deferrable or multi-column key, or a userId column without a key): these are checked.
+    ``deferrable``: (schema, constraint) of deferrable keys to another column of "User"."""
+
+    def __init__(self, rows, user_schema: str):
+        self.user_schema = user_schema
+        self.enforced = {}
+        checked, self.deferrable = {}, []
+        for nsp, table, column, constraint, deferrable, ref_nsp, ref_table, ref_column, single in rows:
+            to_user = (ref_nsp, ref_table) == (user_schema, "User")
+            if constraint is not None and single and not deferrable and ref_column == "id":
+                self.enforced[(nsp, table, column, ref_nsp, ref_table)] = constraint
+            elif constraint is None or (to_user and ref_column == "id"):
+                checked.setdefault((nsp, table, column), constraint)
+            elif to_user and deferrable:
+                self.deferrable.append((nsp, constraint))
+        self.columns = [key + (constraint,) for key, constraint in sorted(checked.items())
+                        if not self.enforces(key[0], key[1], key[2], "User")]
+
+    def enforces(self, nsp: str, table: str, column: str, referenced: str):
+        """The constraint by which PostgreSQL keeps ``table.column`` from referencing a deleted row
+        of ``referenced`` (in the schema of "User"), or None."""
+        return self.enforced.get((nsp, table, column, self.user_schema, referenced))
+
+    def step_enforced_by(self, step):
+        """For a delete step of a job that deletes its users: the constraints that already
+        guarantee the step's postcondition, or None (then the step is checked)."""
+        schema = self.user_schema
+        if step.owner == "userId":
+            found = [self.enforces(schema, step.table, "userId", "User")]
+        elif step.owner == "resume":
+            found = [self.enforces(schema, step.table, "resumeId", "Resume"), self.enforces(schema, "Resume", "userId", "User")]
+        else:
+            return None
+        return found if all(found) else None
+
+
+def references(conn, definition, memo: dict):
+    """The run's ``References`` (None for a job that deletes no users), read once per run (``memo``)."""
     if not deletes_users(definition):
-        return (), ()
+        return None
     if MEMO_KEY not in memo:
-        rows = conn.execute(REFERENCES).fetchall()
         schema = conn.execute("""SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                   WHERE c.oid = '"User"'::regclass""").fetchone()[0]
-        own = {(schema, step.table) for step in definition.steps if step.owner == "userId" and step.is_delete}
-        columns = tuple((nsp, table, column, constraint) for nsp, table, column, constraint, deferred in rows
-                        if not deferred and not (column == "userId" and (nsp, table) in own))
-        deferrable = tuple((nsp, constraint) for nsp, _table, _column, constraint, deferred in rows if deferred)
-        memo[MEMO_KEY] = (columns, deferrable)
+        memo[MEMO_KEY] = References(conn.execute(REFERENCES).fetchall(), schema)
     return memo[MEMO_KEY]
 
 
@@ -132,18 +171,26 @@ def _step_label(step) -> str:
     return "%s (step %s)" % (step.table, step.count)
 
 
-def checks(definition, columns) -> list:
-    """``[(label, constraint, EXISTS subquery)]``: every step's postcondition (update steps
-    without a ``where`` have none), then every reference of ``columns``."""
-    found = []
+def checks(definition, refs) -> tuple:
+    """``([(label, constraint, EXISTS subquery)], enforced labels)``: every step's postcondition
+    (update steps without a ``where`` have none) unless the foreign keys guarantee it, then every
+    reference to "User" that nothing enforces (``refs``, a ``References`` or None)."""
+    found, enforced = [], []
     for step in definition.steps:
-        if step.is_delete or step.where is not None:
+        constraints = refs.step_enforced_by(step) if refs is not None and step.is_delete else None
+        if constraints:
+            enforced.append("%s by %s" % (_step_label(step), ", ".join(constraints)))
+        elif step.is_delete or step.where is not None:
             found.append((_step_label(step), None, sql.SQL("EXISTS (SELECT 1 {})").format(step_rows(step))))
-    for schema, table, column, constraint in columns:
+    if refs is not None:
+        enforced.extend("%s.%s.%s by %s" % (nsp, table, column, constraint)
+                        for (nsp, table, column, ref_nsp, ref_table), constraint in sorted(refs.enforced.items())
+                        if (ref_nsp, ref_table) == (refs.user_schema, "User"))
+    for schema, table, column, constraint in (refs.columns if refs is not None else ()):
         found.append(("%s.%s.%s" % (schema, table, column), constraint, sql.SQL(
             "EXISTS (SELECT 1 FROM {table} WHERE {column} = ANY({ids}))").format(
                 table=sql.Identifier(schema, table), column=sql.Identifier(column), ids=BATCH("user_ids"))))
-    return found
+    return found, enforced
 
 
 def verification_statement(found: list) -> "sql.Composable":
@@ -153,10 +200,10 @@ def verification_statement(found: list) -> "sql.Composable":
 def verify_batch(conn, definition, params: dict, counts: dict, run) -> None:
     """Verify the batch just changed (see the module's docstring) and stage its receipt on ``run``
     (an ``audit.AuditRun``); raises ``ErasureNotVerified`` when something remains."""
-    columns, deferrable = references(conn, definition, run.memo)
-    for schema, constraint in deferrable:
+    refs = references(conn, definition, run.memo)
+    for schema, constraint in (refs.deferrable if refs is not None else ()):
         conn.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(sql.Identifier(schema, constraint)))
-    found = checks(definition, columns)
+    found, enforced = checks(definition, refs)
     remaining = conn.execute(verification_statement(found), params).fetchone() if found else ()
     for (label, constraint, _check), left in zip(found, remaining):
         if left:
@@ -166,5 +213,5 @@ def verify_batch(conn, definition, params: dict, counts: dict, run) -> None:
     for step in definition.steps:
         tables[step.table] = tables.get(step.table, 0) + counts.get(step.count, 0)
     user_ids = params[BATCH.name("user_ids")]
-    run.stage_receipt(receipt.add_batch(run.receipt, len(user_ids), tables, [label for label, _c, _q in found]),
-                      user_ids)
+    run.stage_receipt(receipt.add_batch(run.receipt, len(user_ids), tables, [label for label, _c, _q in found],
+                                        enforced), user_ids)
