@@ -44,6 +44,7 @@ with declare("psycopg"):
     _DatabaseError = psycopg.DatabaseError
 
 MEMO_KEY = "verification.references"
+CHECKS_KEY = "verification.checks"
 
 # The catalog facts the checks need, one row each: every foreign key column (any schema) of a key to
 # "User" or (in the schema of "User") to any table, and every column named userId of a string type
@@ -203,8 +204,11 @@ def verify_batch(conn, definition, params: dict, counts: dict, run) -> None:
     refs = references(conn, definition, run.memo)
     for schema, constraint in (refs.deferrable if refs is not None else ()):
         conn.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(sql.Identifier(schema, constraint)))
-    found, enforced = checks(definition, refs)
-    remaining = conn.execute(verification_statement(found), params).fetchone() if found else ()
+    if CHECKS_KEY not in run.memo:
+        found, enforced = checks(definition, refs)
+        run.memo[CHECKS_KEY] = (found, enforced, verification_statement(found) if found else None)
+    found, enforced, statement = run.memo[CHECKS_KEY]
+    remaining = conn.execute(statement, params).fetchone() if found else ()
     for (label, constraint, _check), left in zip(found, remaining):
         if left:
             run.verification_failed(label)
