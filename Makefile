@@ -32,10 +32,12 @@ demo: setup
 # "N passed, N failed" line closes the run.
 # Every database the run's tests create is named after SKILLFORGE_TEST_RUN; the last step checks that
 # none is left (each test process drops its own, the run drops what forked processes left).
+# pytest runs one process per core (xdist), each test file whole in one of them (--dist loadfile), so
+# a file's module-scoped databases are built once.
 test: export SKILLFORGE_TEST_RUN := mk$(shell date +%s%N | cut -c1-14)
 test: setup
 	$(MAKE) --no-print-directory lint molecule
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n auto --dist loadfile
 	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" SANITY_UNITS=1 tests/sanity.sh
 	$(BIN)/python tests/leftover_databases.py
