@@ -285,6 +285,9 @@ AUDIT_CASES = [
     case("audit-triggered-by-nul", AUDIT, "triggered_by", dsn=DSN, triggered_by="ops\x00"),
     case("audit-job-unknown", AUDIT, "job", dsn=DSN, job="gdpr-everything"),
     case("audit-outcome-unknown", AUDIT, "outcome", dsn=DSN, outcome="exploded"),
+    case("audit-covers-user-without-audit-id", AUDIT, "covers_user", dsn=DSN, covers_user="usr1"),
+    case("audit-covers-user-nul", AUDIT, "covers_user", dsn=DSN, audit_id="a", covers_user="usr\x001"),
+    case("audit-covers-user-blank", AUDIT, "covers_user", dsn=DSN, audit_id="a", covers_user="  "),
 ]
 
 # --- compliance_worker and queue_info -------------------------------------------------------------
@@ -539,6 +542,8 @@ PLAYBOOK_CASES = [
     play("pb-audit-fail-on-interrupted-text", "playbooks/compliance_audit.yml", names="audit_fail_on_interrupted",
          audit_fail_on_interrupted="perhaps"),
     play("pb-audit-tenant-nul", "playbooks/compliance_audit.yml", "tenant", audit_tenant=NUL),
+    play("pb-audit-covers-user-nul", "playbooks/compliance_audit.yml", "covers_user", audit_id="a",
+         audit_covers_user="usr\x00"),
     play("pb-queue-limit-negative", "playbooks/compliance_queue.yml", "limit", queue_worker_limit=-1,
          skillforge_redis_url=REDIS, queue_worker_prefix=PREFIX),
     play("pb-queue-time-budget-nan", "playbooks/compliance_queue.yml", "time_budget", queue_worker_time_budget="nan",

@@ -37,6 +37,7 @@ from functools import cached_property
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import pacing
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import verification
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
     BATCH_PLANNER_SETTINGS,
@@ -180,6 +181,11 @@ class JobDefinition:
 
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
+
+    def verify(self, conn, params: dict, counts: dict, run: "audit.AuditRun") -> None:
+        """After a batch's change, in its transaction: check nothing of the batch's users remains
+        that the job should have changed, and stage the batch's receipt (``verification``)."""
+        verification.verify_batch(conn, self, params, counts, run)
 
 
 _JOB_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -435,6 +441,7 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
                 params[BATCH.name("candidate_ids")] = [row[order_width - 1] for row in keys]
                 params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(lock, params)]
                 counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
+                definition.verify(conn, params, counts, run)
                 run.add_batch(conn, counts)
         except psycopg.Error as error:
             run.rolled_back()

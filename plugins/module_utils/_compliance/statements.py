@@ -279,3 +279,11 @@ def sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
         scoped=_scoped_users_cte(scope), id=row_column("id"), col=row_column(column), after=expression,
         table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=False)),
         limit=sql.Literal(limit))
+
+
+def step_rows(step: Step) -> "sql.Composable":
+    """``FROM <table> t WHERE <the step's rows of the batch's users>``: what ``verification``
+    expects to be empty once the batch's change ran (a delete left nothing, an update left no row
+    its ``where`` still selects)."""
+    return sql.SQL("FROM {table} WHERE {cond}").format(
+        table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=True)))
