@@ -32,13 +32,20 @@ demo: setup
 # "N passed, N failed" line closes the run.
 # Every database the run's tests create is named after SKILLFORGE_TEST_RUN; the last step checks that
 # none is left (each test process drops its own, the run drops what forked processes left).
+# pytest runs one process per core (xdist), each test file whole in one of them (--dist loadfile), so
+# a file's module-scoped databases are built once.
 test: export SKILLFORGE_TEST_RUN := mk$(shell date +%s%N | cut -c1-14)
+# Each phase's start is printed (UTC), so a run's log shows where its time went (docs/TESTING.md).
 test: setup
+	@echo "== make test: ansible-lint and Molecule ($$(date -u +%T))"
 	$(MAKE) --no-print-directory lint molecule
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+	@echo "== make test: pytest ($$(date -u +%T))"
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n auto --dist loadfile
+	@echo "== make test: changelog lint, ansible-test sanity and units ($$(date -u +%T))"
 	$(BIN)/antsibull-changelog lint
 	PATH="$(abspath $(BIN)):$$PATH" SANITY_UNITS=1 tests/sanity.sh
 	$(BIN)/python tests/leftover_databases.py
+	@echo "== make test: done ($$(date -u +%T))"
 
 # The pure tests: no PostgreSQL, Redis or Node needed (tests/unit is what ansible-test units runs too).
 unit: setup

@@ -87,11 +87,11 @@ def compliance_baseline(spec: dict):
 
 
 def seed(spec: dict):
-    """The module's path (``onet_seed.seed_source``): the re-seed short cut, else load and seed."""
+    """The module's path (``source.seed_source``): the re-seed short cut, else load and seed."""
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import source as onet_source
     read = []
-    load_source = onet_seed.load_source
+    load_source = onet_source.load_source
 
     def timed_load(*args, **kwargs):
         started = time.perf_counter()
@@ -100,13 +100,12 @@ def seed(spec: dict):
         finally:
             read.append(time.perf_counter() - started)
 
-    onet_seed.load_source = timed_load
-    options = {"fixtures_dir": spec["source"]}
+    onet_source.load_source = timed_load
+    source = onet_source.SourceSpec(fixtures_dir=spec["source"])
     if spec.get("format") == "onet_text":
-        options = {"onet_text_dir": spec["source"], "onet_version": "29.0"}
+        source = onet_source.SourceSpec("onet_text", onet_text_dir=spec["source"], onet_version="29.0")
     with _connect(spec["dsn"], autocommit=True) as conn:
-        result = onet_seed.seed_source(conn, spec.get("format", "fixtures"), check_mode=spec.get("check", False),
-                                       **options)
+        result = onet_source.seed_source(conn, source, check_mode=spec.get("check", False))
     return {"changed": result.changed, "counts": result.counts, "read_seconds": sum(read),
             "short_cut": result.short_cut}
 

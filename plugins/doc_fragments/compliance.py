@@ -56,6 +56,36 @@ options:
         once and changes nothing. Check mode takes no lock. From 0 to 86400 (a day).
     type: float
     default: 0
+  batch_pause:
+    description:
+      - Seconds to wait after each committed batch before the next, so that a long run leaves room
+        for the application's own transactions and for vacuum. From 0 to 3600; unset, V(0).
+      - The production inventory sets V(0.2) (docs/COMPLIANCE.md, "Throttling").
+    type: float
+  max_runtime:
+    description:
+      - Seconds the run may take (a maintenance window). When they have passed, the run stops at the
+        next batch boundary with C(outcome=interrupted), keeping every committed batch; running the job
+        again finishes the rest. From 0 to 604800 (a week); unset or V(0), no limit.
+    type: float
+  max_replica_lag:
+    description:
+      - Pause between batches while the largest replication lag, in seconds, of the standbys connected
+        to the primary is above this value, and go on once it is at most half of it. The lag is
+        C(replay_lag) from C(pg_stat_replication), or how long a standby's C(replay_lsn) has stood
+        still while WAL waits for it, whichever is larger (C(replay_lag) is not measured while a
+        standby's replay is stuck). From 0 to 86400; unset or V(0), the lag is not read.
+      - Reading the lag needs a superuser or the C(pg_read_all_stats) role; without it the run fails
+        before its first batch, naming the option.
+      - Lag readings are as fresh as the standbys' C(wal_receiver_status_interval) (10 seconds by
+        default), so set this well above it (production - V(30)).
+    type: float
+  max_lag_pause:
+    description:
+      - Seconds one pause for O(max_replica_lag) may last. When the lag has not come down to the resume
+        mark by then, the run stops at that batch boundary with C(outcome=interrupted), keeping every
+        committed batch; running the job again finishes the rest. From 0 to 86400; unset, V(300).
+    type: float
   db_lock_timeout:
     description:
       - Seconds a batch may wait for a lock (PostgreSQL's C(lock_timeout), set with C(SET LOCAL) in every
@@ -101,4 +131,9 @@ notes:
   - Every run (dry or executed) logs its summary as one JSON line with C(job) set to the job name,
     through the module's log (syslog or the journal on the managed host).
   - Scope in the audit trail and the log line is tenant slugs and user ids only, never emails.
+  - After every committed batch an executed run logs a progress line (JSON, C(event=batch-committed))
+    with the batches, counts and users done, the users in scope counted at the start, the estimated
+    time left (C(eta_seconds)) and the lag pauses. Ansible's C(async)/C(poll) shows only the final
+    result of a module; while a run goes on, its audit row (M(skillforge.dataops.compliance_audit_info),
+    updated in every batch's transaction) shows how far it is.
 """

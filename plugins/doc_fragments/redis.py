@@ -83,3 +83,22 @@ options:
     type: float
     default: 30
 """
+
+    # skillforge.dataops.redis.signing: the queue signing key(s) of producers and workers.
+    SIGNING = r"""
+options:
+  queue_signing_key:
+    description:
+      - Secret key(s) for signed queue jobs - an HMAC-SHA256 over each job's data, queue and job name
+        (docs/QUEUE.md, Signed jobs). Several keys separated by commas rotate a key - the first signs,
+        every one verifies. Each key is at least 32 characters (for example C(openssl rand -hex 32)),
+        without whitespace.
+      - A compliance module run with C(queue=true) signs the job it adds with the first key. For M(skillforge.dataops.compliance_worker),
+        only jobs signed with one of the keys run; an unsigned or badly signed job fails for good
+        before anything of it runs (its outcome is V(rejected)). Without a key a worker runs unsigned
+        and signed jobs alike, so configure the producers first, then the workers.
+      - When not set, the first of C(SKILLFORGE_<ENV>_QUEUE_SIGNING_KEY) (with O(env)) and
+        C(SKILLFORGE_QUEUE_SIGNING_KEY) that is set on the managed host (the AWX connection credential
+        injects the first). Never shown in results, messages or logs.
+    type: str
+"""

@@ -62,6 +62,14 @@ options:
       - At most this many runs, the newest (1 to 1000).
     type: int
     default: 20
+  covers_user:
+    description:
+      - A user id to check against the receipt of the run O(audit_id) names (O(audit_id) is required
+        with it). RV(covered) says whether that run covered the user (for a purge, erased them),
+        recomputed from the run's membership digest of the id (docs/COMPLIANCE.md, "Verified erasure
+        and receipts"). The id is neither stored nor logged.
+      - A run recorded before the receipts existed (migration V1_7) cannot answer and fails.
+    type: str
 extends_documentation_fragment:
   - skillforge.dataops.database
 attributes:
@@ -97,6 +105,14 @@ EXAMPLES = r"""
   skillforge.dataops.compliance_audit_info:
     env: production
     audit_id: 77561eb513db42389cc166703bed9fc9
+
+- name: Show that a data subject's erasure request was covered by a purge run
+  skillforge.dataops.compliance_audit_info:
+    env: production
+    audit_id: 77561eb513db42389cc166703bed9fc9
+    covers_user: cm1x2y3z40000abcd1234efgh
+  register: receipt
+  failed_when: not receipt.covered
 """
 
 RETURN = r"""
@@ -157,6 +173,18 @@ runs:
     finished_at:
       description: When it finished (ISO-8601, UTC); null while running or when interrupted.
       type: str
+    receipt:
+      description: >-
+        The run's receipt, no personal data - C(users) (ids covered), C(tables) (rows changed per table),
+        C(verification) (C(result) V(passed) or V(failed), C(batches) verified, C(checks) run, C(failed) the
+        table and column that still held rows), C(digest) (how a covered id's membership digest is made)
+        and C(digests_sha256) (SHA-256 over the sorted membership digests, set when the run ended). Null
+        for runs recorded before migration V1_7.
+      type: dict
+      sample: {format: 1, users: 1204, tables: {User: 1204, Notification: 9310},
+               verification: {result: passed, batches: 1, checks: ["public.UserBadge.userId"]},
+               digest: "sha256(utf8(audit_id + LF + user_id))",
+               digests_sha256: 9f2c0e5b8a0d4c7e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e}
   sample:
     - id: 77561eb513db42389cc166703bed9fc9
       job: data-retention
@@ -174,6 +202,11 @@ runs:
       executed_by: skillforge_ops
       started_at: "2026-11-26T09:00:01.120Z"
       finished_at: "2026-11-26T09:00:04.871Z"
+covered:
+  description: Whether the run O(audit_id) covered the user id O(covers_user).
+  returned: when O(covers_user) is set
+  type: bool
+  sample: true
 running_jobs:
   description: The jobs a run is executing right now (their advisory lock is held in this database).
   returned: success
@@ -213,7 +246,8 @@ def main():
         since=dict(type="str"),
         before=dict(type="str"),
         limit=dict(type="int", default=20),
-    ))
+        covers_user=dict(type="str"),
+    ), required_by={"covers_user": "audit_id"})
 
 
 if __name__ == "__main__":

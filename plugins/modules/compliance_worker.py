@@ -55,6 +55,7 @@ options:
 extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.redis
+  - skillforge.dataops.redis.signing
 attributes:
   check_mode:
     support: full
@@ -131,6 +132,12 @@ jobs:
       description: Why the attempt failed (no personal data).
       type: str
       returned: when it failed
+    outcome:
+      description:
+        - V(rejected) when the job was refused for its signature (unsigned or badly signed while this worker has a
+          queue signing key); nothing of it ran. It failed for good.
+      type: str
+      returned: when a job was rejected
     will_retry:
       description: Whether BullMQ will retry it.
       type: bool
@@ -199,6 +206,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
     redis_argument_spec,
     run_worker_module,
+    signing_argument_spec,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import database_argument_spec
@@ -207,6 +215,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible
 def main():
     argument_spec = database_argument_spec()
     argument_spec.update(redis_argument_spec())
+    argument_spec.update(signing_argument_spec())
     argument_spec.update(
         job=dict(type="list", elements="str", choices=list(BY_JOB)),
         limit=dict(type="int", default=100),

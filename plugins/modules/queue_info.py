@@ -127,6 +127,9 @@ job:
       description: The job payload (docs/QUEUE.md).
       type: dict
       sample: {scope: {tenant: globex}, cutoff: "2024-01-01", triggeredBy: dpo@skillforge.com, dryRun: false}
+    signed:
+      description: Whether the job data carries a C(signature) (docs/QUEUE.md, Signed jobs); it is not shown in RV(job.data).
+      type: bool
     attempts:
       description: Attempts allowed.
       type: int

@@ -172,6 +172,18 @@ COMPLIANCE_CASES = [
     job("retention-lock-timeout-negative", RETENTION, "lock_timeout", check=False, lock_timeout=-1),
     job("retention-lock-timeout-week", RETENTION, "lock_timeout", check=False, lock_timeout=7 * 86400),
     job("retention-lock-timeout-text", RETENTION, "lock_timeout", lock_timeout="forever"),
+    # pacing (issue 15): seconds, each with a range; NaN and infinity refused like lock_timeout
+    job("retention-batch-pause-negative", RETENTION, "batch_pause", batch_pause=-0.2),
+    job("retention-batch-pause-nan", RETENTION, "batch_pause", batch_pause="nan"),
+    job("retention-batch-pause-hours", RETENTION, "batch_pause", batch_pause=7200),
+    job("retention-max-runtime-inf", RETENTION, "max_runtime", check=False, max_runtime="inf"),
+    job("retention-max-runtime-text", RETENTION, "max_runtime", max_runtime="the weekend"),
+    job("retention-max-replica-lag-negative", RETENTION, "max_replica_lag", check=False, max_replica_lag=-30),
+    job("retention-max-replica-lag-nan", RETENTION, "max_replica_lag", max_replica_lag="nan"),
+    job("retention-max-lag-pause-year", RETENTION, "max_lag_pause", max_lag_pause=365 * 86400),
+    job("retention-max-lag-pause-negative", RETENTION, "max_lag_pause", check=False, max_lag_pause=-1),
+    job("consent-max-runtime-negative", CONSENT, "max_runtime", tenant="acme-partners", max_runtime=-1),
+    job("partner-max-replica-lag-inf", PARTNER, "max_replica_lag", tenant="acme-partners", max_replica_lag="inf"),
     job("retention-triggered-by-nul", RETENTION, "triggered_by", triggered_by="ops\x00team"),  # issue 12
     job("retention-triggered-by-blank", RETENTION, "triggered_by", triggered_by="   "),
     job("retention-triggered-by-source-bad", RETENTION, "triggered_by_source", triggered_by=WHO,
@@ -217,6 +229,8 @@ COMPLIANCE_CASES = [
         redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-retention-batch-size-zero", RETENTION, "batch_size", check=False, queue=True, batch_size=0,
         redis_url=REDIS, queue_prefix=PREFIX),
+    job("queue-retention-max-lag-pause-nan", RETENTION, "max_lag_pause", check=False, queue=True,
+        max_lag_pause="nan", redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-retention-before-year-1", RETENTION, "before", check=False, queue=True,
         before="0001-01-01T00:00:00+01:00", redis_url=REDIS, queue_prefix=PREFIX),
     job("queue-consent-tenant-nul", CONSENT, "tenant", check=False, queue=True, tenant=NUL,
@@ -248,6 +262,16 @@ COMPLIANCE_CASES = [
     job("queue-dry-run-text", RETENTION, "queue_dry_run", check=False, queue=True, redis_url=REDIS,
         queue_prefix=PREFIX, queue_dry_run="perhaps"),
     job("queue-flag-text", RETENTION, "queue", check=False, queue="perhaps", redis_url=REDIS, queue_prefix=PREFIX),
+    # the queue signing key: refused naming the option, never shown
+    job("queue-signing-key-short", RETENTION, "queue_signing_key", check=False, queue=True, redis_url=REDIS,
+        queue_prefix=PREFIX, queue_signing_key="Sh0rtSigningKey", secrets=("Sh0rtSigningKey",)),
+    job("queue-signing-key-second-short", CONSENT, "queue_signing_key", check=False, queue=True, tenant="acme-partners",
+        redis_url=REDIS, queue_prefix=PREFIX, queue_signing_key="Rotat3dKey" * 4 + ",Sh0rtSecond",
+        secrets=("Rotat3dKey", "Sh0rtSecond")),
+    job("queue-signing-key-whitespace", PARTNER, "queue_signing_key", check=False, queue=True, tenant="acme-partners",
+        redis_url=REDIS, queue_prefix=PREFIX, queue_signing_key="Spac3d Key " * 4, secrets=("Spac3d",)),
+    job("queue-signing-key-nul", RETENTION, "queue_signing_key", check=False, queue=True, redis_url=REDIS,
+        queue_prefix=PREFIX, queue_signing_key="NulKey\x00" * 5, secrets=("NulKey",)),
 ]
 
 COMPLIANCE_OK_CASES = [
@@ -277,6 +301,9 @@ AUDIT_CASES = [
     case("audit-triggered-by-nul", AUDIT, "triggered_by", dsn=DSN, triggered_by="ops\x00"),
     case("audit-job-unknown", AUDIT, "job", dsn=DSN, job="gdpr-everything"),
     case("audit-outcome-unknown", AUDIT, "outcome", dsn=DSN, outcome="exploded"),
+    case("audit-covers-user-without-audit-id", AUDIT, "covers_user", dsn=DSN, covers_user="usr1"),
+    case("audit-covers-user-nul", AUDIT, "covers_user", dsn=DSN, audit_id="a", covers_user="usr\x001"),
+    case("audit-covers-user-blank", AUDIT, "covers_user", dsn=DSN, audit_id="a", covers_user="  "),
 ]
 
 # --- compliance_worker and queue_info -------------------------------------------------------------
@@ -313,6 +340,9 @@ QUEUE_CASES = [
     worker("worker-dsn-bad-percent", "dsn", dsn="postgresql://u:S3cret%zz@host/db", secrets=("S3cret",)),
     worker("worker-connect-timeout-zero", "connect_timeout", connect_timeout=0),
     worker("worker-env-bad", "env", env="prod/uction", dsn=None),
+    worker("worker-signing-key-short", "queue_signing_key", queue_signing_key="W0rkerKey", secrets=("W0rkerKey",)),
+    worker("worker-signing-key-huge-list", "queue_signing_key", queue_signing_key=",".join(["L0ngKey" * 6] * 3 + ["x"]),
+           secrets=("L0ngKey",)),
     info("info-job-id-integer", ("job_id", "job id"), job_id="12"),
     info("info-job-id-colon", ("job_id", "job id"), job_id="a:b:c:d"),
     info("info-job-id-nul", ("job_id", "job id"), job_id="job\x00"),
@@ -483,6 +513,14 @@ PLAYBOOK_CASES = [
     comp("pb-compliance-batch-size-text", xfail=ROLE_SPEC, names="batch_size", compliance_batch_size="lots"),
     comp("pb-compliance-lock-timeout-nan", "lock_timeout", compliance_lock_timeout="nan",  # issue 12
          compliance_execute=True),
+    comp("pb-compliance-batch-pause-negative", "batch_pause", compliance_batch_pause=-1),
+    comp("pb-compliance-batch-pause-text", xfail=ROLE_SPEC, names="compliance_batch_pause",
+         compliance_batch_pause="a bit"),
+    comp("pb-compliance-max-runtime-nan", "max_runtime", compliance_max_runtime="nan", compliance_execute=True),
+    comp("pb-compliance-max-replica-lag-huge", "max_replica_lag", compliance_max_replica_lag=10 ** 6),
+    comp("pb-compliance-max-lag-pause-negative", "max_lag_pause", compliance_max_lag_pause=-600),
+    comp("pb-compliance-queue-max-runtime-negative", "max_runtime", compliance_queue=True,
+         compliance_max_runtime=-1, skillforge_redis_url=REDIS, compliance_queue_prefix=PREFIX),
     comp("pb-compliance-db-lock-timeout-negative", "db_lock_timeout", compliance_db_lock_timeout=-1),  # issue 15
     comp("pb-compliance-inherited-db-lock-timeout", "db_lock_timeout", skillforge_db_lock_timeout=-2),
     comp("pb-compliance-db-statement-timeout-huge", "db_statement_timeout", compliance_db_statement_timeout=10 ** 9),
@@ -529,6 +567,8 @@ PLAYBOOK_CASES = [
     play("pb-audit-fail-on-interrupted-text", "playbooks/compliance_audit.yml", names="audit_fail_on_interrupted",
          audit_fail_on_interrupted="perhaps"),
     play("pb-audit-tenant-nul", "playbooks/compliance_audit.yml", "tenant", audit_tenant=NUL),
+    play("pb-audit-covers-user-nul", "playbooks/compliance_audit.yml", "covers_user", audit_id="a",
+         audit_covers_user="usr\x00"),
     play("pb-queue-limit-negative", "playbooks/compliance_queue.yml", "limit", queue_worker_limit=-1,
          skillforge_redis_url=REDIS, queue_worker_prefix=PREFIX),
     play("pb-queue-time-budget-nan", "playbooks/compliance_queue.yml", "time_budget", queue_worker_time_budget="nan",

@@ -23,6 +23,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared import 
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import settings as migration_settings
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import values as onet_values
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import redis_connection
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import (
     MAX_BATCH_SIZE,
@@ -174,6 +175,6 @@ def test_any_seed_number(value):
     column = next(column for column in onet_dataset.TABLES_BY_NAME["onet_occupation_skills"].columns
                   if column.name == "data_value")
     try:
-        onet_dataset.normalise_value(column, value)
+        onet_values.normalise_value(column, value)
     except ValueError as error:
         assert len(one_line(str(error))) <= 2 * errors.ECHO_LIMIT + 40

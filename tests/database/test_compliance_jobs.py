@@ -88,7 +88,9 @@ def test_dry_run_predicts_execution_in_batches_and_second_run_changes_nothing(co
     [row] = audit_rows(conn)
     assert row == (job, "execute", done["scope"], WHO, "PRIV-1", "drill", done["counts"], done["batches"],
                    "succeeded", None, True)
-    assert [json.loads(line)["job"] for line in lines] == [job, job]
+    records = [json.loads(line) for line in lines]  # the two summaries; between them one progress line a batch
+    assert [record["job"] for record in records if "event" not in record] == [job, job]
+    assert [record["batches"] for record in records if "event" in record] == list(range(1, done["batches"] + 1))
 
     again = run_job(conn, job, options, dry_run=True)
     assert not again["changed"] and set(again["counts"].values()) == {0}

@@ -36,7 +36,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.sta
     lock_query,
     placeholder_names,
     sample_query,
-    scope_users_count,
+    users_in_scope_query,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
@@ -78,8 +78,8 @@ def statements(definition: JobDefinition, form: str, scope: Scope) -> dict:
     named = {
         "dry-run-count.%s" % form: ("the dry run: every step's count over the whole scope",
                                     dry_run_statement(definition, scope)),
-        "scope-users-count.%s" % form: ("max_users: the users in scope, counted before the first batch",
-                                        scope_users_count(scope)),
+        "users-in-scope.%s" % form: ("the users in scope, counted once before the first batch (max_users, progress)",
+                                     users_in_scope_query(scope)),
         "batch-select-first.%s" % form: ("a run's first batch of users, by the keyset",
                                          batch_query(scope, None)),
         "batch-select-next.%s" % form: ("every later batch of users, after the keyset cursor",

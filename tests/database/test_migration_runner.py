@@ -599,8 +599,8 @@ def test_a_script_mixing_both_kinds_is_refused_before_anything_runs(conn, script
     (scripts / "V2__mixed.sql").write_text(
         "ALTER TABLE people ADD COLUMN phone text;\nCREATE INDEX CONCURRENTLY people_phone ON people (phone);\n",
         encoding="utf-8")
-    with pytest.raises(runner.MigrationFileError, match="V2__mixed.sql .mixed is not supported.: outside a "
-                                                         "transaction: line 2: CREATE INDEX CONCURRENTLY"):
+    mixed = "V2__mixed.sql .mixed is not supported.: outside a transaction: line 2: CREATE INDEX CONCURRENTLY"
+    with pytest.raises(runner.MigrationFileError, match=mixed):
         runner.migrate(conn, settings_for(scripts))
     assert not table_exists(conn, "people") and not table_exists(conn, "flyway_schema_history")
 
@@ -629,8 +629,8 @@ def test_a_failing_non_transactional_script_leaves_a_failed_row_that_repair_remo
     (scripts / "V2__index.sql").write_text(
         "CREATE INDEX CONCURRENTLY people_name ON people (name);\n", encoding="utf-8")
     assert runner.repair(conn, settings_for(scripts)).changed
-    assert [m["script"] for m in runner.migrate(conn, settings_for(scripts)).applied] == ["V2__index.sql",
-                                                                                         "R__people_view.sql"]
+    applied = runner.migrate(conn, settings_for(scripts)).applied
+    assert [m["script"] for m in applied] == ["V2__index.sql", "R__people_view.sql"]
 
 
 def test_an_index_build_waiting_behind_a_writer_gives_up_and_names_it(empty_database_url, scripts):

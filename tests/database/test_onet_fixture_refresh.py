@@ -16,7 +16,8 @@ from ansible_collections.skillforge.dataops.tests.onet_test_support import (
 )
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import source as onet_source
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.source import SourceSpec
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def tree(tmp_path) -> Path:
 
 def seed(url: str, directory: Path, **options):
     with psycopg.connect(url, autocommit=True) as conn:
-        return onet_seed.seed_source(conn, "fixtures", fixtures_dir=str(directory), **options)
+        return onet_source.seed_source(conn, SourceSpec("fixtures", fixtures_dir=str(directory)), **options)
 
 
 def test_refresh_after_an_edit_makes_the_seed_pass(migrated_database_url, tree):

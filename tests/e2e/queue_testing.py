@@ -7,6 +7,7 @@ only the keys under it; nothing here flushes a database.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -107,8 +109,19 @@ def node_bullmq() -> NodeBullMQ:
     lock = NODE_DIR / "package-lock.json"
     marker = NODE_DIR / "node_modules" / ".skillforge-lock-sha256"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if not marker.exists() or marker.read_text() != digest:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=str(NODE_DIR),
-                       check=True, timeout=600)
-        marker.write_text(digest)
+    # xdist workers share tests/node: one installs while the others wait for it (at most 10 minutes).
+    with open(NODE_DIR / ".install-lock", "w", encoding="utf-8") as install_lock:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                fcntl.flock(install_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail("another test process held tests/node/.install-lock for 10 minutes")
+                time.sleep(0.5)
+        if not marker.exists() or marker.read_text() != digest:
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=str(NODE_DIR),
+                           check=True, timeout=600)
+            marker.write_text(digest)
     return NodeBullMQ(node)

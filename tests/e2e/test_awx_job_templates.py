@@ -196,8 +196,11 @@ def test_connection_credentials_inject_the_variables_of_the_template_environment
             for variable, value in credential_type["injectors"]["env"].items():
                 if variable.endswith("_URL"):  # connection URLs carry passwords: only from secret fields
                     assert value.strip("{} ") in secret_fields, (template["name"], variable)
+                if variable.endswith("_QUEUE_SIGNING_KEY"):  # a secret too
+                    assert value.strip("{} ").split(" |")[0] in secret_fields, (template["name"], variable)
         assert "SKILLFORGE_%s_DATABASE_URL" % env in injected, template["name"]
         assert "SKILLFORGE_%s_REDIS_URL" % env in injected, template["name"]
+        assert "SKILLFORGE_%s_QUEUE_SIGNING_KEY" % env in injected, template["name"]
         assert "SKILLFORGE_AUDIT_LOG" in injected
         other_envs = {v for v in injected if v.startswith("SKILLFORGE_") and v.endswith("_DATABASE_URL")}
         assert other_envs == {"SKILLFORGE_%s_DATABASE_URL" % env}, template["name"]

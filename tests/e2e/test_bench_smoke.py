@@ -73,7 +73,7 @@ def run_bench(admin_conninfo, out: Path, *arguments) -> types.SimpleNamespace:
     env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--users", "300", "--tenants", "5", "--out", str(out)] + list(arguments),
-        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=False)
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=900, check=False)
     with psycopg.connect(admin_conninfo) as conn:
         leftovers = [row[0] for row in conn.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))]

@@ -69,3 +69,33 @@ def test_node_sees_one_job_when_python_enqueues_twice(queue_prefix, node_bullmq)
 
     consumed = node_bullmq.run("consume", queue="data-retention-jobs", prefix=queue_prefix, count=2, timeoutMs=3000)
     assert [job["id"] for job in consumed["jobs"]] == [request.job_id]
+
+
+# Values whose JSON Python and JavaScript write differently unless the canonical form says how.
+CANONICAL_VALUES = [
+    {"b": 1, "a": [True, False, None], "nested": {"z": "", "y": {}}},
+    [1, 2.5, 0.1, 1e-7, 1.5e-10, 0.000001, 1e21, 1e20, -3.25e-8, 123456789012345680000.0],
+    "é ☃ \u2028 \n\r\t\b\f\x01\x1f\x7f \" \\",
+    {"\ue000": 1, "z\U0001F600": 2, "Z": 3},
+]
+
+
+def test_canonical_json_is_the_same_in_node_and_python(node_bullmq):
+    from ansible_collections.skillforge.dataops.plugins.module_utils._queue.signing import canonical_json
+    node = node_bullmq.run("canonical", values=CANONICAL_VALUES)["canonical"]
+    assert node == [canonical_json(value) for value in CANONICAL_VALUES]
+
+
+def test_a_job_signed_by_the_collection_verifies_with_the_node_code(queue_prefix, node_bullmq):
+    """The signature the collection stores is the one tests/node/signing.js computes for the same data."""
+    from ansible_collections.skillforge.dataops.plugins.module_utils._queue import signing
+    key = "interop-key-" + "c3" * 16
+    target = job_queue.QueueTarget(resolve_redis(REDIS_URL), queue_prefix)
+    request = job_queue.enqueue_request("data-retention", OPTIONS["data-retention"], dry_run=True, signing_keys=(key,))
+    job_queue.enqueue(target, request)
+    stored = node_bullmq.run("get", queue="data-retention-jobs", prefix=queue_prefix, id=request.job_id)["data"]
+    node_bullmq.run("add", queue="data-retention-jobs", prefix=queue_prefix, name="data-retention", signingKey=key,
+                    data={k: v for k, v in stored.items() if k != "signature"}, opts={"jobId": "node-copy-1"})
+    copy = node_bullmq.run("get", queue="data-retention-jobs", prefix=queue_prefix, id="node-copy-1")["data"]
+    assert copy["signature"] == stored["signature"] == request.data["signature"]
+    assert signing.verify((key,), "data-retention-jobs", "data-retention", copy) == "verified"

@@ -114,9 +114,14 @@ def test_job_added_from_node_changes_the_database_exactly_as_an_inline_run(job, 
     assert [row[:5] for row in audit_rows(queued_url)] == [row[:5] for row in audit_rows(inline_url)]
     seen_by_node = node_bullmq.run("get", queue=entry.queue, prefix=queue_prefix, id="api-%s-1" % job)
     assert seen_by_node["state"] == "completed" and seen_by_node["returnvalue"] == summary
-    # One JSON log line for the job, with the job name and the counts.
+    # One JSON log line for the job, with the job name and the counts; before it, one progress
+    # line per committed batch (docs/COMPLIANCE.md, "Throttling").
     records = [json.loads(line) for line in settings.lines]
-    assert [(r["job"], r["state"], r["counts"]) for r in records] == [(job, "completed", inline["counts"])]
+    progress = [r for r in records if r.get("event") == "batch-committed"]
+    assert [(r["job"], r["state"], r["counts"]) for r in records if r not in progress] == [(job, "completed", inline["counts"])]
+    assert [r["batches"] for r in progress] == list(range(1, summary["batches"] + 1))
+    assert progress[-1]["counts"] == inline["counts"] and progress[-1]["audit_id"] == summary["audit_id"]
+    assert all((r["job"], r["queue"], r["job_id"]) == (job, entry.queue, "api-%s-1" % job) for r in progress)
 
 
 def test_queued_dry_run_counts_like_check_mode_and_changes_nothing(seeded_url, queue_prefix):

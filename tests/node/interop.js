@@ -5,11 +5,17 @@
 //   node interop.js add     '{"queue": "...", "prefix": "...", "name": "...", "data": {...}, "opts": {...}}'
 //   node interop.js get     '{"queue": "...", "prefix": "...", "id": "..."}'
 //   node interop.js validate '{"jobId": "..."}'
+//   node interop.js canonical '{"values": [...]}'
+//
+// `add` with "signingKey" signs the data as the API does (signing.js, docs/QUEUE.md "Signed jobs"),
+// then merges "tamper" (if any) into the signed data: a job changed after it was signed. "signedFor":
+// [queue, name] signs it for another queue and job name than it is added to (a replay).
 //
 // Redis comes from REDIS_URL (default redis://127.0.0.1:6379/0).
 'use strict';
 
 const { Queue, Worker, Job } = require('bullmq');
+const { canonicalJson, signJobData } = require('./signing');
 
 function connection() {
   const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379/0');
@@ -52,10 +58,12 @@ async function consume({ queue, prefix, count = 1, timeoutMs = 10000 }) {
   return { jobs: seen };
 }
 
-async function add({ queue, prefix, name, data, opts }) {
+async function add({ queue, prefix, name, data, opts, signingKey, tamper, signedFor }) {
   const q = new Queue(queue, { connection: connection(), prefix });
   try {
-    const job = await q.add(name, data, opts || {});
+    const [signedQueue, signedName] = signedFor || [queue, name];
+    const signed = signingKey ? signJobData(signingKey, signedQueue, signedName, data) : data;
+    const job = await q.add(name, { ...signed, ...(tamper || {}) }, opts || {});
     return { id: job.id, state: await job.getState() };
   } finally {
     await q.close();
@@ -82,7 +90,12 @@ function validate({ jobId }) {
   }
 }
 
-const commands = { consume, add, get, validate };
+// The canonical JSON of each value, as the signature covers it.
+function canonical({ values }) {
+  return { canonical: values.map(canonicalJson) };
+}
+
+const commands = { consume, add, get, validate, canonical };
 
 (async () => {
   const [command, argument] = process.argv.slice(2);

@@ -43,6 +43,10 @@ def compliance_argument_spec(**job_options) -> dict:
         note=dict(type="str"),
         batch_size=dict(type="int"),
         lock_timeout=dict(type="float", default=0),
+        batch_pause=dict(type="float"),
+        max_runtime=dict(type="float"),
+        max_replica_lag=dict(type="float"),
+        max_lag_pause=dict(type="float"),
         # Unset: the job's defaults (safety.py); a queued job without them gets the worker's.
         db_lock_timeout=dict(type="float"),
         db_statement_timeout=dict(type="float"),
@@ -101,12 +105,12 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     module.exit_json(**result)
 
 
-def run_audit_info_module(filter_options: dict) -> None:
+def run_audit_info_module(filter_options: dict, required_by=None) -> None:
     """The whole body of compliance_audit_info: the connection options and ``filter_options``, each
     filter passed on to ``registry.audit_history``. It only reads, in check mode too."""
     argument_spec = database_argument_spec()
     argument_spec.update(filter_options)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_by=required_by)
     conn, resolved = open_database(module, "compliance_audit_info", autocommit=True)
     try:
         history = audit_history(conn, **{name: module.params[name] for name in filter_options})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import receipt
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import log_line
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import (
@@ -31,19 +32,37 @@ LOGGER_NAME = "skillforge.dataops.compliance"
 UPSERT_RUN = """
 INSERT INTO "ComplianceAuditLog"
     ("id", "job", "mode", "scope", "triggeredBy", "triggeredBySource", "reason", "note", "counts", "batches",
-     "outcome", "error", "startedAt", "finishedAt")
+     "outcome", "error", "startedAt", "finishedAt", "receipt")
 VALUES (%(id)s, %(job)s, 'execute', %(scope)s, %(triggered_by)s, %(triggered_by_source)s, %(reason)s, %(note)s, %(counts)s,
-        %(batches)s, %(outcome)s, %(error)s, %(started_at)s, %(finished_at)s)
+        %(batches)s, %(outcome)s, %(error)s, %(started_at)s, %(finished_at)s, %(receipt)s)
 ON CONFLICT ("id") DO UPDATE SET
     "counts" = EXCLUDED."counts", "batches" = EXCLUDED."batches", "outcome" = EXCLUDED."outcome",
-    "error" = EXCLUDED."error", "finishedAt" = EXCLUDED."finishedAt"
+    "error" = EXCLUDED."error", "finishedAt" = EXCLUDED."finishedAt", "receipt" = EXCLUDED."receipt"
+"""
+
+# One membership digest per user id a batch covered (receipt.membership_digest, computed here by
+# the server from the batch's id array), in the batch's transaction, after the run's row.
+INSERT_DIGESTS = """
+INSERT INTO "ComplianceErasureDigest" ("auditId", "digest")
+SELECT %(id)s, digest FROM (
+    SELECT sha256(convert_to(%(id)s::text || E'\\n' || user_id, 'UTF8')) AS digest FROM unnest(%(user_ids)s::text[]) AS ids(user_id)
+) AS digests ORDER BY digest
+"""
+
+# The run's digests in byte order (the primary key's), for receipt.DigestHasher.
+RUN_DIGESTS = 'SELECT "digest" FROM "ComplianceErasureDigest" WHERE "auditId" = %(id)s ORDER BY "digest"'
+
+# Is this user id one a run covered: its membership digest among the run's.
+COVERS_USER = """
+SELECT EXISTS (SELECT 1 FROM "ComplianceErasureDigest"
+                WHERE "auditId" = %(id)s AND "digest" = sha256(convert_to(%(id)s::text || E'\\n' || %(user)s::text, 'UTF8')))
 """
 
 
 # Rows of the audit trail, newest first. Every filter is a bound value (NULL: not filtered).
 READ_RUNS = """
 SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."triggeredBySource", a."reason", a."note", a."counts",
-       a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt",
+       a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt", a."receipt",
        NOT EXISTS (SELECT 1 FROM "ComplianceAuditLog" later WHERE later."job" = a."job"
                     AND (later."startedAt", later."id") > (a."startedAt", a."id")) AS newest_of_its_job
   FROM "ComplianceAuditLog" a
@@ -76,7 +95,7 @@ MAX_READ_LIMIT = 1000
 
 
 def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tenant=None, user=None,
-              triggered_by=None, since=None, before=None, limit=20) -> dict:
+              triggered_by=None, since=None, before=None, limit=20, covers_user=None) -> dict:
     """The executed runs matching every given filter, newest first, at most ``limit``, and the
     jobs running now. ``job_locks`` maps each job name to its advisory lock keys.
 
@@ -84,8 +103,12 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
     nobody holds its job's lock or a later run of the job started: only one run of a job holds the
     lock at a time, so such a run was killed and its row keeps the counts it committed.
     Bad filters raise ``ValueError`` naming the filter.
+
+    ``covers_user`` (with ``audit_id``): the result's ``covered`` says whether that run covered
+    this user id, by its membership digest among the run's (receipt.py); a run recorded without a
+    receipt raises ``ValueError``.
     """
-    for name, value in (("audit_id", audit_id), ("job", job), ("tenant", tenant), ("user", user),
+    for name, value in (("covers_user", covers_user), ("audit_id", audit_id), ("job", job), ("tenant", tenant), ("user", user),
                         ("triggered_by", triggered_by), ("since", since), ("before", before)):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("%s must not contain a NUL character" % name)
@@ -101,6 +124,8 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
             raise ValueError("%s must be an ISO-8601 date or date-time such as 2026-01-31 or "
                              "2026-01-31T08:00:00Z (year 1 to 9999 in UTC), got %s"
                              % (name, errors.echo(str(value)))) from None
+    if covers_user is not None and (audit_id is None or not isinstance(covers_user, str) or not covers_user.strip()):
+        raise ValueError("covers_user needs audit_id (the run to check the user id against) and a non-blank user id")
     names = sorted(job_locks)
     running_jobs = [row[0] for row in conn.execute(HELD_JOB_LOCKS, dict(
         jobs=names, first_keys=[job_locks[name][0] for name in names],
@@ -109,15 +134,28 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
                                         triggered_by=triggered_by, limit=limit, **bounds)).fetchall()
     runs = []
     for (run_id, run_job, mode, scope, by, by_source, reason, note, counts, batches, run_outcome, error, executed_by,
-         started_at, finished_at, newest) in rows:
+         started_at, finished_at, run_receipt, newest) in rows:
         state = run_outcome
         if run_outcome == "running" and not (newest and run_job in running_jobs):
             state = "interrupted"
         runs.append({"id": run_id, "job": run_job, "mode": mode, "state": state, "outcome": run_outcome,
                      "scope": scope, "triggered_by": by, "triggered_by_source": by_source, "reason": reason, "note": note, "counts": counts,
                      "batches": batches, "error": error, "executed_by": executed_by,
-                     "started_at": utc_timestamp(started_at), "finished_at": utc_timestamp(finished_at)})
-    return {"runs": runs, "running_jobs": running_jobs}
+                     "started_at": utc_timestamp(started_at), "finished_at": utc_timestamp(finished_at),
+                     "receipt": run_receipt})
+    result = {"runs": runs, "running_jobs": running_jobs}
+    if covers_user is not None:
+        result["covered"] = covered(conn, runs, audit_id, covers_user.strip())
+    return result
+
+
+def covered(conn, runs: list, audit_id: str, user_id: str) -> bool:
+    """Whether the run ``audit_id`` (the one row of ``runs``) covered ``user_id``."""
+    if not runs:
+        raise ValueError("audit_id names no executed run, so covers_user cannot be checked")
+    if runs[0]["receipt"] is None:
+        raise ValueError("the run was recorded without a receipt (before V1_7), so covers_user cannot be checked")
+    return bool(conn.execute(COVERS_USER, dict(id=audit_id, user=user_id)).fetchone()[0])
 
 
 def build_summary(job, mode, scope, triggered_by, triggered_by_source, reason, note, started_at, finished_at,
@@ -157,49 +195,84 @@ class AuditRun:
         self.finished_at = None
         self.blocked_by = None  # the sessions blocking the batch whose wait ran out (safety.blocked_by)
         self._pending = None
+        self.pauses = {"count": 0, "seconds": 0.0}  # waits for replica lag (pacing.Pacer keeps it)
+        # The receipt as committed (receipt.py), and the batch's staged by verification.verify_batch
+        # with the user ids it covered; a failed verification's label, kept through the rollback.
+        self.receipt = receipt.empty_receipt()
+        self._staged = None
+        self._failed_check = None
+        self.memo = {}  # per-run values computed once (verification's catalog lookup)
 
-    def _write(self, conn, counts, batches, outcome, error=None, finished_at=None) -> None:
+    def _write(self, conn, counts, batches, outcome, error=None, finished_at=None, receipt_=None) -> None:
         conn.execute(UPSERT_RUN, dict(
             id=self.id, job=self.job, scope=Jsonb(self.scope), triggered_by=self.triggered_by,
             triggered_by_source=self.triggered_by_source,
             reason=self.reason, note=self.note, counts=Jsonb(counts), batches=batches,
-            outcome=outcome, error=error, started_at=self.started_at, finished_at=finished_at))
+            outcome=outcome, error=error, started_at=self.started_at, finished_at=finished_at,
+            receipt=Jsonb(receipt_ or self.receipt)))
+
+    def stage_receipt(self, batch_receipt: dict, user_ids) -> None:
+        """The receipt with the batch being run, and the ids it covered (written by ``add_batch``)."""
+        self._staged = (batch_receipt, list(user_ids))
+
+    def verification_failed(self, label: str) -> None:
+        """The batch being run failed its verification at ``label``; ``fail`` records it."""
+        self._failed_check = label
 
     def add_batch(self, conn, batch_counts: dict) -> None:
         """Record one more batch in the batch's own transaction; ``committed()`` after commit."""
         totals = {name: self.counts.get(name, 0) + batch_counts.get(name, 0) for name in self.counts}
-        self._write(conn, totals, self.batches + 1, "running")
-        self._pending = totals
+        staged, user_ids = self._staged or (self.receipt, [])
+        self._write(conn, totals, self.batches + 1, "running", receipt_=staged)
+        if user_ids:
+            conn.execute(INSERT_DIGESTS, dict(id=self.id, user_ids=user_ids))
+        self._pending = (totals, staged)
 
     def rolled_back(self) -> None:
         """The batch's transaction rolled back: its counts are not part of the run."""
-        self._pending = None
+        self._pending = self._staged = None
 
     def committed(self) -> None:
         """The batch's transaction committed: its counts are now part of the run."""
         if self._pending is not None:
-            self.counts, self._pending = self._pending, None
+            (self.counts, self.receipt), self._pending = self._pending, None
+            self._staged = None
             self.batches += 1
+
+    def _sealed(self, conn) -> dict:
+        """The receipt with ``digests_sha256`` over the run's committed digests (read in the
+        caller's transaction, in index order, a page at a time)."""
+        hasher = receipt.DigestHasher()
+        if self.receipt["users"]:  # else the run wrote no digest row
+            with conn.cursor(name="receipt_digests") as cursor:
+                cursor.itersize = 10000
+                for (digest,) in cursor.execute(RUN_DIGESTS, dict(id=self.id)):
+                    hasher.update(bytes(digest))
+        current = receipt.failed(self.receipt, self._failed_check) if self._failed_check else self.receipt
+        return receipt.sealed(current, hasher.hexdigest())
 
     def finish(self, conn) -> None:
         finished_at = utc_now()
-        self._write(conn, self.counts, self.batches, "succeeded", finished_at=finished_at)
-        self.outcome, self.finished_at = "succeeded", finished_at
+        sealed = self._sealed(conn)
+        self._write(conn, self.counts, self.batches, "succeeded", finished_at=finished_at, receipt_=sealed)
+        self.outcome, self.finished_at, self.receipt = "succeeded", finished_at, sealed
 
     def fail(self, conn, error: str, outcome: str = "failed") -> None:
         """After the failing batch rolled back (or, ``interrupted``, between two batches): record
         the outcome in a transaction of its own."""
-        self._pending = None
+        self._pending = self._staged = None
         finished_at = utc_now()
         with conn.transaction():
-            self._write(conn, self.counts, self.batches, outcome, error=error, finished_at=finished_at)
-        self.outcome, self.error, self.finished_at = outcome, error, finished_at
+            sealed = self._sealed(conn)
+            self._write(conn, self.counts, self.batches, outcome, error=error, finished_at=finished_at, receipt_=sealed)
+        self.outcome, self.error, self.finished_at, self.receipt = outcome, error, finished_at, sealed
 
     def summary(self) -> dict:
         summary = build_summary(self.job, "execute", self.scope, self.triggered_by, self.triggered_by_source,
                                 self.reason, self.note,
                                 self.started_at, self.finished_at, self.counts, audit_id=self.id,
                                 batches=self.batches, outcome=self.outcome)
+        summary["pauses"] = dict(self.pauses)
         if self.error:
             summary["error"] = self.error
         if self.blocked_by is not None:

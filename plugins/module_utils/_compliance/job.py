@@ -35,7 +35,10 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit, safety
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import pacing
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import safety
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import verification
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
     BATCH_PLANNER_SETTINGS,
@@ -49,7 +52,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.sta
     lock_query,
     placeholder_names,
     sample_query,
-    scope_users_count,
+    users_in_scope_query,
     user_column,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, errors
@@ -62,7 +65,8 @@ with declare("psycopg"):
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
-COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout") + safety.SAFETY_OPTIONS
+COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout",
+                  *pacing.PACING_OPTIONS, *safety.SAFETY_OPTIONS)
 # Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
 # launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
 TRIGGERED_BY_SOURCES = ("option", "awx", "producer", "queue", "os-user")
@@ -179,6 +183,11 @@ class JobDefinition:
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
 
+    def verify(self, conn, params: dict, counts: dict, run: "audit.AuditRun") -> None:
+        """After a batch's change, in its transaction: check nothing of the batch's users remains
+        that the job should have changed, and stage the batch's receipt (``verification``)."""
+        verification.verify_batch(conn, self, params, counts, run)
+
 
 _JOB_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
@@ -233,6 +242,10 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
         raise JobInputError("%s: %s" % (definition.name, error)) from None
     options.update(triggered_by=triggered_by, triggered_by_source=source, batch_size=batch_size,
                    lock_timeout=lock_timeout)
+    try:
+        options.update(pacing.pacing_options(definition.name, options))
+    except ValueError as error:
+        raise JobInputError(str(error)) from None
     for name in definition.scope_options:
         options.setdefault(name, None)
     return options
@@ -395,9 +408,10 @@ _ABSENT = object()
 
 
 def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun,
-                 should_stop=None) -> None:
+                 pacer: pacing.Pacer) -> None:
     """Execute batch after batch; each commits its users, their rows and the audit counts.
-    ``should_stop()`` is asked after every batch; a reason stops the run there (JobInterrupted)."""
+    ``pacer.after_batch`` is asked after every batch (progress, pauses, ``should_stop``); a reason
+    stops the run there (JobInterrupted)."""
     change = counting_statement(definition, False)
     lock = lock_query(scope, definition.user_lock)
     order_width = len(keyset_order(scope))
@@ -407,7 +421,7 @@ def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, r
         if not keys:
             return
         after = keys[-1]
-        reason = should_stop() if should_stop is not None else None
+        reason = pacer.after_batch(run, len(keys))
         if reason:
             message = ("%s: stopped after %d committed batch(es): %s; run the job again to finish the rest"
                        % (definition.name, run.batches, reason))
@@ -436,6 +450,7 @@ def _run_batch(conn, definition, scope, options, run, change, lock, order_width,
                 params[BATCH.name("candidate_ids")] = [row[order_width - 1] for row in keys]
                 params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(lock, params)]
                 counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
+                definition.verify(conn, params, counts, run)
                 run.add_batch(conn, counts)
         except psycopg.Error as error:
             run.rolled_back()
@@ -457,23 +472,26 @@ def _record_failure(conn, run: audit.AuditRun, message: str) -> None:
         pass
 
 
-def _check_blast_radius(conn, definition: JobDefinition, scope: Scope, options: dict, dry_run: bool,
-                        summary=None) -> None:
-    """``max_users``: count the users in scope before the first batch (or in check mode) and refuse
-    a run over the limit before it changes anything (``JobInputError``; ``summary``: the dry run's)."""
-    if not options["max_users"]:
-        return
-    users = conn.execute(scope_users_count(scope), scope.params).fetchone()[0]
+def _users_in_scope(conn, scope: Scope) -> int:
+    """How many users the scope covers now, once at the start: the ``max_users`` check and the
+    estimated time left (the scope's own index, as the batches walk it)."""
+    return conn.execute(users_in_scope_query(scope), scope.params).fetchone()[0]
+
+
+def _check_blast_radius(definition: JobDefinition, users: int, options: dict, dry_run: bool, summary=None) -> None:
+    """``max_users``: refuse a run over the limit before it changes anything (``JobInputError``;
+    ``summary``: the dry run's, for check mode)."""
     refusal = safety.over_limit(definition.name, users, options["max_users"], dry_run)
     if refusal:
         raise JobInputError(refusal, summary)
 
 
 def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool,
-                   log=None, sample_size: int = 0, should_stop=None) -> JobOutcome:
+                   log=None, sample_size: int = 0, should_stop=None, progress=None) -> JobOutcome:
     """Run one job on an idle connection: validate, resolve the scope once, then count (dry run)
     or lock and execute in batches. Raises ``JobError``s; the connection is left idle.
-    ``should_stop`` (executions only): asked between batches, a reason stops the run there."""
+    ``should_stop`` (executions only): asked between batches, a reason stops the run there.
+    ``progress`` takes each batch's progress record (``pacing.Pacer``; None: logged via ``log``)."""
     started_at = utc_now()
     options = common_options(definition, options)
     base = dict(job=definition.name, triggered_by=options["triggered_by"],
@@ -502,16 +520,24 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)
             summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
-            _check_blast_radius(conn, definition, scope, options, dry_run, summary)
+            if options["max_users"]:
+                _check_blast_radius(definition, _users_in_scope(conn, scope), options, dry_run, summary)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
-        _check_blast_radius(conn, definition, scope, options, dry_run)
+        total_users = _users_in_scope(conn, scope)
+        _check_blast_radius(definition, total_users, options, dry_run)
         sample = _sample(conn, definition, scope, sample_size)
+        pacer = pacing.Pacer(conn, definition.name, options, should_stop=should_stop, log=log, progress=progress,
+                             total_users=total_users)
+        try:
+            pacer.check()
+        except pacing.PacingError as error:
+            raise JobInputError("%s; nothing was changed" % error) from None
         run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
         try:
-            _run_batches(conn, definition, scope, options, run, should_stop)
+            _run_batches(conn, definition, scope, options, run, pacer)
         except JobInterrupted as interrupted:
             audit.emit(interrupted.summary, log)
             raise

@@ -56,16 +56,17 @@ def check_request(conn, job_name: str, options: dict) -> None:
 
 
 def run_job_with_sample(conn, job_name: str, options: dict, dry_run: bool, log=None, sample_size: int = 0,
-                        should_stop=None):
+                        should_stop=None, progress=None):
     """``JobOutcome(summary, sample)``: the sample (diff mode) holds before/after values and is
-    never logged or audited. ``should_stop``: see ``job.run_definition``."""
+    never logged or audited. ``should_stop`` and ``progress``: see ``job.run_definition``."""
     return run_definition(conn, job_definition(job_name), options, dry_run, log=log, sample_size=sample_size,
-                          should_stop=should_stop)
+                          should_stop=should_stop, progress=progress)
 
 
-def run_job(conn, job_name: str, options: dict, dry_run: bool, log=None) -> dict:
-    """Run one compliance job and return its summary (see ``audit.build_summary``)."""
-    return run_job_with_sample(conn, job_name, options, dry_run, log=log).summary
+def run_job(conn, job_name: str, options: dict, dry_run: bool, log=None, progress=None) -> dict:
+    """Run one compliance job and return its summary (see ``audit.build_summary``); ``progress``
+    takes each batch's progress record (None: logged through ``log``)."""
+    return run_job_with_sample(conn, job_name, options, dry_run, log=log, progress=progress).summary
 
 
 def audit_history(conn, **filters) -> dict:

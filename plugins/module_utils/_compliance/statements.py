@@ -217,12 +217,6 @@ def dry_run_statement(definition, scope: Scope) -> "sql.Composable":
     return counting_statement(definition, True, prefix=[_scoped_users_cte(scope)])
 
 
-def scope_users_count(scope: Scope) -> "sql.Composable":
-    """The users a run covers (the ``max_users`` check before its first batch): read-only, no locks."""
-    return sql.SQL("SELECT count(*) FROM {users}\n"
-                   "WHERE {filter}").format(users=_aliased("User", USER_ALIAS), filter=scope.user_filter)
-
-
 def _scoped_users_cte(scope: Scope) -> "sql.Composable":
     return sql.SQL("scoped_users AS MATERIALIZED (\n"
                    "    SELECT {id} FROM {users}\n"
@@ -257,6 +251,12 @@ def batch_query(scope: Scope, after) -> "sql.Composable":
                                           cond=condition, size=BATCH("size"))
 
 
+def users_in_scope_query(scope: Scope) -> "sql.Composable":
+    """How many users the scope covers (read once at the start of a run, for ``max_users`` and progress)."""
+    return sql.SQL("SELECT count(*) FROM {users}\nWHERE {cond}").format(
+        users=_aliased("User", USER_ALIAS), cond=scope.user_filter)
+
+
 def lock_query(scope: Scope, user_lock: str) -> "sql.Composable":
     """Lock the batch's candidate users in id order and return those still in scope once locked
     (READ COMMITTED re-checks the filter against a row another transaction changed meanwhile)."""
@@ -279,3 +279,11 @@ def sample_query(step: Step, scope: Scope, limit: int) -> "sql.Composable":
         scoped=_scoped_users_cte(scope), id=row_column("id"), col=row_column(column), after=expression,
         table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=False)),
         limit=sql.Literal(limit))
+
+
+def step_rows(step: Step) -> "sql.Composable":
+    """``FROM <table> t WHERE <the step's rows of the batch's users>``: what ``verification``
+    expects to be empty once the batch's change ran (a delete left nothing, an update left no row
+    its ``where`` still selects)."""
+    return sql.SQL("FROM {table} WHERE {cond}").format(
+        table=_aliased(step.table, ROW_ALIAS), cond=_owner_condition(step, _Membership(batch=True)))

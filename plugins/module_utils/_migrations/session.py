@@ -75,7 +75,7 @@ def open_session(conn, settings: MigrationSettings) -> Iterator[Session]:
                 schema=schema, user=current_user, database=conn.info.dbname, table=settings.table,
                 environment=settings.environment or "default", now=datetime.datetime.now()), **settings.placeholders)
         yield Session(conn, schema, search_path, current_user, history, settings.installed_by or current_user,
-                       advisory_lock_key(schema, settings.table), values)
+                      advisory_lock_key(schema, settings.table), values)
     finally:
         if conn.info.transaction_status == pq.TransactionStatus.IDLE:
             conn.autocommit = previous_autocommit

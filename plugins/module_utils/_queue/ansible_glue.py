@@ -18,6 +18,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs imp
     enqueue_request,
     queue_status,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.signing import (
+    SigningConfigError,
+    resolve_signing_keys,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.worker import (
     WorkerSettings,
     drain,
@@ -52,7 +56,22 @@ def queue_argument_spec() -> dict:
         queue_attempts=dict(type="int", default=DEFAULT_ATTEMPTS),
         queue_backoff=dict(type="float", default=DEFAULT_BACKOFF_SECONDS),
     )
+    spec.update(signing_argument_spec())
     return spec
+
+
+def signing_argument_spec() -> dict:
+    """The queue signing key(s) (``signing``): the compliance modules sign, the worker verifies."""
+    return dict(queue_signing_key=dict(type="str", no_log=True))
+
+
+def signing_keys(module) -> tuple:
+    """The module's signing keys (option, else ``SKILLFORGE_<ENV>_QUEUE_SIGNING_KEY``, else
+    ``SKILLFORGE_QUEUE_SIGNING_KEY``; empty: none); fails the task with one line naming the setting."""
+    try:
+        return resolve_signing_keys(module.params["queue_signing_key"], module.params.get("env"))[0]
+    except SigningConfigError as error:
+        module.fail_json(msg=str(error))
 
 
 def queue_target(module) -> QueueTarget:
@@ -73,9 +92,10 @@ def enqueue_for_module(module, job_name: str, options: dict) -> None:
     the job is looked up, not added, and ``changed`` says whether a real run would add it.
     """
     target = queue_target(module)
+    keys = signing_keys(module)
     try:
         request = enqueue_request(job_name, options, module.params["queue_dry_run"],
-                                  module.params["queue_attempts"], module.params["queue_backoff"])
+                                  module.params["queue_attempts"], module.params["queue_backoff"], signing_keys=keys)
         result = enqueue(target, request, check_mode=module.check_mode)
     except (QueueError, PayloadError) as error:  # a bad payload fails before anything reaches Redis
         module.fail_json(msg=str(error), redis=target.redis.describe())
@@ -92,10 +112,11 @@ def run_worker_module(module) -> None:
     exit the module; fails the task when a job ended in the failed set and ``fail_on_failed_jobs``."""
     target = queue_target(module)
     queues = _queues(module)
+    keys = signing_keys(module)
     conn, database = open_database(module, "compliance_worker")
     conn.close()  # reachable: each job opens its own connection
     settings = WorkerSettings(database=database, connect_timeout=module.params["connect_timeout"],
-                              queues=queues, log=module.log)
+                              queues=queues, log=module.log, signing_keys=keys)
     common = dict(prefix=target.prefix, database=database.describe(), redis=target.redis.describe())
     try:
         if module.check_mode:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import violation
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.signing import SIGNATURE_FIELD, sign
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     QueueConfigError,
@@ -174,6 +175,7 @@ def parse_payload(entry: QueuedJob, data, job_id: str) -> tuple:
     ``queue:<queue>/<job id>`` from the source ``queue``.
     """
     data = dict(validate_payload(entry, data))
+    data.pop(SIGNATURE_FIELD, None)  # checked by the worker before this (signing.verify)
     dry_run = data.pop("dryRun", False)
     option_names = {payload: option for option, payload in PAYLOAD_NAMES.items()}
     options = {}
@@ -186,7 +188,9 @@ def parse_payload(entry: QueuedJob, data, job_id: str) -> tuple:
 
 
 def job_id_for(entry: QueuedJob, payload: dict) -> str:
-    """A deterministic id: the same job with the same data always gets the same id."""
+    """A deterministic id: the same job with the same data always gets the same id (signed or not:
+    the signature is not part of it, so adding a key to the producers queues no second job)."""
+    payload = {key: value for key, value in payload.items() if key != SIGNATURE_FIELD}
     canonical = json.dumps({"v": PAYLOAD_VERSION, "queue": entry.queue, "name": entry.name, "data": payload},
                            sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     job_id = "%s-%s" % (entry.name, hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32])
@@ -254,15 +258,26 @@ class EnqueueRequest:
     opts: dict
 
     def describe(self) -> dict:
+        data, signed = shown_data(self.data)
         return {"queue": self.entry.queue, "job_name": self.entry.name, "job_id": self.job_id,
-                "data": self.data, "opts": self.opts}
+                "data": data, "signed": signed, "opts": self.opts}
+
+
+def shown_data(data) -> tuple:
+    """``(data, signed)``: a job's data as results and logs show it (without its signature, which a
+    reader of the results has no use for) and whether it carried one."""
+    if not isinstance(data, dict) or SIGNATURE_FIELD not in data:
+        return data, False
+    return {key: value for key, value in data.items() if key != SIGNATURE_FIELD}, True
 
 
 def enqueue_request(job: str, options: dict, dry_run: bool, attempts: int = DEFAULT_ATTEMPTS,
-                    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> EnqueueRequest:
+                    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS, signing_keys=()) -> EnqueueRequest:
+    """The job to add; signed with the first of ``signing_keys`` when there is one (``signing``)."""
     entry = queued_job(job)
     data = validate_payload(entry, build_payload(options, dry_run))
     job_id = job_id_for(entry, data)
+    data = sign(signing_keys, entry.queue, entry.name, data)
     return EnqueueRequest(entry, data, job_id, job_options(job_id, attempts, backoff_seconds))
 
 
@@ -305,12 +320,14 @@ def enqueue(target: QueueTarget, request: EnqueueRequest, check_mode: bool = Fal
 
 def describe_job(job, state: str, queue: str) -> dict:
     """What Ansible and logs may show about one BullMQ job."""
+    data, signed = shown_data(job.data)
     return {
         "queue": queue,
         "job_id": job.id,
         "job_name": job.name,
         "state": state,
-        "data": job.data,
+        "data": data,
+        "signed": signed,
         "attempts": job.opts.get("attempts"),
         "attempts_made": job.attemptsMade,
         "failed_reason": job.failedReason,

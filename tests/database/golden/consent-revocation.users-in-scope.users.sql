@@ -1,4 +1,4 @@
--- consent-revocation: max_users: the users in scope, counted before the first batch; scope: users.
+-- consent-revocation: the users in scope, counted once before the first batch (max_users, progress); scope: users.
 -- Rendered by test_compliance_sql.py; regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest tests/database/test_compliance_sql.py
 SELECT count(*) FROM "User" "u"
 WHERE "u"."id" = ANY(%(consent_revocation__user_ids)s)

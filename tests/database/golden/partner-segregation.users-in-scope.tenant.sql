@@ -1,4 +1,4 @@
--- partner-segregation: max_users: the users in scope, counted before the first batch; scope: tenant.
+-- partner-segregation: the users in scope, counted once before the first batch (max_users, progress); scope: tenant.
 -- Rendered by test_compliance_sql.py; regenerate: UPDATE_GOLDEN=1 .venv/bin/pytest tests/database/test_compliance_sql.py
 SELECT count(*) FROM "User" "u"
 WHERE "u"."tenantId" = %(partner_segregation__tenant_id)s
