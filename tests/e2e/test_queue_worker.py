@@ -383,6 +383,9 @@ def test_sigterm_lets_the_job_in_hand_finish_and_takes_no_new_job(twin_urls, que
         assert status(held)["state"] == "active"
         lock.close()  # the other run ends: the job in hand can proceed
         records = finish(worker)
+    progress = [r for r in records if r.get("event") == "batch-committed"]  # the job in hand's batches
+    assert progress and [r["batches"] for r in progress] == list(range(1, len(progress) + 1))
+    records = [r for r in records if r not in progress]
     events = [r.get("event") or r.get("state") for r in records]
     assert events == ["started", "stopping", "completed", "stopped"]
     assert records[1]["jobs_in_hand"] == 1
