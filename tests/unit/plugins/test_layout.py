@@ -103,3 +103,13 @@ def test_the_layout_checks_can_fail(tmp_path):
     assert optional_imports_outside_declare(sample) == [1]
     job = MODULE_UTILS / "_compliance" / "job.py"
     assert PACKAGE + "._shared.errors" in collection_imports(job)
+
+
+def test_test_file_names_are_unique():
+    """pytest imports test files by their base name (rootdir-relative, no packages): two files of one name
+    anywhere under tests/ fail the whole run's collection."""
+    names = {}
+    for path in sorted((PLUGINS.parent / "tests").rglob("test_*.py")):
+        if "output" not in path.parts:
+            names.setdefault(path.name, []).append(str(path.relative_to(PLUGINS.parent)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
