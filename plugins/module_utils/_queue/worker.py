@@ -146,7 +146,7 @@ def failure_reason(error: BaseException) -> tuple:
         return str(error), False
     if isinstance(error, JobError):
         return str(error), True
-    if psycopg is not None and isinstance(error, psycopg.Error):
+    if isinstance(error, psycopg.Error):
         return "database error %s" % errors.database_error_summary(error), True
     return "%s: %s" % (type(error).__name__, errors.clip(str(error).strip().splitlines()[0] if str(error).strip()
                                                          else "", 500)), True

@@ -128,22 +128,21 @@ def open_client(resolved: ResolvedRedis, retries: int = 0, socket_timeout: float
 
 def describe_redis_error(error: BaseException, resolved: ResolvedRedis) -> QueueConnectionError:
     """One safe line for a failed Redis operation."""
-    if isinstance(error, (asyncio.TimeoutError, getattr(redis_errors, "TimeoutError", ()))):
+    if isinstance(error, (asyncio.TimeoutError, redis_errors.TimeoutError)):
         return QueueConnectionError("%s did not answer within %g seconds"
                                     % (resolved.where(), resolved.timeout))
     reason = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, getattr(redis_errors, "AuthenticationError", ())) or "WRONGPASS" in reason \
+    if isinstance(error, redis_errors.AuthenticationError) or "WRONGPASS" in reason \
             or "NOAUTH" in reason:
         return QueueConnectionError("%s refused the credentials: %s"
                                     % (resolved.where(), resolved.scrub(reason)))
-    if isinstance(error, (getattr(redis_errors, "ConnectionError", ()), OSError)):
+    if isinstance(error, (redis_errors.ConnectionError, OSError)):
         return QueueConnectionError("cannot connect to %s: %s" % (resolved.where(), resolved.scrub(reason)))
     return QueueConnectionError("%s refused the command: %s" % (resolved.where(), resolved.scrub(reason)))
 
 
 def _is_redis_failure(error: BaseException) -> bool:
-    return isinstance(error, (asyncio.TimeoutError, OSError)) or (
-        redis_errors is not None and isinstance(error, redis_errors.RedisError))
+    return isinstance(error, (asyncio.TimeoutError, OSError, redis_errors.RedisError))
 
 
 def run_bounded(operation, resolved: ResolvedRedis, deadline: float | None = None):
