@@ -78,19 +78,17 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sch
     quote_flyway,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.session import (
+    Runnable,
     Session,
     open_session,
     placed,
-    prepared,
     restore_role,
+    runnable,
     schema_first_on_search_path,
     writing,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.sql_script import locate
-from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.transactions import (
-    mixed_statements_message,
-    non_transactional_statements,
-)
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.transactions import mixed_statements_message
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
@@ -270,27 +268,20 @@ def _refuse_mixed(session: Session, infos: list[MigrationInfo]) -> None:
     transaction with statements that must; refused before anything runs."""
     for entry in infos:
         if entry.state == PENDING:  # also: every placeholder of a pending script has a value
-            sql = prepared(session, entry.resolved).sql
-            statements, outside = non_transactional_statements(sql, session.conn.info.server_version)
-            message = mixed_statements_message(entry.script, statements, outside)
+            plan = runnable(session, entry.resolved)
+            message = mixed_statements_message(entry.script, plan.statements, plan.outside)
             if message:
                 raise MigrationFileError(message)
 
 
-def _next_pending(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings):
+def _next_pending(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings) -> Runnable | None:
     """The first pending migration as it runs, from the history as it is now (read under the lock), or None."""
     infos = build_info(resolved, session.history.all())
     issues, _warnings = validate_infos(infos, allow_pending=True)
     _fail_fast(issues)  # another process may have changed the history meanwhile
     held = {i.script for i in _held_back(infos, settings)}
     pending = [i for i in infos if i.state == PENDING and i.script not in held]
-    return prepared(session, pending[0].resolved) if pending else None
-
-
-def _outside_transaction(session: Session, migration: ResolvedMigration) -> list:
-    """The statements of a non-transactional script (run one at a time, outside a transaction), else []."""
-    statements, outside = non_transactional_statements(migration.sql, session.conn.info.server_version)
-    return statements if outside else []
+    return runnable(session, pending[0].resolved) if pending else None
 
 
 def _migrate_one(session: Session, resolved: list[ResolvedMigration], settings: MigrationSettings,
@@ -300,12 +291,11 @@ def _migrate_one(session: Session, resolved: list[ResolvedMigration], settings: 
     conn = session.conn
     try:
         with writing(session, settings):
-            migration = _next_pending(session, resolved, settings)
-            if migration is None:
+            plan = _next_pending(session, resolved, settings)
+            if plan is None:
                 return False
-            if _outside_transaction(session, migration):
-                migration = None  # leaves the transaction (and its lock) first
-            else:
+            migration = None if plan.outside else plan.migration  # None: leaves the transaction (and its lock) first
+            if migration is not None:
                 restore_role(session)
                 started = time.monotonic()
                 _run(conn, migration, [None])
@@ -366,10 +356,10 @@ def _migrate_outside_transaction(session: Session, resolved: list[ResolvedMigrat
     removes it). The timeouts are set for the session while it runs and restored afterwards."""
     conn = session.conn
     with under_session_lock(conn, session.lock_key, settings.lock_retry_count, settings.lock_retry_interval):
-        migration = _next_pending(session, resolved, settings)
-        if migration is None:
+        plan = _next_pending(session, resolved, settings)
+        if plan is None:
             return False
-        statements = _outside_transaction(session, migration) or [None]
+        migration, statements = plan.migration, plan.statements if plan.outside else [None]
         restore_role(session)
         previous = conn.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").fetchone()
         blockers.bounded(conn, settings.db_lock_timeout, settings.db_statement_timeout, local=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ContextManager, Iterator
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.files import ResolvedMigration
@@ -28,6 +28,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.res
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.schema_history import HistoryTable, quote_flyway
 from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.settings import MigrationSettings
+from ansible_collections.skillforge.dataops.plugins.module_utils._migrations.transactions import non_transactional_statements
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, dependencies
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
@@ -45,6 +46,17 @@ class Session:
     installed_by: str
     lock_key: int  # Flyway's advisory lock for this history table
     placeholders: dict | None  # Flyway's placeholders and built-ins, None when replacement is off
+    runnables: dict = field(default_factory=dict, repr=False)  # (script, checksum) -> Runnable, see runnable()
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """A migration as it runs: its placeholders replaced, its statements, and those of them that
+    cannot run in a transaction (none: the script runs whole in one)."""
+
+    migration: ResolvedMigration
+    statements: list
+    outside: list
 
 
 @contextmanager
@@ -160,6 +172,17 @@ def prepared(session: Session, migration: ResolvedMigration) -> ResolvedMigratio
         return with_placeholders(migration, session.placeholders)
     except PlaceholderError as error:
         raise MigrationConfigError(str(error)) from None
+
+
+def runnable(session: Session, migration: ResolvedMigration) -> Runnable:
+    """The migration prepared to run, worked out once per script in a session (the pending scripts are
+    checked before the first one runs, and each is then run from the same preparation)."""
+    key = (migration.script, migration.checksum)
+    if key not in session.runnables:
+        ready = prepared(session, migration)
+        statements, outside = non_transactional_statements(ready.sql, session.conn.info.server_version)
+        session.runnables[key] = Runnable(ready, statements, outside)
+    return session.runnables[key]
 
 
 def restore_role(session: Session) -> None:

@@ -111,8 +111,10 @@ def describe_timeout(error, blockers: list) -> str:
 class BlockerWatch:
     """From a second session, note who blocks ``conn``'s backend while the ``with`` block runs.
 
-    ``blockers`` is the last non-empty answer of ``pg_blocking_pids()``. The watch is best effort: if
-    its session cannot connect (within ``connect_timeout``) it watches nothing and the work goes on.
+    ``blockers`` is the last non-empty answer of ``pg_blocking_pids()``, asked every POLL_INTERVAL. The
+    session is opened only when the first look is due, so a block that ends sooner (most batches)
+    costs no connection. The watch is best effort: if its session cannot connect (within
+    ``connect_timeout``) it watches nothing and the work goes on.
     """
 
     def __init__(self, conn, connect_timeout: float = 5):
@@ -134,12 +136,15 @@ class BlockerWatch:
         self._thread.join(timeout=10)
 
     def _watch(self) -> None:
+        if self._stop.wait(POLL_INTERVAL):
+            return
         try:
             with psycopg.connect(self._conninfo, autocommit=True) as watcher:
                 watcher.execute("SET statement_timeout = '2s'")
-                while not self._stop.wait(POLL_INTERVAL):
+                while not self._stop.is_set():
                     found = blocking_sessions(watcher, self.pid)
                     if found:
                         self.blockers = found
+                    self._stop.wait(POLL_INTERVAL)
         except psycopg.Error:  # a watch that cannot watch leaves blockers as they are
             return
