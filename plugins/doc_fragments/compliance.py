@@ -113,6 +113,13 @@ options:
         would have touched and the limit. Check mode fails the same way (it predicts the real run).
       - When not set or V(0), no limit.
     type: int
+  max_users_percent:
+    description:
+      - The most users one run may touch as a percentage of all users in the database (C("User"),
+        every tenant), from V(0) to V(100). Checked like O(max_users), at the same moment; when both
+        are set, the run must stay within both.
+      - When not set or V(0), no limit.
+    type: float
 attributes:
   check_mode:
     support: full

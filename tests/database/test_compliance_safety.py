@@ -212,3 +212,33 @@ def test_max_users_stops_a_run_before_its_first_batch_and_check_mode_says_so(con
     assert str(executed.value).startswith(expected + " (narrow the scope")
     assert sample_data.table_fingerprints(conn) == before and audit_rows(conn) == []
     assert run_job(conn, job, dict(options, triggered_by=WHO, max_users=users), dry_run=False)["outcome"] == "succeeded"
+
+
+def test_max_users_percent_is_a_share_of_every_user_and_check_mode_says_so(conn):
+    tenant = "acme-partners"
+    users = conn.execute('SELECT count(*) FROM "User" u JOIN "Tenant" t ON t."id" = u."tenantId" WHERE t."slug" = %s',
+                         (tenant,)).fetchone()[0]
+    everyone = conn.execute('SELECT count(*) FROM "User"').fetchone()[0]
+    assert 0 < users < everyone
+    share = 100.0 * users / everyone
+    below, at = share * 0.99, share * 1.01  # just under the tenant's share refuses; just over runs
+    before = sample_data.table_fingerprints(conn)
+    expected = ("consent-revocation: the run would touch %d users, %.2f%% of all %d users, more than "
+                "max_users_percent %g; nothing was changed" % (users, share, everyone, below))
+    options = dict(tenant=tenant, triggered_by=WHO, max_users_percent=below)
+
+    with pytest.raises(JobInputError) as checked:
+        run_job(conn, "consent-revocation", options, dry_run=True)
+    with pytest.raises(JobInputError) as executed:
+        run_job(conn, "consent-revocation", options, dry_run=False)
+    # max_users passes here; the percentage alone refuses (both limits hold at once)
+    with pytest.raises(JobInputError, match="max_users_percent"):
+        run_job(conn, "consent-revocation", dict(options, max_users=users), dry_run=False)
+
+    assert str(checked.value).startswith(expected + " (check mode predicts this refusal)")
+    assert str(executed.value).startswith(expected + " (narrow the scope, or raise max_users_percent")
+    assert sample_data.table_fingerprints(conn) == before and audit_rows(conn) == []
+    with pytest.raises(JobInputError, match="more than max_users %d;" % (users - 1)):
+        run_job(conn, "consent-revocation", dict(options, max_users_percent=at, max_users=users - 1), dry_run=False)
+    summary = run_job(conn, "consent-revocation", dict(options, max_users_percent=at), dry_run=False)
+    assert summary["outcome"] == "succeeded" and summary["counts"]["users"] > 0

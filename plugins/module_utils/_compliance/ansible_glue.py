@@ -51,6 +51,7 @@ def compliance_argument_spec(**job_options) -> dict:
         db_lock_timeout=dict(type="float"),
         db_statement_timeout=dict(type="float"),
         max_users=dict(type="int"),
+        max_users_percent=dict(type="float"),
     )
     spec.update(job_options)
     return spec

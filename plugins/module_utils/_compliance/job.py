@@ -83,6 +83,8 @@ USER_LOCKS = ("UPDATE", "NO KEY UPDATE", "SHARE")
 # A batch that lost a deadlock or a serialization failure is run again this many times.
 BATCH_RETRIES = 3
 RETRYABLE_SQLSTATES = ("40P01", "40001")
+# Every user in the database, for max_users_percent (an index-only count of the primary key).
+ALL_USERS = 'SELECT count(*) FROM "User"'
 
 
 class JobError(Exception):
@@ -478,10 +480,12 @@ def _users_in_scope(conn, scope: Scope) -> int:
     return conn.execute(users_in_scope_query(scope), scope.params).fetchone()[0]
 
 
-def _check_blast_radius(definition: JobDefinition, users: int, options: dict, dry_run: bool, summary=None) -> None:
-    """``max_users``: refuse a run over the limit before it changes anything (``JobInputError``;
-    ``summary``: the dry run's, for check mode)."""
-    refusal = safety.over_limit(definition.name, users, options["max_users"], dry_run)
+def _check_blast_radius(conn, definition: JobDefinition, users: int, options: dict, dry_run: bool,
+                        summary=None) -> None:
+    """``max_users`` / ``max_users_percent``: refuse a run over a limit before it changes anything
+    (``JobInputError``; ``summary``: the dry run's, for check mode)."""
+    all_users = conn.execute(ALL_USERS).fetchone()[0] if options["max_users_percent"] else None
+    refusal = safety.over_limit(definition.name, users, options, all_users, dry_run)
     if refusal:
         raise JobInputError(refusal, summary)
 
@@ -520,14 +524,14 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             sample = _sample(conn, definition, scope, sample_size)
             counts = _run_dry(conn, definition, scope)
             summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
-            if options["max_users"]:
-                _check_blast_radius(definition, _users_in_scope(conn, scope), options, dry_run, summary)
+            if options["max_users"] or options["max_users_percent"]:
+                _check_blast_radius(conn, definition, _users_in_scope(conn, scope), options, dry_run, summary)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
         total_users = _users_in_scope(conn, scope)
-        _check_blast_radius(definition, total_users, options, dry_run)
+        _check_blast_radius(conn, definition, total_users, options, dry_run)
         sample = _sample(conn, definition, scope, sample_size)
         pacer = pacing.Pacer(conn, definition.name, options, should_stop=should_stop, log=log, progress=progress,
                              total_users=total_users)

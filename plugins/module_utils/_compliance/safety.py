@@ -10,8 +10,9 @@
   before it stay committed, and the message names the sessions that were blocking it
   (``_shared.blockers``: pid, application, user, state, transaction age, statement type, never the
   statement's text).
-* ``max_users``: before the first batch, the users in scope are counted; a run over the limit
-  stops before it changes anything (and check mode refuses the same way).
+* ``max_users`` and ``max_users_percent``: before the first batch, the users in scope are counted
+  (and, for the percentage, all users); a run over either limit stops before it changes anything
+  (and check mode refuses the same way).
 
 Nothing here imports Ansible or the job mechanics (``job`` imports this).
 """
@@ -24,7 +25,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.errors 
 DEFAULT_DB_LOCK_TIMEOUT = 5.0
 DEFAULT_DB_STATEMENT_TIMEOUT = 300.0
 MAX_MAX_USERS = 2 ** 31 - 1
-SAFETY_OPTIONS = ("db_lock_timeout", "db_statement_timeout", "max_users")
+SAFETY_OPTIONS = ("db_lock_timeout", "db_statement_timeout", "max_users", "max_users_percent")
 # The option that bounds each wait, by the SQLSTATE of its running out.
 TIMEOUT_OPTIONS = {blockers.LOCK_TIMEOUT_SQLSTATE: "db_lock_timeout",
                    blockers.STATEMENT_TIMEOUT_SQLSTATE: "db_statement_timeout"}
@@ -41,7 +42,7 @@ class BatchTimedOut(Exception):
 
 
 def safety_options(options: dict) -> dict:
-    """The three options with defaults applied; ``ValueError`` names the option that is wrong."""
+    """The safety options with defaults applied; ``ValueError`` names the option that is wrong."""
     values = {}
     for name, default in (("db_lock_timeout", DEFAULT_DB_LOCK_TIMEOUT),
                           ("db_statement_timeout", DEFAULT_DB_STATEMENT_TIMEOUT)):
@@ -53,16 +54,34 @@ def safety_options(options: dict) -> dict:
         raise ValueError("max_users must be a whole number of users from 0 (no limit) to %d, got %s"
                          % (MAX_MAX_USERS, clip(repr(max_users), 20)))
     values["max_users"] = max_users
+    percent = options.get("max_users_percent")
+    percent = 0 if percent is None else percent
+    if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
+        raise ValueError("max_users_percent must be a percentage of all users from 0 (no limit) to 100, got %s"
+                         % clip(repr(percent), 20))  # NaN fails the comparison: refused too
+    values["max_users_percent"] = percent
     return values
 
 
-def over_limit(job: str, users: int, max_users: int, dry_run: bool) -> str | None:
-    """The refusal when ``users`` in scope exceed ``max_users`` (0: no limit), else None."""
-    if not max_users or users <= max_users:
+def over_limit(job: str, users: int, options: dict, all_users: int | None, dry_run: bool) -> str | None:
+    """The refusal when ``users`` in scope exceed ``max_users`` or ``max_users_percent`` of
+    ``all_users`` (0: no limit), else None."""
+    max_users, percent = options["max_users"], options["max_users_percent"]
+    if max_users and users > max_users:
+        limit = "more than max_users %d" % max_users
+        option = "max_users"
+    elif percent and users > all_users * percent / 100.0:
+        limit = ("%s%% of all %d users, more than max_users_percent %g"
+                 % (_percent(users, all_users), all_users, percent))
+        option = "max_users_percent"
+    else:
         return None
-    return ("%s: the run would touch %d users, more than max_users %d; nothing was changed%s (narrow the scope, "
-            "or raise max_users once the count is confirmed)"
-            % (job, users, max_users, " (check mode predicts this refusal)" if dry_run else ""))
+    return ("%s: the run would touch %d users, %s; nothing was changed%s (narrow the scope, or raise %s once the "
+            "count is confirmed)" % (job, users, limit, " (check mode predicts this refusal)" if dry_run else "", option))
+
+
+def _percent(users: int, all_users: int) -> str:
+    return "%.2f" % (100.0 * users / all_users) if all_users else "100"
 
 
 def timeout_message(job: str, timed_out: BatchTimedOut, batches: int, options: dict) -> str:

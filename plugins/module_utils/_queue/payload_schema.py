@@ -44,6 +44,7 @@ def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
     names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout",
              "batchPause", "maxRuntime", "maxReplicaLag", "maxLagPause", "dbLockTimeout", "dbStatementTimeout", "maxUsers",
+             "maxUsersPercent",
              "dryRun", "signature")
     properties = {"scope": _ref(scope), **{name: _ref(name) for name in names}}
     schema = {"type": "object", "properties": properties, "additionalProperties": False,
@@ -156,6 +157,13 @@ SCHEMA = {
             "type": "integer",
             "minimum": 0,
             "maximum": MAX_MAX_USERS,
+        },
+        "maxUsersPercent": {
+            "description": "the most users a run may touch as a percentage of all users, from 0 (no limit) to 100 "
+                           "(absent: 0)",
+            "type": "number",
+            "minimum": 0,
+            "maximum": 100,
         },
         "dryRun": {"description": "true (count only, change nothing) or false", "type": "boolean", "default": False},
         "signature": {

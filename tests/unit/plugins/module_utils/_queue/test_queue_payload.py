@@ -139,10 +139,10 @@ def test_valid_payloads(job, data):
     ("data-retention", {"tenant": "acme"},
      "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, retentionFloorMonths, "
      "allowRecentCutoff, triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, "
-     "maxReplicaLag, maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, dryRun, signature"),
+     "maxReplicaLag, maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, maxUsersPercent, dryRun, signature"),
     ("partner-segregation", {"cutoff": "2024-06-01"}, "job data: unknown field 'cutoff'; expected only scope, "
      "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, maxReplicaLag, "
-     "maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, dryRun, signature"),
+     "maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, maxUsersPercent, dryRun, signature"),
     ("data-retention", {"dbLockTimeout": -1}, "job data field dbLockTimeout: -1 is less than the minimum of 0; "
      "expected seconds a batch waits for a lock, from 0 (no limit) to 86400 (absent: 5)"),
     ("consent-revocation", {"scope": {"tenant": "a"}, "maxUsers": 1.5}, "job data field maxUsers: 1.5 is not of "
