@@ -49,6 +49,19 @@ options:
         short; 20000 for M(skillforge.dataops.data_retention), whose users have been inactive for the
         whole retention window, so that each batch revisits fewer table pages (docs/PERFORMANCE.md).
     type: int
+  parallel:
+    description:
+      - Database sessions the run's batches use at a time, from V(1) to V(16). With more than one,
+        the run's own session walks the users in scope and hands each batch (a disjoint range of
+        them) to one of O(parallel) extra sessions; each batch is still one transaction with its
+        audit counts, the run keeps one job lock and one audit row, and the summary and the audit
+        row record the number (C(parallel)). A run uses up to 1 + 2 x O(parallel) connections at
+        once (each batch's blocker watch, see O(db_lock_timeout), may open one).
+      - The batches of a run stopped by O(max_runtime), a lag pause or a failure may not be a
+        prefix of the users in scope; running the job again finishes the rest, as always.
+      - Check mode is one read-only statement and ignores it.
+      - When not set, V(1).
+    type: int
   lock_timeout:
     description:
       - Seconds to wait for another run of the same job to finish. Only one run per job executes

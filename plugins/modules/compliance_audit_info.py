@@ -185,6 +185,13 @@ runs:
                verification: {result: passed, batches: 1, checks: ["public.UserBadge.userId"]},
                digest: "sha256(utf8(audit_id + LF + user_id))",
                digests_sha256: 9f2c0e5b8a0d4c7e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e}
+    pacing:
+      description: >-
+        How the run was paced - C(parallel) (the sessions its batches ran on) and C(pauses) (C(count) and
+        C(seconds) of its waits for replica lag so far, kept up to date with every batch). Null for runs
+        recorded before migration V1_8.
+      type: dict
+      sample: {parallel: 2, pauses: {count: 1, seconds: 42.5}}
   sample:
     - id: 77561eb513db42389cc166703bed9fc9
       job: data-retention

@@ -79,7 +79,7 @@ summary:
       after an execution also C(audit_id) (the audit row), C(batches) (committed), C(outcome) (V(succeeded),
       V(failed), or V(interrupted) when it stopped at a batch boundary - O(max_runtime), O(max_lag_pause) - and
       the next run finishes the rest), C(pauses) (C(count) and C(seconds) of the waits for replica lag, see
-      O(max_replica_lag)) and, for a failed or interrupted run, C(error) (no personal data).
+      O(max_replica_lag)), C(parallel) (the sessions its batches ran on, O(parallel)) and, for a failed or interrupted run, C(error) (no personal data).
     - C(blocked_by), after a batch ran out of O(db_lock_timeout) or O(db_statement_timeout) - the sessions seen
       blocking it (up to 5), each with C(pid), C(application_name), C(user), C(state), C(transaction_seconds)
       (how long its transaction had been open) and C(statement_type) (the first keyword, never the statement's

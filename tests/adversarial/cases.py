@@ -199,6 +199,8 @@ COMPLIANCE_CASES = [
     job("retention-db-statement-timeout-text", RETENTION, "db_statement_timeout", db_statement_timeout="an hour"),
     job("partner-max-users-negative", PARTNER, "max_users", tenant="acme-partners", max_users=-1),
     job("retention-max-users-exceeded", RETENTION, "max_users", max_users=1),
+    job("retention-parallel-zero", RETENTION, "parallel", parallel=0),  # issue 16
+    job("consent-parallel-huge", CONSENT, "parallel", tenant="acme-partners", parallel=1000),
     job("retention-max-users-percent-over-100", RETENTION, "max_users_percent", max_users_percent=100.5),
     job("consent-max-users-percent-exceeded", CONSENT, "max_users_percent", tenant="acme-partners",
         max_users_percent=0.001),
@@ -529,6 +531,7 @@ PLAYBOOK_CASES = [
     comp("pb-compliance-db-statement-timeout-huge", "db_statement_timeout", compliance_db_statement_timeout=10 ** 9),
     comp("pb-compliance-inherited-db-statement-timeout", "db_statement_timeout", skillforge_db_statement_timeout=-3),
     comp("pb-compliance-max-users-negative", "max_users", compliance_max_users=-5),
+    comp("pb-compliance-parallel-zero", "parallel", compliance_parallel=0),
     comp("pb-compliance-max-users-percent-negative", "max_users_percent", compliance_max_users_percent=-1),
     comp("pb-compliance-retention-floor-months-zero", "retention_floor_months", compliance_retention_floor_months=0),
     comp("pb-compliance-before-recent", ("before", "allow_recent_cutoff"), compliance_before=RECENT_CUTOFF),

@@ -42,6 +42,7 @@ def compliance_argument_spec(**job_options) -> dict:
         reason=dict(type="str"),
         note=dict(type="str"),
         batch_size=dict(type="int"),
+        parallel=dict(type="int"),
         lock_timeout=dict(type="float", default=0),
         batch_pause=dict(type="float"),
         max_runtime=dict(type="float"),

@@ -6,12 +6,16 @@
 One executed run is one "ComplianceAuditLog" row. It is inserted in the transaction of the run's
 first batch and updated in the transaction of every later batch, so at any moment it states
 exactly what was committed: a killed run's row stays ``running`` with the committed counts.
+With ``parallel`` sessions, the batches record themselves one at a time: a batch takes the run's
+lock when it adds itself to the row and releases it once its transaction has committed or rolled
+back, so the row's totals are always the sum of the committed batches.
 Scope holds tenant slugs, user ids and cutoffs only, never emails or other personal data.
 ``read_runs`` reads the rows back for the ``compliance_audit_info`` module.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import receipt
@@ -32,16 +36,17 @@ LOGGER_NAME = "skillforge.dataops.compliance"
 UPSERT_RUN = """
 INSERT INTO "ComplianceAuditLog"
     ("id", "job", "mode", "scope", "triggeredBy", "triggeredBySource", "reason", "note", "counts", "batches",
-     "outcome", "error", "startedAt", "finishedAt", "receipt")
+     "outcome", "error", "startedAt", "finishedAt", "receipt", "pacing")
 VALUES (%(id)s, %(job)s, 'execute', %(scope)s, %(triggered_by)s, %(triggered_by_source)s, %(reason)s, %(note)s, %(counts)s,
-        %(batches)s, %(outcome)s, %(error)s, %(started_at)s, %(finished_at)s, %(receipt)s)
+        %(batches)s, %(outcome)s, %(error)s, %(started_at)s, %(finished_at)s, %(receipt)s, %(pacing)s)
 ON CONFLICT ("id") DO UPDATE SET
     "counts" = EXCLUDED."counts", "batches" = EXCLUDED."batches", "outcome" = EXCLUDED."outcome",
-    "error" = EXCLUDED."error", "finishedAt" = EXCLUDED."finishedAt", "receipt" = EXCLUDED."receipt"
+    "error" = EXCLUDED."error", "finishedAt" = EXCLUDED."finishedAt", "receipt" = EXCLUDED."receipt",
+    "pacing" = EXCLUDED."pacing"
 """
 
 # One membership digest per user id a batch covered (receipt.membership_digest, computed here by
-# the server from the batch's id array), in the batch's transaction, after the run's row.
+# the server from the batch's id array), in the batch's transaction.
 INSERT_DIGESTS = """
 INSERT INTO "ComplianceErasureDigest" ("auditId", "digest")
 SELECT %(id)s, digest FROM (
@@ -62,7 +67,7 @@ SELECT EXISTS (SELECT 1 FROM "ComplianceErasureDigest"
 # Rows of the audit trail, newest first. Every filter is a bound value (NULL: not filtered).
 READ_RUNS = """
 SELECT a."id", a."job", a."mode", a."scope", a."triggeredBy", a."triggeredBySource", a."reason", a."note", a."counts",
-       a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt", a."receipt",
+       a."batches", a."outcome", a."error", a."executedBy", a."startedAt", a."finishedAt", a."receipt", a."pacing",
        NOT EXISTS (SELECT 1 FROM "ComplianceAuditLog" later WHERE later."job" = a."job"
                     AND (later."startedAt", later."id") > (a."startedAt", a."id")) AS newest_of_its_job
   FROM "ComplianceAuditLog" a
@@ -134,7 +139,7 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
                                         triggered_by=triggered_by, limit=limit, **bounds)).fetchall()
     runs = []
     for (run_id, run_job, mode, scope, by, by_source, reason, note, counts, batches, run_outcome, error, executed_by,
-         started_at, finished_at, run_receipt, newest) in rows:
+         started_at, finished_at, run_receipt, pacing, newest) in rows:
         state = run_outcome
         if run_outcome == "running" and not (newest and run_job in running_jobs):
             state = "interrupted"
@@ -142,7 +147,7 @@ def read_runs(conn, job_locks: dict, audit_id=None, job=None, outcome=None, tena
                      "scope": scope, "triggered_by": by, "triggered_by_source": by_source, "reason": reason, "note": note, "counts": counts,
                      "batches": batches, "error": error, "executed_by": executed_by,
                      "started_at": utc_timestamp(started_at), "finished_at": utc_timestamp(finished_at),
-                     "receipt": run_receipt})
+                     "receipt": run_receipt, "pacing": pacing})
     result = {"runs": runs, "running_jobs": running_jobs}
     if covers_user is not None:
         result["covered"] = covered(conn, runs, audit_id, covers_user.strip())
@@ -180,10 +185,31 @@ def emit(summary: dict, log=None) -> str:
     return log_line.emit(summary, LOGGER_NAME, log)
 
 
-class AuditRun:
-    """The audit record of one executed run, written inside the caller's transactions."""
+class BatchRecord:
+    """What one batch being run adds to its run, until its transaction ends: the receipt part
+    verification staged (``stage``) and the user ids it covered, or the check it failed."""
 
-    def __init__(self, job, scope, triggered_by, triggered_by_source, reason, note, started_at, counts):
+    def __init__(self):
+        self.users = 0
+        self.tables: dict = {}
+        self.checks: list = []
+        self.enforced: list = []
+        self.user_ids: list = []
+        self.failed_check = None
+        self.staged = False
+        self.pending = None  # (totals, receipt) written to the row, applied once committed
+        self.holds_run_lock = False
+
+    def stage(self, tables: dict, checks: list, enforced, user_ids) -> None:
+        self.users, self.tables, self.checks = len(user_ids), dict(tables), list(checks)
+        self.enforced, self.user_ids, self.staged = list(enforced), list(user_ids), True
+
+
+class AuditRun:
+    """The audit record of one executed run, written inside the caller's transactions (each
+    batch's own; with several sessions, one batch at a time, see the module's docstring)."""
+
+    def __init__(self, job, scope, triggered_by, triggered_by_source, reason, note, started_at, counts, parallel=1):
         self.id = uuid.uuid4().hex
         self.job, self.scope, self.triggered_by = job, scope, triggered_by
         self.triggered_by_source = triggered_by_source
@@ -194,14 +220,25 @@ class AuditRun:
         self.error = None
         self.finished_at = None
         self.blocked_by = None  # the sessions blocking the batch whose wait ran out (safety.blocked_by)
-        self._pending = None
+        self.parallel = parallel
         self.pauses = {"count": 0, "seconds": 0.0}  # waits for replica lag (pacing.Pacer keeps it)
-        # The receipt as committed (receipt.py), and the batch's staged by verification.verify_batch
-        # with the user ids it covered; a failed verification's label, kept through the rollback.
+        # The receipt as committed (receipt.py); a failed verification's label, kept through the rollback.
         self.receipt = receipt.empty_receipt()
-        self._staged = None
         self._failed_check = None
+        self._lock = threading.Lock()  # held by the batch recording itself, until its transaction ends
         self.memo = {}  # per-run values computed once (verification's catalog lookup)
+        self._memo_lock = threading.Lock()
+
+    def memoized(self, key: str, compute):
+        """``memo[key]``, computed once per run (by the first batch to need it, whatever its session)."""
+        with self._memo_lock:
+            if key not in self.memo:
+                self.memo[key] = compute()
+            return self.memo[key]
+
+    def pacing(self) -> dict:
+        """The row's ``pacing``: the sessions the batches ran on and the waits for replica lag."""
+        return {"parallel": self.parallel, "pauses": dict(self.pauses)}
 
     def _write(self, conn, counts, batches, outcome, error=None, finished_at=None, receipt_=None) -> None:
         conn.execute(UPSERT_RUN, dict(
@@ -209,35 +246,41 @@ class AuditRun:
             triggered_by_source=self.triggered_by_source,
             reason=self.reason, note=self.note, counts=Jsonb(counts), batches=batches,
             outcome=outcome, error=error, started_at=self.started_at, finished_at=finished_at,
-            receipt=Jsonb(receipt_ or self.receipt)))
+            receipt=Jsonb(receipt_ or self.receipt), pacing=Jsonb(self.pacing())))
 
-    def stage_receipt(self, batch_receipt: dict, user_ids) -> None:
-        """The receipt with the batch being run, and the ids it covered (written by ``add_batch``)."""
-        self._staged = (batch_receipt, list(user_ids))
-
-    def verification_failed(self, label: str) -> None:
+    def verification_failed(self, record: BatchRecord, label: str) -> None:
         """The batch being run failed its verification at ``label``; ``fail`` records it."""
-        self._failed_check = label
+        record.failed_check = self._failed_check = label
 
-    def add_batch(self, conn, batch_counts: dict) -> None:
-        """Record one more batch in the batch's own transaction; ``committed()`` after commit."""
+    def add_batch(self, conn, record: BatchRecord, batch_counts: dict) -> None:
+        """Record one more batch in the batch's own transaction, as its last statements; the run's
+        lock is held from here until ``committed`` or ``rolled_back``."""
+        if record.user_ids:  # no lock needed: each id's digest is its own key
+            conn.execute(INSERT_DIGESTS, dict(id=self.id, user_ids=record.user_ids))
+        self._lock.acquire()  # pylint: disable=consider-using-with  # released by committed/rolled_back
+        record.holds_run_lock = True
         totals = {name: self.counts.get(name, 0) + batch_counts.get(name, 0) for name in self.counts}
-        staged, user_ids = self._staged or (self.receipt, [])
+        staged = (receipt.add_batch(self.receipt, record.users, record.tables, record.checks, record.enforced)
+                  if record.staged else self.receipt)
         self._write(conn, totals, self.batches + 1, "running", receipt_=staged)
-        if user_ids:
-            conn.execute(INSERT_DIGESTS, dict(id=self.id, user_ids=user_ids))
-        self._pending = (totals, staged)
+        record.pending = (totals, staged)
 
-    def rolled_back(self) -> None:
+    def rolled_back(self, record: BatchRecord) -> None:
         """The batch's transaction rolled back: its counts are not part of the run."""
-        self._pending = self._staged = None
+        record.pending = None
+        self._release(record)
 
-    def committed(self) -> None:
+    def committed(self, record: BatchRecord) -> None:
         """The batch's transaction committed: its counts are now part of the run."""
-        if self._pending is not None:
-            (self.counts, self.receipt), self._pending = self._pending, None
-            self._staged = None
+        if record.pending is not None:
+            (self.counts, self.receipt), record.pending = record.pending, None
             self.batches += 1
+        self._release(record)
+
+    def _release(self, record: BatchRecord) -> None:
+        if record.holds_run_lock:
+            record.holds_run_lock = False
+            self._lock.release()
 
     def _sealed(self, conn) -> dict:
         """The receipt with ``digests_sha256`` over the run's committed digests (read in the
@@ -260,7 +303,6 @@ class AuditRun:
     def fail(self, conn, error: str, outcome: str = "failed") -> None:
         """After the failing batch rolled back (or, ``interrupted``, between two batches): record
         the outcome in a transaction of its own."""
-        self._pending = self._staged = None
         finished_at = utc_now()
         with conn.transaction():
             sealed = self._sealed(conn)
@@ -273,6 +315,7 @@ class AuditRun:
                                 self.started_at, self.finished_at, self.counts, audit_id=self.id,
                                 batches=self.batches, outcome=self.outcome)
         summary["pauses"] = dict(self.pauses)
+        summary["parallel"] = self.parallel
         if self.error:
             summary["error"] = self.error
         if self.blocked_by is not None:

@@ -12,7 +12,7 @@ which rows change. From that single declaration this module builds both
 * the execution: keyset pagination over the users in scope; each batch of users (locked with
   ``FOR UPDATE`` where the job needs it) is changed by ONE statement of data-modifying CTEs that
   reach every row by index lookups on the batch's user ids, and the batch, its child rows and the
-  audit record's counts commit in one transaction.
+  audit record's counts commit in one transaction (``batches``: one session, or ``parallel``).
 
 so dry-run counts and executed counts come from the same predicates. A second run of the same
 job waits for or fails on a session advisory lock (one per job name). Nothing here imports
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import random
 import re
 import socket
 import time
@@ -36,26 +35,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import batches
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import pacing
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import safety
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import verification
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
-    BATCH_PLANNER_SETTINGS,
     MECHANICS_NAMESPACE,
     JobParams,
     Scope,
-    batch_query,
-    counting_statement,
     dry_run_statement,
-    keyset_order,
-    lock_query,
     placeholder_names,
     sample_query,
     users_in_scope_query,
     user_column,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 
@@ -65,7 +60,7 @@ with declare("psycopg"):
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100000
-COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout",
+COMMON_OPTIONS = ("triggered_by", "triggered_by_source", "reason", "note", "batch_size", "lock_timeout", "parallel",
                   *pacing.PACING_OPTIONS, *safety.SAFETY_OPTIONS)
 # Where a run's triggered_by came from, recorded beside it: given explicitly, the AWX user who
 # launched the job, the queued job's producer, the queue itself, or the OS user and host running it.
@@ -80,9 +75,6 @@ LOCK_POLL_SECONDS = 0.2
 MAX_LOCK_TIMEOUT = 86400
 # Row locks a batch may take on its users (see JobDefinition.user_lock), strongest first.
 USER_LOCKS = ("UPDATE", "NO KEY UPDATE", "SHARE")
-# A batch that lost a deadlock or a serialization failure is run again this many times.
-BATCH_RETRIES = 3
-RETRYABLE_SQLSTATES = ("40P01", "40001")
 # Every user in the database, for max_users_percent (an index-only count of the primary key).
 ALL_USERS = 'SELECT count(*) FROM "User"'
 
@@ -185,10 +177,10 @@ class JobDefinition:
     def count_names(self) -> list:
         return (["users"] if self.count_users else []) + [step.count for step in self.steps]
 
-    def verify(self, conn, params: dict, counts: dict, run: "audit.AuditRun") -> None:
+    def verify(self, conn, params: dict, counts: dict, run: "audit.AuditRun", record: "audit.BatchRecord") -> None:
         """After a batch's change, in its transaction: check nothing of the batch's users remains
         that the job should have changed, and stage the batch's receipt (``verification``)."""
-        verification.verify_batch(conn, self, params, counts, run)
+        verification.verify_batch(conn, self, params, counts, run, record)
 
 
 _JOB_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -246,6 +238,7 @@ def common_options(definition: JobDefinition, options: dict) -> dict:
                    lock_timeout=lock_timeout)
     try:
         options.update(pacing.pacing_options(definition.name, options))
+        options["parallel"] = batches.parallel_option(definition.name, options.get("parallel"))
     except ValueError as error:
         raise JobInputError(str(error)) from None
     for name in definition.scope_options:
@@ -409,62 +402,20 @@ def changed_parts(before, after) -> tuple:
 _ABSENT = object()
 
 
-def _run_batches(conn, definition: JobDefinition, scope: Scope, options: dict, run: audit.AuditRun,
-                 pacer: pacing.Pacer) -> None:
-    """Execute batch after batch; each commits its users, their rows and the audit counts.
-    ``pacer.after_batch`` is asked after every batch (progress, pauses, ``should_stop``); a reason
-    stops the run there (JobInterrupted)."""
-    change = counting_statement(definition, False)
-    lock = lock_query(scope, definition.user_lock)
-    order_width = len(keyset_order(scope))
-    after = None
-    while True:
-        keys = _run_batch(conn, definition, scope, options, run, change, lock, order_width, after)
-        if not keys:
-            return
-        after = keys[-1]
-        reason = pacer.after_batch(run, len(keys))
-        if reason:
-            message = ("%s: stopped after %d committed batch(es): %s; run the job again to finish the rest"
-                       % (definition.name, run.batches, reason))
-            run.fail(conn, message, outcome="interrupted")
-            raise JobInterrupted(message, run.summary())
-
-
-def _run_batch(conn, definition, scope, options, run, change, lock, order_width, after) -> list:
-    """One batch in one transaction (run again, a bounded number of times, when it lost a deadlock
-    or a serialization failure); returns its keyset rows, none when the run finished."""
-    watch = None
-    for attempt in range(BATCH_RETRIES + 1):
-        try:
-            # db_lock_timeout / db_statement_timeout for this transaction only; a second session
-            # notes who blocks it meanwhile, for the message when a wait runs out.
-            with conn.transaction(), blockers.BlockerWatch(conn) as watch:
-                conn.execute(BATCH_PLANNER_SETTINGS)
-                blockers.bounded(conn, options["db_lock_timeout"], options["db_statement_timeout"])
-                params = dict(scope.params, **BATCH.values(size=options["batch_size"]))
-                if after is not None:
-                    params.update(BATCH.values(**{"after_%d" % i: value for i, value in enumerate(after)}))
-                keys = conn.execute(batch_query(scope, after), params).fetchall()
-                if not keys:
-                    run.finish(conn)
-                    return keys
-                params[BATCH.name("candidate_ids")] = [row[order_width - 1] for row in keys]
-                params[BATCH.name("user_ids")] = [row[0] for row in conn.execute(lock, params)]
-                counts = dict(zip(definition.count_names(), conn.execute(change, params).fetchone()))
-                definition.verify(conn, params, counts, run)
-                run.add_batch(conn, counts)
-        except psycopg.Error as error:
-            run.rolled_back()
-            if blockers.is_timeout(error):
-                raise safety.BatchTimedOut(error, watch.blockers if watch is not None else []) from None
-            if getattr(error, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == BATCH_RETRIES:
-                raise
-            time.sleep(0.05 * (2 ** attempt) * (1 + random.random()))  # nosec B311 - jitter, not security
-            continue
-        run.committed()
-        return keys
-    return []  # not reached: the last attempt returns or raises
+def _run_batches(conn, plan: batches.BatchPlan, run: audit.AuditRun, pacer: pacing.Pacer) -> None:
+    """Execute batch after batch (``parallel`` at a time); each commits its users, their rows and
+    the audit counts. ``pacer.after_batch`` is asked after every batch (progress, pauses,
+    ``should_stop``); a reason stops the run there (JobInterrupted)."""
+    workers = plan.options["parallel"]
+    if workers > 1:
+        reason = batches.run_parallel(conn, plan, run, pacer, workers)
+    else:
+        reason = batches.run_serial(conn, plan, run, pacer)
+    if reason:
+        message = ("%s: stopped after %d committed batch(es): %s; run the job again to finish the rest"
+                   % (plan.definition.name, run.batches, reason))
+        run.fail(conn, message, outcome="interrupted")
+        raise JobInterrupted(message, run.summary())
 
 
 def _record_failure(conn, run: audit.AuditRun, message: str) -> None:
@@ -539,9 +490,9 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             pacer.check()
         except pacing.PacingError as error:
             raise JobInputError("%s; nothing was changed" % error) from None
-        run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), **base)
+        run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), parallel=options["parallel"], **base)
         try:
-            _run_batches(conn, definition, scope, options, run, pacer)
+            _run_batches(conn, batches.BatchPlan.build(definition, scope, options), run, pacer)
         except JobInterrupted as interrupted:
             audit.emit(interrupted.summary, log)
             raise

@@ -29,7 +29,6 @@ and the batch rolls back. The catalog is read once per run (its first batch). Id
 
 from __future__ import annotations
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import receipt
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.statements import (
     BATCH,
     step_rows,
@@ -157,15 +156,16 @@ class References:
         return found if all(found) else None
 
 
-def references(conn, definition, memo: dict):
-    """The run's ``References`` (None for a job that deletes no users), read once per run (``memo``)."""
+def references(conn, definition, run):
+    """The run's ``References`` (None for a job that deletes no users), read once per run."""
     if not deletes_users(definition):
         return None
-    if MEMO_KEY not in memo:
+
+    def read():
         schema = conn.execute("""SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                   WHERE c.oid = '"User"'::regclass""").fetchone()[0]
-        memo[MEMO_KEY] = References(conn.execute(REFERENCES).fetchall(), schema)
-    return memo[MEMO_KEY]
+        return References(conn.execute(REFERENCES).fetchall(), schema)
+    return run.memoized(MEMO_KEY, read)
 
 
 def _step_label(step) -> str:
@@ -198,24 +198,25 @@ def verification_statement(found: list) -> "sql.Composable":
     return sql.SQL("SELECT\n    {}").format(sql.SQL(",\n    ").join(check for _label, _constraint, check in found))
 
 
-def verify_batch(conn, definition, params: dict, counts: dict, run) -> None:
-    """Verify the batch just changed (see the module's docstring) and stage its receipt on ``run``
-    (an ``audit.AuditRun``); raises ``ErasureNotVerified`` when something remains."""
-    refs = references(conn, definition, run.memo)
+def verify_batch(conn, definition, params: dict, counts: dict, run, record) -> None:
+    """Verify the batch just changed (see the module's docstring) and stage its receipt on
+    ``record`` (an ``audit.BatchRecord`` of ``run``, an ``audit.AuditRun``); raises
+    ``ErasureNotVerified`` when something remains."""
+    refs = references(conn, definition, run)
     for schema, constraint in (refs.deferrable if refs is not None else ()):
         conn.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(sql.Identifier(schema, constraint)))
-    if CHECKS_KEY not in run.memo:
+
+    def prepare():
         found, enforced = checks(definition, refs)
-        run.memo[CHECKS_KEY] = (found, enforced, verification_statement(found) if found else None)
-    found, enforced, statement = run.memo[CHECKS_KEY]
+        return found, enforced, verification_statement(found) if found else None
+    found, enforced, statement = run.memoized(CHECKS_KEY, prepare)
     remaining = conn.execute(statement, params).fetchone() if found else ()
     for (label, constraint, _check), left in zip(found, remaining):
         if left:
-            run.verification_failed(label)
+            run.verification_failed(record, label)
             raise ErasureNotVerified(label, constraint)
     tables = {}
     for step in definition.steps:
         tables[step.table] = tables.get(step.table, 0) + counts.get(step.count, 0)
     user_ids = params[BATCH.name("user_ids")]
-    run.stage_receipt(receipt.add_batch(run.receipt, len(user_ids), tables, [label for label, _c, _q in found],
-                                        enforced), user_ids)
+    record.stage(tables, [label for label, _c, _q in found], enforced, user_ids)

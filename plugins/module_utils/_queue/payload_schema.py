@@ -19,6 +19,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.dat
     DEFAULT_RETENTION_FLOOR_MONTHS,
     MAX_RETENTION_MONTHS,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.batches import MAX_PARALLEL
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.pacing import LIMITS
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.safety import (
     DEFAULT_DB_LOCK_TIMEOUT,
@@ -42,7 +43,7 @@ def _ref(name: str) -> dict:
 
 def _job(scope: str, *fields, required=()) -> dict:
     """One job's data: its scope and own fields, the fields every job takes, nothing else."""
-    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout",
+    names = (*fields, "triggeredBy", "triggeredBySource", "reason", "note", "batchSize", "lockTimeout", "parallel",
              "batchPause", "maxRuntime", "maxReplicaLag", "maxLagPause", "dbLockTimeout", "dbStatementTimeout", "maxUsers",
              "maxUsersPercent",
              "dryRun", "signature")
@@ -157,6 +158,12 @@ SCHEMA = {
             "type": "integer",
             "minimum": 0,
             "maximum": MAX_MAX_USERS,
+        },
+        "parallel": {
+            "description": "database sessions the run's batches use at a time, from 1 to %d (absent: 1)" % MAX_PARALLEL,
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PARALLEL,
         },
         "maxUsersPercent": {
             "description": "the most users a run may touch as a percentage of all users, from 0 (no limit) to 100 "

@@ -19,13 +19,13 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict, dataclass
 
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connection import application_name, sibling_conninfo
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.errors import clip
 
 with declare("psycopg"):
     import psycopg
     from psycopg import sql
-    from psycopg.conninfo import make_conninfo
 
 LOCK_TIMEOUT_SQLSTATE = "55P03"  # lock_not_available: lock_timeout ran out (or NOWAIT)
 STATEMENT_TIMEOUT_SQLSTATE = "57014"  # query_canceled: statement_timeout ran out (or a cancel)
@@ -119,9 +119,7 @@ class BlockerWatch:
 
     def __init__(self, conn, connect_timeout: float = 5):
         self.pid = conn.info.backend_pid
-        self._conninfo = make_conninfo(conn.info.dsn, password=conn.info.password,
-                                       connect_timeout=max(1, int(connect_timeout)),
-                                       application_name="skillforge.dataops/blocker-watch")
+        self._conninfo = sibling_conninfo(conn, application_name("blocker-watch"), connect_timeout)
         self.blockers: list = []
         self._stop = threading.Event()
         self._thread = None

@@ -271,6 +271,28 @@ def application_name(component=None) -> str:
     return APPLICATION_NAME + ("/%s" % component if component else "")
 
 
+def sibling_conninfo(conn, application_name_: str, connect_timeout: int = 10) -> str:
+    """The conninfo of another session to ``conn``'s server and database, as the same user with
+    the same password and settings, that calls itself ``application_name_``. It holds the password:
+    pass it to ``psycopg.connect``, never to a message."""
+    return make_conninfo(conn.info.dsn, password=conn.info.password, connect_timeout=max(1, int(connect_timeout)),
+                         application_name=application_name_)
+
+
+def open_sibling(conn, component: str, autocommit: bool = False, connect_timeout: int = 10) -> "psycopg.Connection":
+    """A second session like ``conn`` (``sibling_conninfo``) with ``conn``'s ``search_path``, named
+    ``skillforge.dataops/<component>``; a failure is ``psycopg``'s (the caller reports it)."""
+    search_path = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
+    sibling = psycopg.connect(sibling_conninfo(conn, application_name(component), connect_timeout), autocommit=True)
+    try:
+        sibling.execute("SELECT set_config('search_path', %s, false)", (search_path,))
+    except BaseException:
+        sibling.close()
+        raise
+    sibling.autocommit = autocommit
+    return sibling
+
+
 def connect(resolved: ResolvedDatabase, application_name=None,
             autocommit=False, connect_timeout=10, require_schema=True) -> "psycopg.Connection":
     """Open a psycopg connection; failures become one line naming host and database only.

@@ -22,7 +22,7 @@ from ansible_collections.skillforge.dataops.plugins.callback.audit_json import (
     audit_record,
     job_summaries,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import AuditRun, build_summary
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.audit import AuditRun, BatchRecord, build_summary
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
 
@@ -46,8 +46,9 @@ def executed_summary(job: str = "data-retention", error: str | None = None) -> d
     run = AuditRun(job=job, scope={"tenant": "acme"}, triggered_by="dpo@example.invalid", triggered_by_source="awx",
                    reason="quarterly retention", note=None, started_at=utc_now(),
                    counts=dict.fromkeys(definition.count_names(), 0))
-    run.add_batch(Unrecorded(), {name: 2 for name in definition.count_names()})
-    run.committed()
+    record = BatchRecord()
+    run.add_batch(Unrecorded(), record, {name: 2 for name in definition.count_names()})
+    run.committed(record)
     if error:
         run.fail(Unrecorded(), error)
     else:

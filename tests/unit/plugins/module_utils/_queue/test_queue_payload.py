@@ -138,10 +138,10 @@ def test_valid_payloads(job, data):
 @pytest.mark.parametrize("job, data, problem", [
     ("data-retention", {"tenant": "acme"},
      "job data: unknown field 'tenant'; expected only scope, cutoff, retentionMonths, retentionFloorMonths, "
-     "allowRecentCutoff, triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, "
+     "allowRecentCutoff, triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, parallel, batchPause, maxRuntime, "
      "maxReplicaLag, maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, maxUsersPercent, dryRun, signature"),
     ("partner-segregation", {"cutoff": "2024-06-01"}, "job data: unknown field 'cutoff'; expected only scope, "
-     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, batchPause, maxRuntime, maxReplicaLag, "
+     "triggeredBy, triggeredBySource, reason, note, batchSize, lockTimeout, parallel, batchPause, maxRuntime, maxReplicaLag, "
      "maxLagPause, dbLockTimeout, dbStatementTimeout, maxUsers, maxUsersPercent, dryRun, signature"),
     ("data-retention", {"dbLockTimeout": -1}, "job data field dbLockTimeout: -1 is less than the minimum of 0; "
      "expected seconds a batch waits for a lock, from 0 (no limit) to 86400 (absent: 5)"),
