@@ -171,13 +171,17 @@ class Bench:
             entry.get("check_counts", {}).get(k) == v for k, v in entry.get("function_counts", {}).items())
         return entry
 
-    def batch_size_sweep(self, short: str, template: str, sizes: list) -> dict:
-        """The job function at each batch size beside the baseline, each on a fresh copy, the order
-        of the sides rotating run by run: what a batch size costs against the hand-written SQL."""
+    def sweep(self, short: str, template: str, option: str, values: list) -> dict:
+        """The job function at each value of ``option`` (batch_size, parallel) beside the baseline,
+        each on a fresh copy, the order of the sides rotating run by run: what a value costs against
+        the hand-written SQL."""
         job, options, _extra_vars = COMPLIANCE_JOBS[short]
-        sides = ["baseline"] + sizes
-        entry = {"job": job, "baseline": [], "function": {str(size): [] for size in sizes}, "batches": {},
-                 "rss_mb": {}, "counts": {}}
+        base = dict(options, triggered_by=TRIGGERED_BY)
+        if self.args.batch_size:
+            base["batch_size"] = self.args.batch_size
+        sides = ["baseline"] + values
+        entry = {"job": job, "option": option, "baseline": [], "function": {str(value): [] for value in values},
+                 "batches": {}, "rss_mb": {}, "counts": {}, "options": base}
         for run in range(self.args.runs):
             for side in sides[run % len(sides):] + sides[:run % len(sides)]:
                 name, url, _seconds = self.copy(template)
@@ -185,15 +189,14 @@ class Bench:
                     m = measure({"kind": "compliance-baseline", "dsn": url, "job": job, "options": options})
                     entry["baseline"].append(m["seconds"])
                 else:
-                    m = measure({"kind": "compliance", "dsn": url, "job": job,
-                                 "options": dict(options, triggered_by=TRIGGERED_BY, batch_size=side)})
+                    m = measure({"kind": "compliance", "dsn": url, "job": job, "options": dict(base, **{option: side})})
                     entry["function"][str(side)].append(m["seconds"])
                     entry["batches"][str(side)] = m["result"]["batches"]
                     entry["rss_mb"][str(side)] = max(entry["rss_mb"].get(str(side), 0), m["max_rss_mb"])
                 entry["counts"][str(side)] = m["result"]["counts"]
                 self.drop(name)
             log("  %s run %d: baseline %.2fs, %s" % (short, run + 1, entry["baseline"][-1], ", ".join(
-                "%s per batch %.2fs" % (size, times[-1]) for size, times in entry["function"].items())))
+                "%s %s %.2fs" % (option, size, times[-1]) for size, times in entry["function"].items())))
         baseline_counts = entry["counts"]["baseline"]
         entry["counts_match"] = all({k: v for k, v in counts.items() if k in baseline_counts} == baseline_counts
                                     for counts in entry["counts"].values())
@@ -315,7 +318,7 @@ class Bench:
         args = self.args
         self.results.update(
             users=args.users, tenants=args.tenants, seed=args.seed, runs=args.runs, batch_size=args.batch_size,
-            batch_sizes=args.batch_sizes, layout=args.layout,
+            batch_sizes=args.batch_sizes, parallel=args.parallel, layout=args.layout,
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=machine(),
             command=self.command)
         jobs = args.jobs
@@ -324,9 +327,10 @@ class Bench:
         if set(jobs) & (set(COMPLIANCE_JOBS) | {"overhead"}):
             template = self.build_template()
         for short in COMPLIANCE_JOBS:
-            if short in jobs and args.batch_sizes:
-                log("%s (%s), batch sizes %s" % (short, COMPLIANCE_JOBS[short][0], args.batch_sizes))
-                self.results.setdefault("sweep", {})[short] = self.batch_size_sweep(short, template, args.batch_sizes)
+            option, values = ("batch_size", args.batch_sizes) if args.batch_sizes else ("parallel", args.parallel)
+            if short in jobs and values:
+                log("%s (%s), %s %s" % (short, COMPLIANCE_JOBS[short][0], option, values))
+                self.results.setdefault("sweep", {})[short] = self.sweep(short, template, option, values)
             elif short in jobs:
                 log("%s (%s)" % (short, COMPLIANCE_JOBS[short][0]))
                 self.results["jobs"][short] = self.compliance_job(short, template)

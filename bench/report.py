@@ -92,11 +92,13 @@ def print_summary(results: dict) -> None:
             print("%-20s %s" % ("", notes))
 
 
-def print_batch_sizes(results: dict) -> None:
+def print_sweeps(results: dict) -> None:
+    """The tables of ``--batch-sizes`` or ``--parallel``: each value's median and ratio to the SQL."""
     for short, entry in results.get("sweep", {}).items():
         print("\n%s at %d users, %d run(s) per side: baseline %.2fs (median); same counts: %s" % (
             short, results["users"], results["runs"], median(entry["baseline"]), entry["counts_match"]))
-        print("%-12s %9s %7s %8s %8s  %s" % ("batch size", "coll.", "ratio", "batches", "RSS MB", "ratio per run"))
+        print("%-12s %9s %7s %8s %8s  %s" % (entry.get("option", "batch_size"), "coll.", "ratio", "batches", "RSS MB",
+                                             "ratio per run"))
         for size, times in entry["function"].items():
             print("%-12s %9s %7s %8s %8s  %s" % (size, _fmt(median(times)), _fmt(entry["ratio"][size]),
                                                  entry["batches"][size], _fmt(entry["rss_mb"][size], "%.0f"),

@@ -5,6 +5,7 @@
     bench/.venv/bin/python -m bench.run --users 100000 --runs 3
     bench/.venv/bin/python -m bench.run --plot bench/results/users-*.json
     bench/.venv/bin/python -m bench.run --users 1000000 --jobs retention --batch-sizes 20000,50000
+    bench/.venv/bin/python -m bench.run --users 100000 --jobs retention,consent --parallel 1,2,4
 
 One process run per scale. It builds a template database (migrated, then filled by bench.appdata),
 and for every job and every run makes identical copies of it (``CREATE DATABASE ... TEMPLATE``),
@@ -50,6 +51,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, help="the compliance jobs' batch_size (default: theirs)")
     parser.add_argument("--batch-sizes", help="comma-separated batch sizes: run each compliance job of --jobs at "
                                               "each size beside the baseline, instead of the usual comparison")
+    parser.add_argument("--parallel", help="comma-separated session counts: run each compliance job of --jobs with "
+                                            "each parallel value beside the baseline, instead of the usual comparison")
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset of %s" % ", ".join(ALL_JOBS))
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="compare table fingerprints after collection and baseline (default: up to 100k users)")
@@ -80,14 +83,16 @@ def main(argv=None) -> int:
     unknown = set(args.jobs) - set(ALL_JOBS)
     if unknown:
         parser.error("unknown job(s): %s" % ", ".join(sorted(unknown)))
-    if args.batch_sizes:
-        try:
-            args.batch_sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()]
-        except ValueError:
-            parser.error("--batch-sizes takes integers, e.g. 20000,50000")
-        if args.batch_size or not args.batch_sizes or set(args.jobs) - set(COMPLIANCE_JOBS):
-            parser.error("--batch-sizes takes compliance jobs only (--jobs %s) and no --batch-size"
-                         % ",".join(COMPLIANCE_JOBS))
+    for flag, name in (("--batch-sizes", "batch_sizes"), ("--parallel", "parallel")):
+        if getattr(args, name):
+            try:
+                setattr(args, name, [int(value) for value in getattr(args, name).split(",") if value.strip()])
+            except ValueError:
+                parser.error("%s takes integers, e.g. 1,2,4" % flag)
+            if not getattr(args, name) or set(args.jobs) - set(COMPLIANCE_JOBS):
+                parser.error("%s takes compliance jobs only (--jobs %s)" % (flag, ",".join(COMPLIANCE_JOBS)))
+    if args.batch_sizes and (args.batch_size or args.parallel):
+        parser.error("--batch-sizes takes no --batch-size and no --parallel")
     if args.verify is None:
         args.verify = args.users <= 100000
     command = "bench/.venv/bin/python -m bench.run " + " ".join(shlex.quote(a) for a in argv)
@@ -96,9 +101,9 @@ def main(argv=None) -> int:
         results = bench.run()
     finally:
         bench.drop_all()
-    if args.batch_sizes:
-        report.print_batch_sizes(results)
-        default_out = "batch-sizes-users-%d.json" % args.users
+    if args.batch_sizes or args.parallel:
+        report.print_sweeps(results)
+        default_out = "%s-users-%d.json" % ("batch-sizes" if args.batch_sizes else "parallel", args.users)
     else:
         report.print_summary(results)
         results["summary"] = report.summary_rows(results)

@@ -144,3 +144,13 @@ def test_batch_size_sweep(admin_conninfo, tmp_path):
     assert entry["batches"]["20"] > 1 and entry["batches"]["500"] == 1
     assert len(entry["baseline"]) == 2 and all(len(times) == 2 for times in entry["function"].values())
     assert set(entry["ratio"]) == {"20", "500"} and "ratio per run" in swept.stdout
+
+
+def test_parallel_sweep(admin_conninfo, tmp_path):
+    swept = run_bench(admin_conninfo, tmp_path / "parallel.json", "--runs", "1", "--jobs", "retention,consent",
+                      "--batch-size", "20", "--parallel", "1,3")
+    assert swept.leftovers == []
+    for short in ("retention", "consent"):
+        entry = swept.results["sweep"][short]
+        assert entry["option"] == "parallel" and entry["counts_match"] is True  # as the hand-written SQL did
+        assert entry["batches"]["1"] == entry["batches"]["3"] > 1 and set(entry["ratio"]) == {"1", "3"}
