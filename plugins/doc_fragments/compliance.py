@@ -153,7 +153,8 @@ notes:
   - Scope in the audit trail and the log line is tenant slugs and user ids only, never emails.
   - After every committed batch an executed run logs a progress line (JSON, C(event=batch-committed))
     with the batches, counts and users done, the users in scope counted at the start, the estimated
-    time left (C(eta_seconds)) and the lag pauses. Ansible's C(async)/C(poll) shows only the final
-    result of a module; while a run goes on, its audit row (M(skillforge.dataops.compliance_audit_info),
-    updated in every batch's transaction) shows how far it is.
+    time left (C(eta_seconds)) and the lag pauses. Run as an C(async) task, the same record is the
+    C(progress) that M(ansible.builtin.async_status) returns while the run goes on (C(finished) false);
+    the module's result replaces it at the end. Its audit row (M(skillforge.dataops.compliance_audit_info),
+    updated in every batch's transaction) shows how far it is too.
 """

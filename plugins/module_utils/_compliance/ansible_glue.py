@@ -19,6 +19,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.reg
     job_definition,
     run_job_with_sample,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.pacing import PROGRESS_LOGGER
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import log_line
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.async_progress import AsyncProgress
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.controller import controller_watch
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
     database_argument_spec,
@@ -80,6 +83,17 @@ def _check_before_queueing(module, job_name: str, options: dict) -> None:
             conn.close()
 
 
+def _progress(module):
+    """Each batch's progress record: a JSON line in the module's log and, under ``async``, the
+    ``progress`` that ``async_status`` returns while the run goes on."""
+    status = AsyncProgress()
+
+    def progress(record: dict) -> None:
+        log_line.emit(record, PROGRESS_LOGGER, module.log)
+        status.report(record)
+    return progress
+
+
 def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> None:
     """The whole body of a compliance module: check mode is the dry run."""
     module = AnsibleModule(argument_spec=compliance_argument_spec(**job_options, **queue_argument_spec()),
@@ -94,7 +108,7 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     try:
         outcome = run_job_with_sample(conn, job_name, options, dry_run=module.check_mode, log=module.log,
                                       sample_size=DIFF_SAMPLE_SIZE if module._diff else 0,
-                                      should_stop=controller_watch())
+                                      should_stop=controller_watch(), progress=_progress(module))
     except JobError as error:
         module.fail_json(msg=str(error), summary=error.summary, database=resolved.describe())
     finally:
