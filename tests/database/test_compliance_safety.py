@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.skillforge.dataops.tests import sample_data
 from ansible_collections.skillforge.dataops.tests.conftest import url_for
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import JobInputError, JobRunError
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.job import JobError, JobInputError, JobRunError
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import run_job
 
 WHO = "privacy@skillforge.com"
@@ -135,6 +135,22 @@ def test_a_batch_over_db_statement_timeout_rolls_back_and_says_which_timeout(con
                               "stay committed: run the job again"), message
     assert summary["blocked_by"] == [] and summary["batches"] == 1 and summary["counts"]["users"] == BATCH_SIZE
     assert audit_rows(conn)[0][:3] == ("failed", summary["counts"], 1)
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "execute"])
+def test_what_a_run_reads_before_its_first_batch_is_bounded_too(conn, database_url, dry_run):
+    """The dry run's count (and an execution's count of users in scope) waits behind a table lock no
+    longer than db_lock_timeout, and says which wait ran out."""
+    before = sample_data.table_fingerprints(conn)
+    with psycopg.connect(database_url) as blocker:
+        blocker.execute('LOCK TABLE "User" IN ACCESS EXCLUSIVE MODE')
+        with pytest.raises(JobError) as timed_out:
+            run_job(conn, "consent-revocation", {"tenant": "acme-partners", "triggered_by": WHO,
+                                                 "db_lock_timeout": 0.2, "max_users": 10 ** 6}, dry_run=dry_run)
+    assert str(timed_out.value).startswith(
+        "consent-revocation: lock_timeout ran out (SQLSTATE 55P03, db_lock_timeout 0.2 s) before the first batch; "
+        "nothing was changed")
+    assert sample_data.table_fingerprints(conn) == before and audit_rows(conn) == []
 
 
 def test_the_default_waits_are_bounded_in_every_batch(conn):

@@ -31,6 +31,7 @@ import re
 import socket
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -50,7 +51,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.sta
     users_in_scope_query,
     user_column,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers, errors
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timestamps import utc_now
 
@@ -425,6 +426,16 @@ def _record_failure(conn, run: audit.AuditRun, message: str) -> None:
         pass
 
 
+@contextmanager
+def _bounded_reads(conn, options: dict):
+    """One read transaction under the run's ``db_lock_timeout`` and ``db_statement_timeout``: what
+    a run reads before its first batch (the scope, the dry run's count, the users in scope, the
+    diff sample) is bounded like a batch is."""
+    with conn.transaction():
+        blockers.bounded(conn, options["db_lock_timeout"], options["db_statement_timeout"])
+        yield
+
+
 def _users_in_scope(conn, scope: Scope) -> int:
     """How many users the scope covers now, once at the start: the ``max_users`` check and the
     estimated time left (the scope's own index, as the batches walk it)."""
@@ -468,22 +479,25 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     locked = False
     summary = None
     try:
-        scope = definition.resolve_scope(conn, options)
+        with _bounded_reads(conn, options):
+            scope = definition.resolve_scope(conn, options)
         check_scope_parameters(definition, scope)
         base["scope"] = scope.report
         if dry_run:
-            sample = _sample(conn, definition, scope, sample_size)
-            counts = _run_dry(conn, definition, scope)
-            summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
-            if options["max_users"] or options["max_users_percent"]:
-                _check_blast_radius(conn, definition, _users_in_scope(conn, scope), options, dry_run, summary)
+            with _bounded_reads(conn, options):
+                sample = _sample(conn, definition, scope, sample_size)
+                counts = _run_dry(conn, definition, scope)
+                summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
+                if options["max_users"] or options["max_users_percent"]:
+                    _check_blast_radius(conn, definition, _users_in_scope(conn, scope), options, dry_run, summary)
             audit.emit(summary, log)
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
-        total_users = _users_in_scope(conn, scope)
-        _check_blast_radius(conn, definition, total_users, options, dry_run)
-        sample = _sample(conn, definition, scope, sample_size)
+        with _bounded_reads(conn, options):
+            total_users = _users_in_scope(conn, scope)
+            _check_blast_radius(conn, definition, total_users, options, dry_run)
+            sample = _sample(conn, definition, scope, sample_size)
         pacer = pacing.Pacer(conn, definition.name, options, should_stop=should_stop, log=log, progress=progress,
                              total_users=total_users)
         try:
@@ -512,7 +526,13 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         summary = run.summary()
         audit.emit(summary, log)
         return JobOutcome(summary=summary, sample=sample)
-    except psycopg.Error as error:  # scope resolution or locking: nothing was changed
+    except psycopg.Error as error:  # scope resolution, counting or locking: nothing was changed
+        if blockers.is_timeout(error):
+            option = safety.TIMEOUT_OPTIONS.get(error.sqlstate, "db_statement_timeout")
+            raise JobError("%s: %s ran out (SQLSTATE %s, %s %g s) before the first batch; nothing was changed (let the "
+                           "sessions holding locks finish, or raise %s)"
+                           % (definition.name, option[3:], error.sqlstate, option, options[option], option),
+                           summary) from None
         raise JobError("%s: %s; nothing was changed" % (definition.name, safe_error(error)), summary) from None
     finally:
         if locked and not conn.broken:
