@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-sizes", help="comma-separated batch sizes: run each compliance job of --jobs at "
                                               "each size beside the baseline, instead of the usual comparison")
     parser.add_argument("--parallel", help="comma-separated session counts: run each compliance job of --jobs with "
-                                            "each parallel value beside the baseline, instead of the usual comparison")
+                                           "each parallel value beside the baseline, instead of the usual comparison")
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset of %s" % ", ".join(ALL_JOBS))
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="compare table fingerprints after collection and baseline (default: up to 100k users)")

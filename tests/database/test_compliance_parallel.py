@@ -65,7 +65,8 @@ def conn(database_factory, migrated_template):
 
 
 def test_a_parallel_purge_leaves_every_table_as_a_serial_purge_does(database_factory, migrated_template):
-    serial_url, parallel_url = (sample_database(database_factory, migrated_template) for _ in range(2))
+    serial_url = sample_database(database_factory, migrated_template)
+    parallel_url = sample_database(database_factory, migrated_template)
     results = {}
     for url, parallel in ((serial_url, 1), (parallel_url, 4)):
         with psycopg.connect(url, autocommit=True) as conn:
@@ -152,7 +153,7 @@ def test_three_jobs_with_parallel_batches_on_one_tenant_all_finish_exactly(migra
 
 def test_a_parallel_batch_that_times_out_leaves_the_audit_row_exact_and_a_rerun_finishes(
         database_factory, migrated_template):
-    urls = [sample_database(database_factory, migrated_template) for _ in range(2)]
+    urls = [sample_database(database_factory, migrated_template), sample_database(database_factory, migrated_template)]
     with psycopg.connect(urls[1], autocommit=True) as reference:
         serial = run_job(reference, "data-retention", options_for(reference, "data-retention"), dry_run=False)
     with psycopg.connect(urls[0], autocommit=True) as conn, psycopg.connect(urls[0]) as blocker:
