@@ -313,11 +313,12 @@ def _retention_users(conn, tenant: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("round_", range(4))
-def test_three_jobs_started_together_on_one_tenant_all_finish_exactly(migrated_database_url, round_):
-    """Purge, consent revocation and partner segregation at once on one tenant, small batches: none
-    fails (they deadlocked before: their row locks were taken in different orders), the purge
-    deletes exactly the eligible users, and afterwards none of the three has anything left to do."""
+@pytest.mark.parametrize("round_, parallel", [(0, 1), (1, 1), (2, 1), (3, 1), (4, 3), (5, 3)])
+def test_three_jobs_started_together_on_one_tenant_all_finish_exactly(migrated_database_url, round_, parallel):
+    """Purge, consent revocation and partner segregation at once on one tenant, small batches, each
+    run on one session or on three (``parallel``): none fails (they deadlocked before: their row
+    locks were taken in different orders), the purge deletes exactly the eligible users, and
+    afterwards none of the three has anything left to do."""
     tenant = "initech"
     with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         sample_data.generate(conn, seed=20 + round_, users_per_tenant=120)
@@ -332,8 +333,8 @@ def test_three_jobs_started_together_on_one_tenant_all_finish_exactly(migrated_d
         with psycopg.connect(migrated_database_url, autocommit=True) as own:
             start.wait()
             try:
-                summaries[job] = run_job(own, job, {"tenant": tenant, "triggered_by": WHO, "batch_size": 3},
-                                         dry_run=False)
+                summaries[job] = run_job(own, job, {"tenant": tenant, "triggered_by": WHO, "batch_size": 3,
+                                                    "parallel": parallel}, dry_run=False)
             except Exception as error:  # pylint: disable=broad-except  # reported below
                 failures.append("%s: %s" % (job, error))
 
@@ -344,6 +345,7 @@ def test_three_jobs_started_together_on_one_tenant_all_finish_exactly(migrated_d
         thread.join(timeout=120)
     assert not failures and len(summaries) == 3, failures
     assert {summary["outcome"] for summary in summaries.values()} == {"succeeded"}
+    assert {summary["parallel"] for summary in summaries.values()} == {parallel}
     assert summaries["data-retention"]["counts"]["users"] == eligible
     for job, counts in dry.items():  # the others may have found some of their users already purged
         assert all(summaries[job]["counts"][name] <= counts[name] for name in counts), (job, summaries[job], counts)

@@ -5,14 +5,13 @@
   an identical copy does; every job's parallel run changes what its dry run predicted, audits it in
   one row (counts, batches, receipt, digests, ``pacing.parallel``) and leaves nothing for a second run.
 * No deadlock: one job's batches never wait on each other (disjoint users; the audit row is updated
-  by one batch at a time), and three jobs with parallel batches on one tenant all finish exactly.
+  by one batch at a time): PostgreSQL counts no deadlock. Three jobs with parallel batches on one
+  tenant at once all finish exactly: test_compliance_jobs.py, three jobs started together.
 * A failing batch: the batches in flight finish on their own, the audit row holds exactly what
   committed, and running again finishes with the serial run's totals.
 """
 
 from __future__ import annotations
-
-import threading
 
 import psycopg
 import pytest
@@ -110,45 +109,6 @@ def test_parallel_is_validated_before_anything_runs(conn):
         with pytest.raises(JobInputError, match="parallel must be a whole number of sessions from 1 to 16"):
             run_job(conn, "data-retention", options_for(conn, "data-retention", parallel=value), dry_run=False)
     assert sample_data.table_fingerprints(conn) == before
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("round_", range(2))
-def test_three_jobs_with_parallel_batches_on_one_tenant_all_finish_exactly(migrated_database_url, round_):
-    """Purge, consent revocation and partner segregation at once on one tenant, three sessions each,
-    batches of 3 users: no run fails, the purge deletes exactly the eligible users, and nothing is
-    left for any of the three afterwards."""
-    tenant = "initech"
-    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
-        sample_data.generate(conn, seed=40 + round_, users_per_tenant=90)
-        eligible = conn.execute(
-            'SELECT count(*) FROM "User" u JOIN "Tenant" k ON k."id" = u."tenantId" WHERE k.slug = %s'
-            ' AND u."legalHold" = false AND COALESCE(u."lastActiveAt", u."createdAt")'
-            " < (now() AT TIME ZONE 'UTC') - interval '24 months'", (tenant,)).fetchone()[0]
-    assert eligible
-    start, summaries, failures = threading.Barrier(3), {}, []
-
-    def run(job):
-        with psycopg.connect(migrated_database_url, autocommit=True) as own:
-            start.wait()
-            try:
-                summaries[job] = run_job(own, job, {"tenant": tenant, "triggered_by": WHO, "batch_size": 3,
-                                                    "parallel": 3}, dry_run=False)
-            except Exception as error:  # pylint: disable=broad-except  # reported below
-                failures.append("%s: %s" % (job, error))
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in JOB_RUNS]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    assert not failures and len(summaries) == 3, failures
-    assert {summary["outcome"] for summary in summaries.values()} == {"succeeded"}
-    assert summaries["data-retention"]["counts"]["users"] == eligible
-    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
-        for job in JOB_RUNS:
-            assert not run_job(conn, job, {"tenant": tenant, "triggered_by": WHO}, dry_run=True)["changed"], job
-        assert batch_sessions(conn) == 0
 
 
 def test_a_parallel_batch_that_times_out_leaves_the_audit_row_exact_and_a_rerun_finishes(
