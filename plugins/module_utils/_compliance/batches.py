@@ -93,8 +93,11 @@ class BatchPlan:
         return params
 
     def next_keys(self, conn, after) -> list:
-        """The next batch's keyset rows after ``after`` (not locked)."""
-        return conn.execute(batch_query(self.scope, after), self.keyset_params(after)).fetchall()
+        """The next batch's keyset rows after ``after`` (not locked), read under the batches'
+        ``db_lock_timeout`` and ``db_statement_timeout``."""
+        with conn.transaction():
+            blockers.bounded(conn, self.options["db_lock_timeout"], self.options["db_statement_timeout"])
+            return conn.execute(batch_query(self.scope, after), self.keyset_params(after)).fetchall()
 
 
 def _change(conn, plan: BatchPlan, run: "audit.AuditRun", record: "audit.BatchRecord", params: dict, keys: list) -> None:
@@ -199,7 +202,11 @@ def run_parallel(conn, plan: BatchPlan, run: "audit.AuditRun", pacer, workers: i
             in_flight = set()
             while True:
                 while not exhausted and reason is None and failure is None and len(in_flight) < workers:
-                    keys = plan.next_keys(conn, after)
+                    try:
+                        keys = plan.next_keys(conn, after)
+                    except psycopg.Error as error:  # the batches in flight finish first
+                        failure = error
+                        break
                     if not keys:
                         exhausted = True
                         break
