@@ -90,10 +90,11 @@ class NodeBullMQ:
     def __init__(self, node: str):
         self.node = node
 
-    def run(self, command: str, timeout: float = 60, **arguments):
+    def run(self, command: str, timeout: float = 60, redis_url: str = REDIS_URL, **arguments):
+        """``redis_url`` may carry an ACL user and its password (tests/e2e/test_redis_acl.py)."""
         completed = subprocess.run(
             [self.node, str(NODE_DIR / "interop.js"), command, json.dumps(arguments)],
-            cwd=str(NODE_DIR), env=dict(os.environ, REDIS_URL=REDIS_URL),
+            cwd=str(NODE_DIR), env=dict(os.environ, REDIS_URL=redis_url),
             capture_output=True, text=True, timeout=timeout, check=False,
         )
         assert completed.returncode == 0, "node interop.js %s failed: %s" % (command, completed.stderr)

@@ -11,7 +11,7 @@
 // then merges "tamper" (if any) into the signed data: a job changed after it was signed. "signedFor":
 // [queue, name] signs it for another queue and job name than it is added to (a replay).
 //
-// Redis comes from REDIS_URL (default redis://127.0.0.1:6379/0).
+// Redis comes from REDIS_URL (default redis://127.0.0.1:6379/0), with an ACL user name if it has one.
 'use strict';
 
 const { Queue, Worker, Job } = require('bullmq');
@@ -23,6 +23,7 @@ function connection() {
     host: url.hostname,
     port: Number(url.port || 6379),
     db: Number(url.pathname.replace('/', '') || 0),
+    username: url.username ? decodeURIComponent(url.username) : undefined, // a Redis ACL user
     password: url.password ? decodeURIComponent(url.password) : undefined,
     maxRetriesPerRequest: null, // what BullMQ requires of a Worker's connection
   };
