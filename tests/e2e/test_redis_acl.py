@@ -1,8 +1,8 @@
 """The Redis ACLs of docs/SECURITY.md ("Redis ACLs for production") on the real Redis.
 
 The two ``ACL SETUSER`` commands are read out of the page, so the page and this test cannot drift.
-Each test makes the two users under names and passwords of its own, with the documented key and
-channel patterns moved from the prefix ``bull`` to the test's own queue prefix (the page: "prefix
+Each test makes the two users under names and passwords of its own, with the documented key
+patterns moved from the prefix ``bull`` to the test's own queue prefix (the page: "prefix
 ``bull`` unless ``queue_prefix`` says otherwise"), and deletes them afterwards, pass or fail. Then, as
 the producer, it enqueues jobs with the code the modules call and reads them back; as the worker, it
 runs the collection's worker (a drain, and the ``skillforge-worker`` service) until the job completed
@@ -134,7 +134,7 @@ def refused_commands(prefix: str) -> list:
         ("GET", "%s:reports:latest" % prefix),                # the prefix, but not a queue
         ("LLEN", "%s:email-jobs:wait" % prefix),              # another of the API's queues
         ("GET", "%s:data-retention-jobs:meta" % DOCUMENTED_PREFIX),  # the same queue under the production prefix
-        ("SET", "session:1", "x"),                            # the API's other keys
+        ("SET", "%s:session:1" % prefix, "x"),                # the API's other keys (a write, deleted with the prefix)
         ("PUBLISH", "%s:data-retention-jobs:events" % prefix, "x"),  # BullMQ uses no pub/sub
         ("FUNCTION", "LIST"),                                 # Redis Functions are not BullMQ's
     ]
@@ -163,7 +163,7 @@ DRY_RUN_REFUSED = [
 def dry_run_allowed(prefix: str) -> list:
     """What the clients send that the tests need not see: redis-py loads BullMQ's scripts again with
     SCRIPT LOAD after a restart or SCRIPT FLUSH, and checks them with SCRIPT EXISTS before a pipeline
-    (bullmq's addBulk); ioredis falls back to EVAL."""
+    (bullmq's addBulk); ioredis sends EVAL for a script the server has not cached."""
     queue_key = "%s:data-retention-jobs:wait" % prefix
     return [("SCRIPT", "LOAD", "return 1"), ("SCRIPT", "EXISTS", "0" * 40),
             ("EVAL", "return redis.call('LLEN', KEYS[1])", "1", queue_key),
