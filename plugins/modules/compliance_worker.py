@@ -203,9 +203,9 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import run_worker_module
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.options import (
     redis_argument_spec,
-    run_worker_module,
     signing_argument_spec,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB

@@ -168,10 +168,8 @@ redis:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
-    redis_argument_spec,
-    run_queue_info_module,
-)
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import run_queue_info_module
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.options import redis_argument_spec
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import BY_JOB, JOB_STATES
 
 

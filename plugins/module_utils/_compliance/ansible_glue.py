@@ -28,10 +28,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible
     open_database,
     reachable_database,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
-    enqueue_for_module,
-    queue_argument_spec,
-)
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.options import queue_argument_spec
 
 DIFF_SAMPLE_SIZE = 5
 
@@ -102,6 +99,13 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
     if module.params["queue"]:
+        # Imported here, not at the top: the queue code (bullmq, redis, jsonschema) is a quarter of
+        # the module's start, which a run that does not queue need not pay (_queue.options says more).
+        # The module's payload still carries it: Ansible finds imports anywhere in the file.
+        from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
+            enqueue_for_module,
+        )
+
         _check_before_queueing(module, job_name, options)
         enqueue_for_module(module, job_name, options)  # exits: a worker runs the job later
     conn, resolved = open_database(module, job_name)

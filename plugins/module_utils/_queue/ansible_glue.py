@@ -1,17 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Ansible side of the queues: shared options, clean failures, ``queue: true`` for the
-compliance modules (documented in the ``skillforge.dataops.redis`` doc fragment), and the bodies of
-the ``compliance_worker`` and ``queue_info`` modules."""
+"""The Ansible side of the queues: clean failures, ``queue: true`` for the compliance modules
+(documented in the ``skillforge.dataops.redis`` doc fragment; the options themselves are in
+``_queue.options``), and the bodies of the ``compliance_worker`` and ``queue_info`` modules."""
 
 from __future__ import annotations
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.jobs import (
     BY_JOB,
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BACKOFF_SECONDS,
-    DEFAULT_PREFIX,
     PayloadError,
     QueueTarget,
     enqueue,
@@ -28,41 +25,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._queue.worker i
     ready_jobs,
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import open_database, require
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import (
-    DEFAULT_TIMEOUT,
-    QueueError,
-    resolve_redis,
-)
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError, resolve_redis
 
 # queue_info lists at most this many jobs per state and queue.
 QUEUE_INFO_MAX_LIMIT = 1000
-
-
-def redis_argument_spec() -> dict:
-    """Where the queues are: every queue-aware module takes these."""
-    return dict(
-        redis_url=dict(type="str", no_log=True),
-        redis_timeout=dict(type="float", default=DEFAULT_TIMEOUT),
-        queue_prefix=dict(type="str", default=DEFAULT_PREFIX),
-    )
-
-
-def queue_argument_spec() -> dict:
-    """``queue: true`` and its settings, for the compliance modules (with the database options)."""
-    spec = redis_argument_spec()
-    spec.update(
-        queue=dict(type="bool", default=False),
-        queue_dry_run=dict(type="bool", default=False),
-        queue_attempts=dict(type="int", default=DEFAULT_ATTEMPTS),
-        queue_backoff=dict(type="float", default=DEFAULT_BACKOFF_SECONDS),
-    )
-    spec.update(signing_argument_spec())
-    return spec
-
-
-def signing_argument_spec() -> dict:
-    """The queue signing key(s) (``signing``): the compliance modules sign, the worker verifies."""
-    return dict(queue_signing_key=dict(type="str", no_log=True))
 
 
 def signing_keys(module) -> tuple:

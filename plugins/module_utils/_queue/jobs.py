@@ -21,6 +21,11 @@ import re
 from dataclasses import dataclass
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import JOBS
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.options import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_SECONDS,
+    DEFAULT_PREFIX,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.payload_schema import violation
 from ansible_collections.skillforge.dataops.plugins.module_utils._queue.signing import SIGNATURE_FIELD, sign
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import errors
@@ -36,9 +41,6 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.timesta
 with declare("bullmq"):
     from bullmq import Queue
 
-DEFAULT_PREFIX = "bull"
-DEFAULT_ATTEMPTS = 3
-DEFAULT_BACKOFF_SECONDS = 30
 MAX_ATTEMPTS = 100
 MAX_BACKOFF_SECONDS = 86400
 # Completed jobs are trimmed (their summaries are also in ComplianceAuditLog); failed ones are

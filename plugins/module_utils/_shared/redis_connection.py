@@ -29,6 +29,10 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._shared.connect
 )
 
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+# The modules' redis_timeout default (the options live apart from this file: _queue.options says why).
+from ansible_collections.skillforge.dataops.plugins.module_utils._queue.options import (
+    DEFAULT_REDIS_TIMEOUT as DEFAULT_TIMEOUT,
+)
 
 with declare("redis"):
     import redis.asyncio as aioredis
@@ -37,7 +41,6 @@ with declare("redis"):
     from redis.backoff import NoBackoff
 
 LOCAL_REDIS_URL = "redis://localhost:6379/0"
-DEFAULT_TIMEOUT = 5
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
