@@ -131,6 +131,20 @@ def test_bad_input_fails_the_play_and_changes_nothing(run_playbook, sample_url, 
     assert fingerprints(sample_url) == before
 
 
+KEEP = "Keep the job summary (the queued job with compliance_queue=true)"
+
+
+def test_the_role_sets_the_summary_and_leaves_the_queued_job_undefined(run_playbook, sample_url):
+    """One set_fact keeps either output: an inline run defines compliance_summary only (the play shows
+    it); test_queue_modules checks the other way round."""
+    result = run(run_playbook, sample_url, "consent-revocation", tenant="globex")
+    assert result.rc == 0, result.stdout
+    facts = result.result(KEEP)["ansible_facts"]
+    assert list(facts) == ["compliance_summary"]
+    assert facts["compliance_summary"] == result.result(TASK["consent-revocation"])["summary"]
+    assert result.result("Show the compliance summary")["compliance_summary"]["job"] == "consent-revocation"
+
+
 def test_dry_run_variable_wins_over_execute(run_playbook, sample_url):
     """The runbook's --dry-run: -e compliance_dry_run=true with compliance_execute=true dry-runs."""
     before = fingerprints(sample_url)

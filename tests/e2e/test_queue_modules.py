@@ -155,5 +155,8 @@ def test_role_queues_a_dry_run_that_the_worker_runs(tmp_path, run_playbook, migr
     queued = run.result("Run partner-segregation")
     outcome, = run.result("Drain")["jobs"]
     assert queued["data"]["dryRun"] is True and outcome["job_id"] == queued["job_id"]
+    # The role's one set_fact keeps the queued job and leaves compliance_summary undefined.
+    kept = run.result("Keep the job summary (the queued job with compliance_queue=true)")["ansible_facts"]
+    assert list(kept) == ["compliance_queued_job"] and kept["compliance_queued_job"]["job_id"] == queued["job_id"]
     assert outcome["state"] == "completed" and outcome["summary"]["mode"] == "dry-run"
     assert outcome["counts"] and outcome["summary"]["scope"] == {"tenant": "initech"}
