@@ -176,12 +176,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(common.REPO_ROOT / "bench" / "results" / "playbook-overhead.json"))
     args = parser.parse_args(argv)
     common.link_collection()
-    sides = [(label, common.REPO_ROOT) for label in SIDES]
+    sides = [(side, common.REPO_ROOT) for side in SIDES]
+    labels = list(SIDES)
     if args.before:
         if not (args.before / ".collections" / "ansible_collections" / "skillforge" / "dataops").exists():
             parser.error("%s has no .collections/ansible_collections/skillforge/dataops link" % args.before)
-        sides += [(label, args.before.resolve()) for label in JOB_SIDES]
-    labels = [label + (BEFORE if root != common.REPO_ROOT else "") for label, root in sides]
+        sides += [(side, args.before.resolve()) for side in JOB_SIDES]
+        labels += [side + BEFORE for side in JOB_SIDES]
     results = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "runs": args.runs,
                "before": str(args.before) if args.before else None, "load_average_before": load_average(),
                "seconds": {label: [] for label in labels}, "cpu_seconds": {label: [] for label in labels},

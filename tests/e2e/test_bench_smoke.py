@@ -154,3 +154,26 @@ def test_parallel_sweep(admin_conninfo, tmp_path):
         entry = swept.results["sweep"][short]
         assert entry["option"] == "parallel" and entry["counts_match"] is True  # as the hand-written SQL did
         assert entry["batches"]["1"] == entry["batches"]["3"] > 1 and set(entry["ratio"]) == {"1", "3"}
+
+
+def test_playbook_overhead(admin_conninfo, tmp_path):
+    """bench.playbook_overhead, one run per side and profiled, with this checkout as the --before one:
+    every side ran (a job side only counts when it logged one summary of the empty tenant with zero
+    counts, which the command checks), ratios and steps are reported, and its database is dropped."""
+    prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
+    out = tmp_path / "overhead.json"
+    env = dict(os.environ, SKILLFORGE_BENCH_ADMIN_URL=admin_conninfo, SKILLFORGE_BENCH_DB_PREFIX=prefix)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.playbook_overhead", "--runs", "1", "--profile", "--before", str(REPO_ROOT),
+         "--out", str(out)], cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=900, check=False)
+    with psycopg.connect(admin_conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE starts_with(datname, %s)", (prefix,)).fetchone()[0] == 0
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
+    results = json.loads(out.read_text())
+    sides = ["debug", "ping", "module", "dry run", "execute", "module (before)", "dry run (before)", "execute (before)"]
+    assert list(results["seconds"]) == sides and all(len(results["seconds"][side]) == 1 for side in sides)
+    assert results["ratio_to_debug"]["debug"] == 1 and all(results["cpu_ratio_to_debug"][side] > 0 for side in sides)
+    steps = {(side, step) for side, step, _seconds in results["profile"]}
+    assert ("debug", "start-up") in steps and ("dry run", "task: Show the compliance summary") in steps
+    assert ("dry run", "task: skillforge.dataops.compliance : Run consent-revocation") in steps
+    assert "ratio" in completed.stdout and results["load_average_before"]
