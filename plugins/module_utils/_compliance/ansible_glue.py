@@ -99,8 +99,8 @@ def run_compliance_module(job_name: str, job_options: dict, **module_kwargs) -> 
     definition = job_definition(job_name)
     options = {name: module.params[name] for name in COMMON_OPTIONS + definition.scope_options}
     if module.params["queue"]:
-        # Imported here, not at the top: the queue code (bullmq, redis, jsonschema) is a quarter of
-        # the module's start, which a run that does not queue need not pay (_queue.options says more).
+        # Imported here, not at the top: the queue code (bullmq, redis, jsonschema) is about a third
+        # of the module's CPU, which a run that does not queue need not pay (_queue.options says more).
         # The module's payload still carries it: Ansible finds imports anywhere in the file.
         from ansible_collections.skillforge.dataops.plugins.module_utils._queue.ansible_glue import (
             enqueue_for_module,

@@ -6,8 +6,8 @@
 
 Apart from the queue code on purpose: every compliance module takes these options, but only a
 run with ``queue: true`` needs ``bullmq``, ``redis`` and ``jsonschema``; importing them cost about a
-quarter of an inline job module's start (docs/PERFORMANCE.md, "A compliance playbook's own
-overhead"). So this file imports nothing, and ``_compliance.ansible_glue`` imports the queue code
+third of the CPU of a job module run on an empty scope (docs/PERFORMANCE.md, "A compliance
+playbook's own overhead"). So this file imports nothing, and ``_compliance.ansible_glue`` imports the queue code
 only when a task queues its job. Nothing here imports Ansible.
 """
 
