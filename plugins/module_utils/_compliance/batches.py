@@ -110,10 +110,11 @@ def _change(conn, plan: BatchPlan, run: "audit.AuditRun", record: "audit.BatchRe
     run.add_batch(conn, record, counts)
 
 
-def _in_transaction(conn, plan: BatchPlan, run: "audit.AuditRun", body):
-    """``body(params, record)`` in one batch transaction with the batch's bounded waits, run again
-    (a bounded number of times, with jittered back-off) when it lost a deadlock or a serialization
-    failure; returns what ``body`` returned once its transaction committed."""
+def _in_transaction(conn, plan: BatchPlan, run: "audit.AuditRun", body, after=None):
+    """``body(params, record)`` (``params``: the keyset's after ``after``) in one batch transaction
+    with the batch's bounded waits, run again (a bounded number of times, with jittered back-off)
+    when it lost a deadlock or a serialization failure; returns what ``body`` returned once its
+    transaction committed."""
     watch = None
     for attempt in range(BATCH_RETRIES + 1):
         record = audit.BatchRecord()
@@ -124,7 +125,7 @@ def _in_transaction(conn, plan: BatchPlan, run: "audit.AuditRun", body):
                 with conn.transaction(), blockers.BlockerWatch(conn) as watch:
                     conn.execute(BATCH_PLANNER_SETTINGS)
                     blockers.bounded(conn, plan.options["db_lock_timeout"], plan.options["db_statement_timeout"])
-                    result = body(plan.keyset_params(None), record)
+                    result = body(plan.keyset_params(after), record)
             except BaseException:
                 run.rolled_back(record)
                 raise
@@ -145,8 +146,6 @@ def run_serial(conn, plan: BatchPlan, run: "audit.AuditRun", pacer) -> str | Non
     after = None
 
     def batch(params, record):
-        if after is not None:
-            params.update(BATCH.values(**{"after_%d" % i: value for i, value in enumerate(after)}))
         keys = conn.execute(batch_query(plan.scope, after), params).fetchall()
         if keys:
             _change(conn, plan, run, record, params, keys)
@@ -155,7 +154,7 @@ def run_serial(conn, plan: BatchPlan, run: "audit.AuditRun", pacer) -> str | Non
         return keys
 
     while True:
-        keys = _in_transaction(conn, plan, run, batch)
+        keys = _in_transaction(conn, plan, run, batch, after)
         if not keys:
             return None
         after = keys[-1]
