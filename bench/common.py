@@ -78,6 +78,10 @@ def create_database(name: str) -> str:
     return databases.create_database(name, ADMIN_URL)
 
 
+def database_exists(name: str) -> bool:
+    return name in databases.databases_named(name, ADMIN_URL)
+
+
 def drop_all_bench_databases() -> list[str]:
     """Drop every ``sf_bench_*`` database (what an interrupted run left behind)."""
     return databases.drop_databases_named(DB_PREFIX, ADMIN_URL)

@@ -85,7 +85,17 @@ class Bench:
 
     # ---- the application-data template --------------------------------------------------------------
     def build_template(self) -> str:
-        name = self.database("tpl_%d" % self.args.users)
+        """The application-data template: built for this run (and dropped at its end), or with
+        ``--template NAME`` built once under that name and kept, and reused by later runs."""
+        if self.args.template:
+            name = self.args.template
+            if common.database_exists(name):
+                log("template %s: reused (kept from an earlier run with --template)" % name)
+                self.results["generation"] = {"reused": name}
+                return name
+            common.create_database(name)
+        else:
+            name = self.database("tpl_%d" % self.args.users)
         url = common.url_for(name)
         started = time.perf_counter()
         common.migrate_schema(url)
@@ -337,7 +347,7 @@ class Bench:
         if "overhead" in jobs:
             log("ansible overhead")
             self.results["jobs"]["overhead"] = self.overhead(template)
-        if template:
+        if template and not args.template:
             self.drop(template)
         if "seed" in jobs:
             log("seed (O*NET-size dataset)")

@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="data generator seed")
     parser.add_argument("--layout", choices=("time", "user"), default="time",
                         help="physical row order of the generated data (see bench.appdata)")
+    parser.add_argument("--template", help="keep the generated data as this database (sf_bench_*) and reuse it "
+                                           "when it exists: the same --users, --tenants, --seed and --layout "
+                                           "are then the caller's to keep; drop it with --cleanup")
     parser.add_argument("--runs", type=int, default=3, help="runs per job and side (medians are reported)")
     parser.add_argument("--playbook-runs", type=int, default=1, help="runs of the whole playbook per job")
     parser.add_argument("--overhead-runs", type=int, default=5)
@@ -91,6 +94,8 @@ def main(argv=None) -> int:
                 parser.error("%s takes integers, e.g. 1,2,4" % flag)
             if not getattr(args, name) or set(args.jobs) - set(COMPLIANCE_JOBS):
                 parser.error("%s takes compliance jobs only (--jobs %s)" % (flag, ",".join(COMPLIANCE_JOBS)))
+    if args.template and not args.template.startswith(common.DB_PREFIX):
+        parser.error("--template names a benchmark database: %s*" % common.DB_PREFIX)
     if args.batch_sizes and (args.batch_size or args.parallel):
         parser.error("--batch-sizes takes no --batch-size and no --parallel")
     if args.verify is None:

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,10 +66,10 @@ def test_bench_run_is_imported_once():
     assert "bench.harness" in imported and "bench.run" not in imported
 
 
-def run_bench(admin_conninfo, out: Path, *arguments) -> types.SimpleNamespace:
+def run_bench(admin_conninfo, out: Path, *arguments, prefix=None) -> types.SimpleNamespace:
     """``python -m bench.run`` with its databases under a prefix of their own: its results, stdout
     and the databases it left behind."""
-    prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
+    prefix = prefix or "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
     env = dict(os.environ, SKILLFORGE_BENCH_ADMIN_URL=admin_conninfo, SKILLFORGE_BENCH_DB_PREFIX=prefix)
     env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
     completed = subprocess.run(
@@ -146,14 +147,23 @@ def test_batch_size_sweep(admin_conninfo, tmp_path):
     assert set(entry["ratio"]) == {"20", "500"} and "ratio per run" in swept.stdout
 
 
-def test_parallel_sweep(admin_conninfo, tmp_path):
-    swept = run_bench(admin_conninfo, tmp_path / "parallel.json", "--runs", "1", "--jobs", "retention,consent",
-                      "--batch-size", "20", "--parallel", "1,3")
-    assert swept.leftovers == []
+def test_parallel_sweep_on_a_kept_template(admin_conninfo, tmp_path):
+    prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
+    arguments = ("--runs", "1", "--jobs", "retention,consent", "--batch-size", "20", "--parallel", "1,3",
+                 "--template", prefix + "tpl")
+    try:
+        swept = run_bench(admin_conninfo, tmp_path / "parallel.json", *arguments, prefix=prefix)
+        again = run_bench(admin_conninfo, tmp_path / "again.json", *arguments, prefix=prefix)
+    finally:
+        with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(prefix + "tpl")))
+    assert swept.leftovers == again.leftovers == [prefix + "tpl"]  # the template only, kept
+    assert "rows" in swept.results["generation"] and again.results["generation"] == {"reused": prefix + "tpl"}
     for short in ("retention", "consent"):
         entry = swept.results["sweep"][short]
         assert entry["option"] == "parallel" and entry["counts_match"] is True  # as the hand-written SQL did
         assert entry["batches"]["1"] == entry["batches"]["3"] > 1 and set(entry["ratio"]) == {"1", "3"}
+        assert again.results["sweep"][short]["counts"] == entry["counts"]
 
 
 def test_playbook_overhead(admin_conninfo, tmp_path):
