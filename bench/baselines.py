@@ -154,6 +154,76 @@ def copy_fixtures(conn, directory: str) -> dict:
     return counts
 
 
+TEXT_FILES = {  # O*NET text file -> its staging table (every column text, as COPY reads it)
+    "Occupation Data.txt": "raw_occupations", "Job Zones.txt": "raw_job_zones",
+    "Content Model Reference.txt": "raw_content_model", "Skills.txt": "raw_ratings",
+    "Task Statements.txt": "raw_tasks",
+}
+NA = "NULLIF(NULLIF(%s, 'n/a'), '')"
+
+
+def typed_text_load(conn, directory: str) -> dict:
+    """First seed of an O*NET text release, by hand in SQL: COPY each file's text into a staging
+    table of text columns, one ``INSERT ... SELECT`` per table with the casts (``n/a`` to NULL,
+    ``MM/YYYY`` to dates), the foreign keys dropped before and added after the load, the version
+    recorded and the views refreshed: one transaction, no validation beyond what the casts and the
+    constraints refuse, no diffing."""
+    import os
+    counts = {}
+    with conn.transaction():
+        keys = conn.execute(
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
+            " JOIN pg_class c ON c.oid = k.conrelid WHERE k.contype = 'f'"
+            " AND c.relname IN ('onet_occupation_skills', 'onet_tasks')").fetchall()
+        for table, name, _definition in keys:
+            conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+        for file_name, table in TEXT_FILES.items():
+            path = os.path.join(directory, file_name)
+            with open(path, "rb") as handle:
+                header = handle.readline().decode("utf-8-sig").rstrip("\r\n").split("\t")
+                columns = sql.SQL(", ").join(sql.Identifier(name) for name in header)
+                conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                    sql.Identifier(table), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name))
+                                                              for name in header)))
+                with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), columns)) as copy:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        copy.write(block)
+        month = "to_date(%s, 'MM/YYYY')"
+        statements = {
+            "onet_occupations": 'INSERT INTO onet_occupations SELECT o."O*NET-SOC Code", o."Title", o."Description",'
+                                ' z."Job Zone"::smallint FROM raw_occupations o'
+                                ' LEFT JOIN raw_job_zones z ON z."O*NET-SOC Code" = o."O*NET-SOC Code"',
+            "onet_skills": 'INSERT INTO onet_skills SELECT e."Element ID", e."Element Name", e."Description",'
+                           " CASE WHEN p.\"Element Name\" LIKE '%%Skills' THEN p.\"Element Name\""
+                           " ELSE g.\"Element Name\" || ': ' || p.\"Element Name\" END"
+                           ' FROM (SELECT DISTINCT "Element ID" FROM raw_ratings) r'
+                           ' JOIN raw_content_model e ON e."Element ID" = r."Element ID"'
+                           " JOIN raw_content_model p ON p.\"Element ID\" = regexp_replace(e.\"Element ID\", '\\.[^.]*$', '')"
+                           " LEFT JOIN raw_content_model g ON g.\"Element ID\" = regexp_replace(p.\"Element ID\", '\\.[^.]*$', '')",
+            "onet_occupation_skills": 'INSERT INTO onet_occupation_skills SELECT "O*NET-SOC Code", "Element ID",'
+                                      ' "Scale ID", "Data Value"::numeric, %s::integer, %s::numeric, %s::numeric,'
+                                      ' %s::numeric, %s, %s, %s, "Domain Source" FROM raw_ratings' % (
+                                          NA % '"N"', NA % '"Standard Error"', NA % '"Lower CI Bound"',
+                                          NA % '"Upper CI Bound"', NA % '"Recommend Suppress"',
+                                          NA % '"Not Relevant"', month % '"Date"'),
+            "onet_tasks": 'INSERT INTO onet_tasks SELECT "Task ID"::integer, "O*NET-SOC Code", "Task", %s,'
+                          ' %s::integer, %s, "Domain Source", \'onet\' FROM raw_tasks' % (
+                              NA % '"Task Type"', NA % '"Incumbents Responding"', month % '"Date"'),
+        }
+        for table, statement in statements.items():
+            counts[table] = conn.execute(statement.replace("%%", "%")).rowcount
+        for table, name, definition in keys:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
+                         + sql.SQL(definition))
+        conn.execute(
+            "INSERT INTO onet_dataset_versions (dataset, version, source_format, release_date, license,"
+            " attribution, content_sha256) VALUES ('onet', '29.0', 'onet_text', NULL, 'CC BY 4.0', 'O*NET', %s)",
+            ("0" * 64,))
+        conn.execute("REFRESH MATERIALIZED VIEW reporting.onet_skill_coverage")
+        conn.execute("REFRESH MATERIALIZED VIEW reporting.onet_skill_category_summary")
+    return counts
+
+
 def apply_migration_files(conn, directory: str) -> int:
     """Migrate an empty database by hand: every SQL file in order, one transaction (``psql -1 -f``)."""
     from pathlib import Path

@@ -38,7 +38,7 @@ COMPLIANCE_JOBS = {
     "consent": ("consent-revocation", {"tenant": LARGE_TENANT}, {"compliance_tenant": LARGE_TENANT}),
     "segregation": ("partner-segregation", {"tenant": LARGE_TENANT}, {"compliance_tenant": LARGE_TENANT}),
 }
-ALL_JOBS = tuple(COMPLIANCE_JOBS) + ("seed", "migrate", "overhead")
+ALL_JOBS = tuple(COMPLIANCE_JOBS) + ("seed", "seed-text", "migrate", "overhead")
 
 
 def link_collection() -> None:

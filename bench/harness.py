@@ -238,16 +238,20 @@ class Bench:
                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_all_tables"
                 " WHERE relname = ANY(%s)", (list(REFERENCE_RELATIONS),)).fetchone()[0])
 
-    def seed(self, schema_template: str, source: str) -> dict:
+    def seed(self, schema_template: str, source: str, source_format: str = "fixtures") -> dict:
+        """First seed beside its baseline, then the re-seed and both check modes: from the fixture set
+        (baseline: a plain COPY of the JSON) or from the text release (``onet_text``; baseline: the
+        typed SQL load, ``baselines.typed_text_load``)."""
         entry = {"first_seed": [], "first_seed_check": [], "reseed": [], "reseed_check": [], "baseline": [],
                  "first_seed_read": [], "reseed_rows_written": [], "first_seed_rss_mb": [], "reseed_rss_mb": [],
                  "playbook_reseed": []}
-        spec = {"kind": "seed", "source": source, "format": "fixtures"}
+        spec = {"kind": "seed", "source": source, "format": source_format}
+        baseline = "seed-baseline" if source_format == "fixtures" else "seed-text-baseline"
         for run in range(self.args.runs):
             for side in (["function", "baseline"] if run % 2 == 0 else ["baseline", "function"]):
                 name, url, _seconds = self.copy(schema_template)
                 if side == "baseline":
-                    m = measure({"kind": "seed-baseline", "dsn": url, "source": source})
+                    m = measure({"kind": baseline, "dsn": url, "source": source})
                     entry["baseline"].append(m["seconds"])
                     entry.setdefault("baseline_cpu", []).append(m.get("cpu_s"))
                     entry["rows"] = sum(m["result"]["counts"].values())
@@ -268,13 +272,13 @@ class Bench:
                     entry["reseed_rows_written"].append(self.reference_writes(url) - before)
                     m = measure(dict(spec, dsn=url, check=True))
                     entry["reseed_check"].append(m["seconds"])
-                    if run < self.args.playbook_runs:
+                    if run < self.args.playbook_runs and source_format == "fixtures":
                         m = measure({"kind": "playbook", "playbook": str(common.REPO_ROOT / "playbooks" / "seed.yml"),
                                      "extra_vars": {"onet_seed_fixtures_dir": source}, "env": {"DATABASE_URL": url}})
                         entry["playbook_reseed"].append(m["seconds"])
                 self.drop(name)
-            log("  seed run %d: first %.2fs (read %.2fs), baseline %.2fs, re-seed %.2fs (%d rows written)" % (
-                run + 1, entry["first_seed"][-1], entry["first_seed_read"][-1], entry["baseline"][-1],
+            log("  %s run %d: first %.2fs (read %.2fs), baseline %.2fs, re-seed %.2fs (%d rows written)" % (
+                source_format, run + 1, entry["first_seed"][-1], entry["first_seed_read"][-1], entry["baseline"][-1],
                 entry["reseed"][-1], entry["reseed_rows_written"][-1]))
         return entry
 
@@ -349,14 +353,19 @@ class Bench:
             self.results["jobs"]["overhead"] = self.overhead(template)
         if template and not args.template:
             self.drop(template)
-        if "seed" in jobs:
+        if {"seed", "seed-text"} & set(jobs):
             log("seed (O*NET-size dataset)")
             from bench import onet_data
             with tempfile.TemporaryDirectory(prefix="sf_bench_onet_") as out:
                 counts = onet_data.write_all(out, occupation_count=self.args.onet_occupations)
                 schema = self.database("schema")
                 common.migrate_schema(common.url_for(schema))
-                self.results["jobs"]["seed"] = dict(self.seed(schema, os.path.join(out, "fixtures")), dataset=counts)
+                if "seed" in jobs:
+                    self.results["jobs"]["seed"] = dict(self.seed(schema, os.path.join(out, "fixtures")), dataset=counts)
+                if "seed-text" in jobs:
+                    log("seed-text (the same dataset as an O*NET text release)")
+                    self.results["jobs"]["seed-text"] = dict(
+                        self.seed(schema, os.path.join(out, "db_29_0_text"), "onet_text"), dataset=counts)
                 self.drop(schema)
         if "migrate" in jobs:
             log("migrate (empty database)")

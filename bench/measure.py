@@ -116,6 +116,12 @@ def seed_baseline(spec: dict):
         return {"counts": baselines.copy_fixtures(conn, spec["source"])}
 
 
+def seed_text_baseline(spec: dict):
+    from bench import baselines
+    with _connect(spec["dsn"]) as conn:
+        return {"counts": baselines.typed_text_load(conn, spec["source"])}
+
+
 def migrate(spec: dict):
     common.link_collection()
     from ansible_collections.skillforge.dataops.plugins.module_utils._migrations import runner as migration_runner
@@ -158,7 +164,7 @@ def playbook(spec: dict):
 
 
 KINDS = {"compliance": compliance, "compliance-baseline": compliance_baseline, "seed": seed,
-         "seed-baseline": seed_baseline, "migrate": migrate, "migrate-baseline": migrate_baseline,
+         "seed-baseline": seed_baseline, "seed-text-baseline": seed_text_baseline, "migrate": migrate, "migrate-baseline": migrate_baseline,
          "playbook": playbook}
 
 

