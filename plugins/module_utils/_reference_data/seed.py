@@ -497,6 +497,13 @@ def copy_into_empty_tables(conn, dataset: Dataset) -> None:
     foreign_keys = reference_foreign_keys(conn)
     for table, name, _definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+    indexes = reference_indexes(conn)
+    for schema, table, name, constraint, _definition in indexes:
+        if constraint:
+            conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(schema, table),
+                                                                             sql.Identifier(constraint)))
+        else:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
     counts = dataset.row_counts()
     for table in TABLES:
         if server_staged(dataset):  # the rows are in the staging tables already
@@ -511,6 +518,12 @@ def copy_into_empty_tables(conn, dataset: Dataset) -> None:
                 for row in dataset.rows[table.name]:
                     copy.write_row(row)
             _expect(table.name, "inserted", counts[table.name], cursor.rowcount)
+    for schema, table, name, constraint, definition in indexes:
+        if constraint:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                sql.Identifier(schema, table), sql.Identifier(constraint)) + sql.SQL(definition))
+        else:
+            conn.execute(sql.SQL(definition))
     for table, name, definition in foreign_keys:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
                      + sql.SQL(definition))
@@ -529,6 +542,20 @@ def reference_foreign_keys(conn) -> list:
         "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
         " JOIN pg_class c ON c.oid = k.conrelid"
         " WHERE k.contype = 'f' AND k.conrelid = ANY(%s::regclass[]) ORDER BY c.relname, k.conname",
+        ([table.name for table in TABLES],)).fetchall()
+
+
+def reference_indexes(conn) -> list:
+    """``(schema, table, index, constraint or None, definition)`` of every index of the reference tables
+    (primary keys as constraints). The first seed drops them with the foreign keys and builds them
+    again after its writes, as PostgreSQL advises for bulk loads: one sort per index instead of an
+    index insertion per row. A key the rows break fails the build and rolls the seed back."""
+    return conn.execute(
+        "SELECT n.nspname, c.relname, i.relname, k.conname, coalesce(pg_get_constraintdef(k.oid), pg_get_indexdef(i.oid))"
+        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x')"
+        " WHERE x.indrelid = ANY(%s::regclass[]) ORDER BY c.relname, k.conname IS NULL, i.relname",
         ([table.name for table in TABLES],)).fetchall()
 
 
