@@ -89,8 +89,8 @@ def test_the_server_stages_the_python_readers_rows_and_checksums(migrated_databa
     ("Task Statements.txt", 4, "task_type", "Optional",
      ("record line 4", "task_type", "'Optional' is not one of Core, Supplemental")),
 ])
-def test_a_bad_value_names_file_line_and_field_as_the_python_reader(migrated_database_url, tmp_path, local_dataset,
-                                                                   file, line, field, value, expected):
+def test_a_bad_value_names_file_line_and_field_as_the_python_reader(
+        migrated_database_url, tmp_path, local_dataset, file, line, field, value, expected):
     directory = text_release(tmp_path, local_dataset)
     columns = RATING if file == "Skills.txt" else TASK
     edit(directory / file, line, columns[field], value)

@@ -74,7 +74,7 @@ def seed_source(conn, spec: SourceSpec, check_mode: bool = False, prune: bool = 
                 record_state=record_state)
 
 
-def load_source(spec: SourceSpec) -> "Dataset | TextRelease":
+def load_source(spec: SourceSpec) -> Dataset | TextRelease:
     """Read and validate the dataset ``spec`` names (raises DatasetError): a fixture set is read and
     validated here, a text release when ``seed`` stages it (``text_stage``)."""
     if spec.source_format == "fixtures":
