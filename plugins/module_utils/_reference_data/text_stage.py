@@ -78,7 +78,8 @@ with declare("psycopg"):
 
 RAW_PREFIX = "onet_seed_raw_"
 LINE = LINE_COLUMN  # the staging tables' extra column: the line a row came from (NULL: not a text file's)
-# What str.strip() strips (every Unicode white space), for btrim: the server strips what Python did.
+# What str.strip() strips (every Unicode white space): free text starting or ending with one of these
+# is left to Python, which strips it (``text_import.cell_value``).
 WHITESPACE = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
 # The null markers (text_import.NULL_MARKERS) in every case: what ``lower(field) IN (...)`` would
 # match, without a lower() per field.
