@@ -167,3 +167,38 @@ def test_check_mode_predicts_and_writes_nothing_then_diff_and_re_seed(migrated_d
                             " ORDER BY soc_code, element_id, scale_id LIMIT 1").fetchone() == (
             decimal.Decimal("1.25"), datetime.date(2023, 8, 1))
     assert not seed_text(migrated_database_url, directory).changed
+
+
+# Values at the edges of each rule. The server must never take a value Python refuses, nor read one
+# differently: a value its SQL rule calls clean is cast there, any other goes to normalise_value.
+EDGE_VALUES = ["0", "1", "-1", "-0", "+5", "007", " 5", "5 ", "1.5", "1.50", "1.505", ".5", "5.", "1e2", "1_000",
+               "NaN", "Infinity", "\u0663", "999", "1000", "99.99", "999999999", "1000000000", "2147483648",
+               "08/2024", "8/2024", "13/2024", "00/2024", "08/0000", "8 /2024", "2024-08-01", "2024-02-30",
+               "IM", "im", "LV ", "Y", "N", "y", "Core", "15-1252.00", "15-1252.0", "2.A.1.a", "2.A.", "n/a", "",
+               "Analyst", " Analyst", "Analyst\u00a0", "x" * 31, "\u00e9" * 30]
+
+
+@pytest.mark.parametrize("table", [onet_dataset.OCCUPATION_SKILLS, onet_dataset.TASKS], ids=lambda table: table.name)
+def test_what_the_server_calls_clean_python_accepts_with_the_same_value(migrated_database_url, table):
+    from psycopg import sql
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data import text_stage
+    from ansible_collections.skillforge.dataops.plugins.module_utils._reference_data.values import normalise_value
+    known = text_stage.clean_values([("15-1252.00",)], {"2.A.1.a": {}, "2.A.": {}})
+    taken = 0
+    with psycopg.connect(migrated_database_url) as conn:
+        for column in table.columns:
+            if column.name == "source":
+                continue
+            source = sql.SQL("FROM (SELECT CASE WHEN %(v)s IN ('', 'n/a') THEN NULL ELSE %(v)s END AS {}) n").format(
+                sql.Identifier(column.name))
+            clean = sql.SQL("SELECT {} ").format(
+                text_stage._clean(column, column.name in known)) + source  # pylint: disable=protected-access
+            typed = sql.SQL("SELECT {} ").format(text_stage._typed(column)) + source  # pylint: disable=protected-access
+            for value in EDGE_VALUES:
+                params = dict(known, ws=text_stage.WHITESPACE, v=value)
+                if not conn.execute(clean, params).fetchone()[0]:
+                    continue  # left to Python
+                taken += 1
+                expected = normalise_value(column, None if value in ("", "n/a") else value)  # raises if it refuses
+                assert conn.execute(typed, params).fetchone()[0] == expected, (column.name, value)
+    assert taken > 20
