@@ -259,9 +259,9 @@ def measured_run(clusters: Clusters, template: str, short: str, batch_size: int,
 def batch_stats(runs: list) -> dict:
     """Median, p95 and max per batch of every measured figure, over the batches of ``runs``."""
     batches = [batch for run in runs for batch in run["batches"]]
+    wal_per_run = [sum(batch["wal_bytes"] for batch in run["batches"]) for run in runs]
     stats = {"runs": len(runs), "batches": len(batches), "run_seconds": statistics.median(r["seconds"] for r in runs),
-             "users": runs[0]["users"], "wal_bytes_total": statistics.median(sum(b["wal_bytes"] for b in r["batches"])
-                                                                           for r in runs)}
+             "run_users": runs[0]["users"], "wal_bytes_total": statistics.median(wal_per_run)}
     for key in ("seconds", "wal_bytes", "rows", "users", "pending_bytes", "replay_lag", "replayed_after",
                 "verify_seconds", "digest_seconds"):
         values = [batch[key] for batch in batches if batch.get(key) is not None]
@@ -294,6 +294,40 @@ def print_stats(label: str, stats: dict) -> None:
               figure("replayed_after")), flush=True)
 
 
+def markdown(results: dict) -> str:
+    """The per-batch table and the verification comparison of one results file, as in docs/SCALING.md."""
+    def pair(stats, key, scale=1.0, pattern="%.2f"):
+        value = stats.get(key)
+        return "-" if value is None else " / ".join(pattern % (value[k] * scale) for k in ("median", "p95"))
+    lines = ["| job | batch_size | batches | run (s) | batch transaction (s) | WAL per batch (MB) | rows per batch | "
+             "WAL per user (kB) | WAL per run (MB) | replica pending at commit (MB) | replay_lag at commit (s) | "
+             "replayed after commit (s) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+             "---: | ---: |"]
+    users = {(run["job"], str(run["batch_size"])): run["users"] for run in results["runs"]}
+    for short, sizes in results["stats"].items():
+        for size, stats in sizes.items():
+            run_users = users[(JOBS[short][0], size)]
+            lines.append("| %s | %s | %d | %.1f | %s | %s | %s | %.1f | %.0f | %s | %s | %s |" % (
+                short, "{:,}".format(int(size)), stats["batches"], stats["run_seconds"], pair(stats, "seconds"),
+                pair(stats, "wal_bytes", 1e-6, "%.1f"), pair(stats, "rows", 1, "%.0f"),
+                stats["wal_bytes_total"] / run_users / 1e3, stats["wal_bytes_total"] / 1e6,
+                pair(stats, "pending_bytes", 1e-6, "%.1f"), pair(stats, "replay_lag"), pair(stats, "replayed_after")))
+    cost = results.get("verification")
+    if cost:
+        lines += ["", "| retention, %d runs per side | unverified | verified |" % cost["runs_per_side"],
+                  "| --- | ---: | ---: |",
+                  "| run (s), median | %.1f | %.1f (%+.1f%%) |" % (cost["unverified_seconds"], cost["verified_seconds"],
+                                                                  cost["added_percent"]),
+                  "| batch transaction (s), median | %.2f | %.2f |" % (cost["batch_seconds_unverified"],
+                                                                     cost["batch_seconds_verified"]),
+                  "| checks and digest rows, per run (s) | - | %.2f (%.1f%% of the unverified run) |" % (
+                      cost["checks_and_digests_seconds"], cost["checks_and_digests_percent_of_unverified"]),
+                  "| runs in order (s) | %s |" % " | ".join(
+                      ", ".join("%.1f" % r["seconds"] for r in cost["per_run"] if r["verified"] is side)
+                      for side in (False, True))]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--users", type=int, default=100000)
@@ -305,8 +339,16 @@ def main(argv=None) -> int:
     parser.add_argument("--verification-runs", type=int, default=0,
                         help="runs per side of the retention purge with and without verification")
     parser.add_argument("--out", help="results JSON (default bench/results/scaling-users-N.json)")
+    parser.add_argument("--markdown", nargs="+", metavar="RESULTS_JSON", help="only print results files as Markdown")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.markdown:
+        for path in args.markdown:
+            results = json.loads(Path(path).read_text())
+            print("%s users, %s, load average %s at the start (%s)\n\n%s\n" % (
+                "{:,}".format(results["users"]), results["date"], " ".join(map(str, results["load_start"])), path,
+                markdown(results)))
+        return 0
     sizes = {"retention": [int(s) for s in args.retention_batch_sizes.split(",") if s.strip()],
              "consent": [int(s) for s in args.consent_batch_sizes.split(",") if s.strip()]}
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
