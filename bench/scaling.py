@@ -13,8 +13,8 @@ with ``pg_basebackup``. For data-retention and consent-revocation (tenant-000: 2
 each batch size, on a fresh copy of the template (after the replica caught up and a CHECKPOINT, so
 every run starts alike), the job function (``compliance_registry.run_job``) runs and each batch gets:
 
-* ``seconds``: its transaction, BEGIN to COMMIT (``job._run_batch``): how long its row locks are held
-  at most;
+* ``seconds``: its transaction, BEGIN to COMMIT (``batches._in_transaction``): how long its row locks
+  are held at most (the run's batches one after another on its session: ``parallel`` 1, the default);
 * ``wal_bytes``: ``pg_current_wal_lsn()`` after minus before the batch (the cluster has no other writer);
 * ``rows``/``users``: what it changed, from the progress records (``progress`` runs after each commit);
 * ``pending_bytes``/``replay_lag``: WAL the replica had still to replay, and ``replay_lag`` as
@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -53,7 +54,7 @@ common.link_collection()
 import psycopg  # noqa: E402  pylint: disable=wrong-import-position
 from psycopg import sql  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit, job  # noqa: E402
+from ansible_collections.skillforge.dataops.plugins.module_utils._compliance import audit, batches, job  # noqa: E402
 from ansible_collections.skillforge.dataops.plugins.module_utils._compliance.registry import (  # noqa: E402
     JOBS as JOB_DEFINITIONS,
     run_job,
@@ -186,8 +187,8 @@ def measured_run(clusters: Clusters, template: str, short: str, batch_size: int,
     """One run of the job on a fresh copy of the template: its per-batch records and totals."""
     job_name, options, _default = JOBS[short]
     name = clusters.factory.create(template=template, label="copy")
-    batches, progress, checks, digests = [], [], [], []
-    original_batch, original_verify = job._run_batch, job.JobDefinition.verify  # pylint: disable=protected-access
+    records, progress, checks, digests = [], [], [], []
+    original_batch, original_verify = batches._in_transaction, job.JobDefinition.verify  # pylint: disable=protected-access
     sampler = Sampler(clusters.primary.url(), clusters.name)
     try:
         with psycopg.connect(clusters.primary.url(), autocommit=True) as monitor:
@@ -200,17 +201,17 @@ def measured_run(clusters: Clusters, template: str, short: str, batch_size: int,
                 keys = original_batch(*args, **kwargs)
                 ended = time.perf_counter()
                 current, replayed, lag = positions(monitor, clusters.name)
-                if keys:
-                    batches.append({"seconds": ended - started, "wal_bytes": current - before, "lsn": current,
+                if keys:  # the last transaction finds no users and closes the run
+                    records.append({"seconds": ended - started, "wal_bytes": current - before, "lsn": current,
                                     "committed_at": ended, "pending_bytes": current - (replayed or 0),
                                     "replay_lag": lag or 0.0})
                 return keys
 
-            job._run_batch = measured_batch  # pylint: disable=protected-access
+            batches._in_transaction = measured_batch  # pylint: disable=protected-access
             if verified:
                 job.JobDefinition.verify = timed(original_verify, checks)
             else:
-                job.JobDefinition.verify = lambda self, conn, params, counts, run: None
+                job.JobDefinition.verify = lambda *_args, **_kwargs: None
             with psycopg.connect(clusters.primary.url(name), autocommit=True) as conn:
                 execute = conn.execute
 
@@ -227,31 +228,31 @@ def measured_run(clusters: Clusters, template: str, short: str, batch_size: int,
                 seconds = time.perf_counter() - started
             after_run = wait_caught_up(monitor, clusters.name)
     finally:
-        job._run_batch, job.JobDefinition.verify = original_batch, original_verify  # pylint: disable=protected-access
+        batches._in_transaction, job.JobDefinition.verify = original_batch, original_verify  # pylint: disable=protected-access
         try:
             sampler.stop()
         finally:
             clusters.factory.drop(name)
     committed = [record for record in progress if record["event"] == "batch-committed"]
-    if len(committed) != len(batches):
-        raise RuntimeError("%d progress records for %d batches" % (len(committed), len(batches)))
+    if len(committed) != len(records):
+        raise RuntimeError("%d progress records for %d batches" % (len(committed), len(records)))
     # Rows changed: the steps' counts (consent revocation's "users" counts users, not a row change).
     steps = [step.count for step in JOB_DEFINITIONS[job_name].steps]
     previous = {}
-    for batch, record in zip(batches, committed):
+    for batch, record in zip(records, committed):
         batch["counts"] = {key: value - previous.get(key, 0) for key, value in record["counts"].items()}
         batch["rows"] = sum(batch["counts"].get(count, 0) for count in steps)
         batch["users"] = batch["counts"]["users"]
         previous = record["counts"]
         replayed = sampler.replayed_at(batch["committed_at"], batch["lsn"])
         batch["replayed_after"] = None if replayed is None else replayed - batch["committed_at"]
-    for batch, check, digest in zip(batches, checks, digests if digests else [0.0] * len(checks)):
+    for batch, check, digest in zip(records, checks, digests if digests else [0.0] * len(checks)):
         batch["verify_seconds"], batch["digest_seconds"] = check, digest
-    for batch in batches:
+    for batch in records:
         del batch["lsn"], batch["committed_at"]
     return {"job": job_name, "batch_size": batch_size, "verified": verified, "seconds": seconds,
             "users": summary["counts"]["users"], "counts": summary["counts"],
-            "batches": batches, "load_before": [round(x, 2) for x in load],
+            "batches": records, "load_before": [round(x, 2) for x in load],
             "load_after": [round(x, 2) for x in os.getloadavg()], "replica_caught_up_before": round(caught_up, 2),
             "replica_caught_up_after": round(after_run, 2)}
 
@@ -328,6 +329,10 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _interrupted(signum, _frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--users", type=int, default=100000)
@@ -358,6 +363,10 @@ def main(argv=None) -> int:
                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "command": "python -m bench.scaling " + " ".join(shlex.quote(a) for a in argv),
                "load_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "stats": {}}
+    # SIGTERM, and SIGINT where a background start ignores it, end the run through ``finally``: the
+    # clusters are stopped and removed.
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     clusters = Clusters()
     try:
         results["settings"] = clusters.settings()
