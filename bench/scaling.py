@@ -317,10 +317,10 @@ def markdown(results: dict) -> str:
     if cost:
         lines += ["", "| retention, %d runs per side | unverified | verified |" % cost["runs_per_side"],
                   "| --- | ---: | ---: |",
-                  "| run (s), median | %.1f | %.1f (%+.1f%%) |" % (cost["unverified_seconds"], cost["verified_seconds"],
-                                                                  cost["added_percent"]),
-                  "| batch transaction (s), median | %.2f | %.2f |" % (cost["batch_seconds_unverified"],
-                                                                     cost["batch_seconds_verified"]),
+                  "| run (s), median | %.1f | %.1f (%+.1f%%) |" % (
+                      cost["unverified_seconds"], cost["verified_seconds"], cost["added_percent"]),
+                  "| batch transaction (s), median | %.2f | %.2f |" % (
+                      cost["batch_seconds_unverified"], cost["batch_seconds_verified"]),
                   "| checks and digest rows, per run (s) | - | %.2f (%.1f%% of the unverified run) |" % (
                       cost["checks_and_digests_seconds"], cost["checks_and_digests_percent_of_unverified"]),
                   "| runs in order (s) | %s |" % " | ".join(
