@@ -76,6 +76,17 @@ class Scale:
     layout: str = "time"
 
 
+def stale_share(text: str) -> float:
+    """``--stale-share``: a fraction from 0 to 1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("a fraction from 0 to 1, e.g. 0.6")
+    return value
+
+
 def tenant_id(k: int) -> str:
     return "ten_%03d" % k
 
@@ -395,13 +406,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--layout", choices=("time", "user"), default="time",
                         help="physical row order: by creation time (default) or each user's rows together")
+    parser.add_argument("--stale-share", type=stale_share, default=Scale.stale_share,
+                        help="fraction of the users last active before the 24-month cutoff (default 0.4)")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None,
                         help="date the activity is relative to (default: today, UTC)")
     args = parser.parse_args(argv)
     if args.create:
         common.create_database(args.database)
         common.migrate_schema(common.url_for(args.database))
-    scale = Scale(users=args.users, tenants=args.tenants, seed=args.seed, layout=args.layout)
+    scale = Scale(users=args.users, tenants=args.tenants, seed=args.seed, layout=args.layout,
+                  stale_share=args.stale_share)
     if args.as_of:
         scale.as_of = args.as_of
     started = time.perf_counter()

@@ -100,7 +100,7 @@ class Bench:
         started = time.perf_counter()
         common.migrate_schema(url)
         scale = appdata.Scale(users=self.args.users, tenants=self.args.tenants, seed=self.args.seed,
-                              layout=self.args.layout)
+                              layout=self.args.layout, stale_share=self.args.stale_share)
         generated = appdata.generate(url, scale, progress=lambda line: log("  " + line))
         with psycopg.connect(url, autocommit=True) as conn:
             # A tenant without users: the scope of the Ansible-overhead comparison.
@@ -332,7 +332,7 @@ class Bench:
         args = self.args
         self.results.update(
             users=args.users, tenants=args.tenants, seed=args.seed, runs=args.runs, batch_size=args.batch_size,
-            batch_sizes=args.batch_sizes, parallel=args.parallel, layout=args.layout,
+            batch_sizes=args.batch_sizes, parallel=args.parallel, layout=args.layout, stale_share=args.stale_share,
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine=machine(),
             command=self.command)
         jobs = args.jobs

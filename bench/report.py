@@ -75,7 +75,9 @@ def summary_rows(results: dict) -> list:
 
 
 def print_summary(results: dict) -> None:
-    print("\nusers=%d tenants=%d runs=%d (medians, seconds)" % (results["users"], results["tenants"], results["runs"]))
+    print("\nusers=%d tenants=%d runs=%d layout=%s stale_share=%s (medians, seconds)" % (
+        results["users"], results["tenants"], results["runs"], results.get("layout", "time"),
+        results.get("stale_share", 0.4)))
     header = "%-20s %9s %9s %7s %9s %9s %7s %8s %12s %12s" % (
         "job", "coll.", "baseline", "ratio", "playbook", "check", "chk/ex", "RSS MB", "rows/s coll", "rows/s base")
     print(header)

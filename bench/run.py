@@ -29,11 +29,19 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import common, report  # noqa: E402
+from bench import appdata, common, report  # noqa: E402
 from bench.common import ALL_JOBS, COMPLIANCE_JOBS  # noqa: E402
 from bench.harness import Bench  # noqa: E402
 
 RESULTS_DIR = common.REPO_ROOT / "bench" / "results"
+
+
+def shape_suffix(args) -> str:
+    """``-user-0.6`` for data of another shape than the default's (time layout, 40% past the cutoff),
+    so its results do not overwrite the default shape's."""
+    if (args.layout, args.stale_share) == ("time", appdata.Scale.stale_share):
+        return ""
+    return "-%s-%g" % (args.layout, args.stale_share)
 
 
 def main(argv=None) -> int:
@@ -42,10 +50,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7, help="data generator seed")
     parser.add_argument("--layout", choices=("time", "user"), default="time",
-                        help="physical row order of the generated data (see bench.appdata)")
+                        help="physical row order of the generated data: time (every table in \"createdAt\" order, "
+                             "one user's rows scattered) or user (each user's rows together); see bench.appdata")
+    parser.add_argument("--stale-share", type=appdata.stale_share, default=appdata.Scale.stale_share,
+                        help="fraction of the users past the 24-month cutoff (default 0.4)")
     parser.add_argument("--template", help="keep the generated data as this database (sf_bench_*) and reuse it "
-                                           "when it exists: the same --users, --tenants, --seed and --layout "
-                                           "are then the caller's to keep; drop it with --cleanup")
+                                           "when it exists: the same --users, --tenants, --seed, --layout and "
+                                           "--stale-share are then the caller's to keep; drop it with --cleanup")
     parser.add_argument("--runs", type=int, default=3, help="runs per job and side (medians are reported)")
     parser.add_argument("--playbook-runs", type=int, default=1, help="runs of the whole playbook per job")
     parser.add_argument("--overhead-runs", type=int, default=5)
@@ -108,11 +119,12 @@ def main(argv=None) -> int:
         bench.drop_all()
     if args.batch_sizes or args.parallel:
         report.print_sweeps(results)
-        default_out = "%s-users-%d.json" % ("batch-sizes" if args.batch_sizes else "parallel", args.users)
+        default_out = "%s-users-%d%s.json" % ("batch-sizes" if args.batch_sizes else "parallel", args.users,
+                                              shape_suffix(args))
     else:
         report.print_summary(results)
         results["summary"] = report.summary_rows(results)
-        default_out = "users-%d.json" % args.users
+        default_out = "users-%d%s.json" % (args.users, shape_suffix(args))
     out = Path(args.out) if args.out else RESULTS_DIR / default_out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
