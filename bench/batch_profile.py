@@ -65,6 +65,18 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_io(pid: int) -> dict:
+    """Bytes the backend read and wrote through system calls so far (``rchar``, ``wchar``: data
+    pages it evicted or read, WAL it wrote, temporary files), from ``/proc/<pid>/io``."""
+    with open("/proc/%d/io" % pid, encoding="ascii") as handle:
+        return {key: int(value) for key, value in (line.split(": ") for line in handle.read().splitlines())}
+
+
+def io_delta(before: dict, after: dict) -> tuple:
+    """(MB read, MB written) between two ``backend_io`` readings."""
+    return (after["rchar"] - before["rchar"]) / 1e6, (after["wchar"] - before["wchar"]) / 1e6
+
+
 class Profile:
     """Wall seconds and the backend's CPU seconds per phase."""
 
@@ -108,25 +120,25 @@ def profiled_run(template: str, job: str, options: dict) -> tuple:
 
             conn.execute = timed_execute
             psycopg.Transaction.__exit__ = timed_exit
-            started, cpu = time.perf_counter(), backend_cpu(pid)
+            started, cpu, io = time.perf_counter(), backend_cpu(pid), backend_io(pid)
             summary = run_job(conn, job, dict(options, triggered_by="bench"), False)
-            total, total_cpu = time.perf_counter() - started, backend_cpu(pid) - cpu
+            total = (time.perf_counter() - started, backend_cpu(pid) - cpu) + io_delta(io, backend_io(pid))
     finally:
         psycopg.Transaction.__exit__ = transaction_exit
         factory.drop_all()
-    return (total, total_cpu), summary, profile
+    return total, summary, profile
 
 
 def baseline_run(template: str, job: str, options: dict) -> tuple:
-    """(wall seconds, backend CPU seconds) of the hand-written SQL on a fresh copy."""
+    """(wall seconds, backend CPU seconds, MB read, MB written) of the hand-written SQL on a fresh copy."""
     factory = common.database_factory()
     name = factory.create(template=template)
     try:
         with psycopg.connect(common.url_for(name)) as conn:
             pid = conn.info.backend_pid
-            started, cpu = time.perf_counter(), backend_cpu(pid)
+            started, cpu, io = time.perf_counter(), backend_cpu(pid), backend_io(pid)
             baselines.COMPLIANCE[job](conn, options)
-            return time.perf_counter() - started, backend_cpu(pid) - cpu
+            return (time.perf_counter() - started, backend_cpu(pid) - cpu) + io_delta(io, backend_io(pid))
     finally:
         factory.drop_all()
 
@@ -155,8 +167,8 @@ def main(argv=None) -> int:
             base.append(baseline_run(args.template, args.job, options))
         totals.append(total)
         batches = max(summary["batches"], 1)
-        print("run %d: %.2f s (server CPU %.2f s), %d batches, %s" % (
-            run + 1, total[0], total[1], summary["batches"], summary["counts"]))
+        print("run %d: %.2f s (server CPU %.2f s, read %.0f MB, wrote %.0f MB), %d batches, %s" % (
+            run + 1, *total, summary["batches"], summary["counts"]))
         print("  %-16s %9s %6s %9s %14s" % ("phase", "wall (s)", "wall%", "CPU (s)", "CPU ms/batch"))
         rows = sorted(profile.seconds, key=lambda phase: -profile.cpu[phase])
         for phase in rows:
@@ -166,12 +178,13 @@ def main(argv=None) -> int:
         print("  %-16s %9.3f %5.1f%%" % ("outside SQL", total[0] - sum(profile.seconds.values()),
                                          100 * (total[0] - sum(profile.seconds.values())) / total[0]))
         if base:
-            print("  baseline %.2f s (server CPU %.2f s)" % base[-1])
+            print("  baseline %.2f s (server CPU %.2f s, read %.0f MB, wrote %.0f MB)" % base[-1])
     if base:
-        job_wall, job_cpu = (statistics.median(t[i] for t in totals) for i in (0, 1))
-        base_wall, base_cpu = (statistics.median(b[i] for b in base) for i in (0, 1))
-        print("median of %d: job %.2f s (CPU %.2f), baseline %.2f s (CPU %.2f): ratio %.2f, CPU ratio %.2f" % (
-            len(totals), job_wall, job_cpu, base_wall, base_cpu, job_wall / base_wall, job_cpu / base_cpu))
+        job_m = [statistics.median(t[i] for t in totals) for i in range(4)]
+        base_m = [statistics.median(b[i] for b in base) for i in range(4)]
+        print("median of %d: job %.2f s (CPU %.2f, read %.0f MB, wrote %.0f MB), baseline %.2f s (CPU %.2f, "
+              "read %.0f MB, wrote %.0f MB): ratio %.2f, CPU ratio %.2f, written ratio %.2f" % (
+                  len(totals), *job_m, *base_m, job_m[0] / base_m[0], job_m[1] / base_m[1], job_m[3] / base_m[3]))
     return 0
 
 

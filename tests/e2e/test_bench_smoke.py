@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -137,12 +138,16 @@ def test_plot(bench_results, tmp_path):
 
 
 def test_batch_size_sweep(admin_conninfo, tmp_path):
+    # On data of the other shape: each user's rows together, 60% of the users past the cutoff.
     swept = run_bench(admin_conninfo, tmp_path / "sweep.json", "--runs", "2", "--jobs", "retention",
-                      "--batch-sizes", "20,500")
+                      "--batch-sizes", "20,500", "--layout", "user", "--stale-share", "0.6")
     assert swept.leftovers == []
+    assert (swept.results["layout"], swept.results["stale_share"]) == ("user", 0.6)
     entry = swept.results["sweep"]["retention"]
     assert entry["counts_match"] is True  # every batch size deleted what the hand-written SQL deleted
     assert entry["counts"]["20"]["users"] > 20  # several batches of 20 users, one of 500
+    # 60% past the cutoff, less the 3% under legal hold: far more than the default shape's 40%
+    assert 0.5 * 300 < entry["counts"]["20"]["users"] < 0.7 * 300
     assert entry["batches"]["20"] > 1 and entry["batches"]["500"] == 1
     assert len(entry["baseline"]) == 2 and all(len(times) == 2 for times in entry["function"].values())
     assert set(entry["ratio"]) == {"20", "500"} and "ratio per run" in swept.stdout
@@ -188,3 +193,33 @@ def test_playbook_overhead(admin_conninfo, tmp_path):
     assert ("debug", "start-up") in steps and ("dry run", "task: Show the compliance summary") in steps
     assert ("dry run", "task: skillforge.dataops.compliance : Run consent-revocation") in steps
     assert "ratio" in completed.stdout and results["load_average_before"]
+
+
+def test_batch_profile(admin_conninfo):
+    """bench.batch_profile on a small template of the clustered shape: every statement of a purge
+    falls in a phase, and the hand-written SQL runs beside it."""
+    prefix = "sf_bench_smoke_%s_" % uuid.uuid4().hex[:6]
+    env = dict(os.environ, SKILLFORGE_BENCH_ADMIN_URL=admin_conninfo, SKILLFORGE_BENCH_DB_PREFIX=prefix)
+    env.pop("SKILLFORGE_BENCH_COLLECTIONS_PATH", None)
+    template = prefix + "tpl"
+    try:
+        subprocess.run([sys.executable, "-m", "bench.appdata", "--database", template, "--create", "--users", "300",
+                        "--tenants", "5", "--layout", "user", "--stale-share", "0.6"],
+                       cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=True)
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.batch_profile", "--template", template, "--batch-size", "50", "--runs", "2",
+             "--baseline"], cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+            for (name,) in conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)).fetchall():
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
+    lines = completed.stdout.splitlines()
+    batches = [int(re.search(r"(\d+) batches", line).group(1)) for line in lines if line.startswith("run ")]
+    calls = {line.split()[0]: int(re.search(r"\((\d+) calls\)", line).group(1)) for line in lines if "calls)" in line}
+    # 180 or so purged users in batches of 50: each batch's lock, change, verification and digests, one
+    # keyset query and one commit more than the batches (the last, empty look finishes the run)
+    assert len(batches) == 2 and batches[0] > 1
+    assert calls["change"] == calls["lock"] == calls["verification"] == calls["digests"] == batches[-1]
+    assert calls["keyset"] == calls["commit"] == batches[-1] + 1
+    assert sum(line.startswith("  baseline ") for line in lines) == 2 and "CPU ratio" in completed.stdout
