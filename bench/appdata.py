@@ -5,9 +5,9 @@
     python -m bench.appdata --database sf_bench_big --create --users 1000000 --tenants 50 --seed 7
 
 Shape (per user, on average): a profile, 2 resumes with 1.5 ingestions each, 2 assessments spread over
-every status, 3 notifications with 0-3 actions each, 2 notification preferences. 40% of the users were
-last active more than 24 months before ``--as-of`` (default: today), 3% are under legal hold (stale or
-not), 50% opted in to marketing. 5% of the ingestion metadata objects and notification actions carry a
+every status, 3 notifications with 0-3 actions each, 2 notification preferences. 40% of the users
+(``--stale-share``) were last active more than 24 months before ``--as-of`` (default: today), 3% are
+under legal hold (stale or not), 50% opted in to marketing. 5% of the ingestion metadata objects and notification actions carry a
 foreign tenant's id and partner, and 10% of ingestion metadata has no tenant keys at all (older parses),
 so partner segregation has work to do. The first tenant (``tenant-000``) holds 20% of the users: the
 "large tenant" of the consent-revocation benchmark. A user's rows are created between the user's
