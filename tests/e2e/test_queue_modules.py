@@ -88,6 +88,14 @@ def test_compliance_worker_fails_the_task_when_a_job_fails(
     assert result["jobs"][0]["state"] == "failed"
 
 
+def test_a_redis_url_without_a_password_is_shown_as_given(tmp_path, run_playbook, queue_prefix):
+    run = run_playbook(playbook(tmp_path, task("Status", "queue_info", redis_url=REDIS_URL)),
+                       extra_vars={"prefix": queue_prefix})
+
+    assert run.rc == 0, run.stdout
+    assert run.result("Status")["redis"]["url"] == REDIS_URL  # not VALUE_SPECIFIED_IN_NO_LOG_PARAMETER
+
+
 def test_queue_info_with_redis_down_fails_fast_without_the_password(tmp_path, run_playbook, queue_prefix):
     url = "redis://:hunter2-secret@127.0.0.1:%d/0" % closed_port()
     run = run_playbook(playbook(tmp_path, task("Status", "queue_info", ignore_errors=True, redis_url=url,

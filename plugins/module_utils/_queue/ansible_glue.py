@@ -44,11 +44,15 @@ def queue_target(module) -> QueueTarget:
     """The Redis server and prefix from the module's options; fails the task with one safe line."""
     require(module, "redis", "bullmq", "jsonschema")
     try:
-        return QueueTarget(resolve_redis(module.params["redis_url"], module.params.get("env"),
-                                         timeout=module.params["redis_timeout"]),
-                           module.params["queue_prefix"])
+        resolved = resolve_redis(module.params["redis_url"], module.params.get("env"),
+                                 timeout=module.params["redis_timeout"])
     except QueueError as error:
         module.fail_json(msg=str(error))
+    if module.params["redis_url"] and resolved.password is None:
+        # redis_url is no_log, so Ansible would mask every copy of it, including the result's url
+        # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
+        module.no_log_values.discard(module.params["redis_url"])
+    return QueueTarget(resolved, module.params["queue_prefix"])
 
 
 def enqueue_for_module(module, job_name: str, options: dict) -> None:
