@@ -187,22 +187,17 @@ def emit(summary: dict, log=None) -> str:
 
 class BatchRecord:
     """What one batch being run adds to its run, until its transaction ends: the receipt part
-    verification staged (``stage``) and the user ids it covered, or the check it failed."""
+    verification staged (``stage``: None until then) and the user ids it covered."""
 
     def __init__(self):
-        self.users = 0
-        self.tables: dict = {}
-        self.checks: list = []
-        self.enforced: list = []
+        self.staged = None  # (tables, checks, enforced) of the verified batch
         self.user_ids: list = []
-        self.failed_check = None
-        self.staged = False
         self.pending = None  # (totals, receipt) written to the row, applied once committed
         self.holds_run_lock = False
 
     def stage(self, tables: dict, checks: list, enforced, user_ids) -> None:
-        self.users, self.tables, self.checks = len(user_ids), dict(tables), list(checks)
-        self.enforced, self.user_ids, self.staged = list(enforced), list(user_ids), True
+        self.staged = (dict(tables), list(checks), list(enforced))
+        self.user_ids = list(user_ids)
 
 
 class AuditRun:
@@ -226,15 +221,15 @@ class AuditRun:
         self.receipt = receipt.empty_receipt()
         self._failed_check = None
         self._lock = threading.Lock()  # held by the batch recording itself, until its transaction ends
-        self.memo = {}  # per-run values computed once (verification's catalog lookup)
+        self._memo = {}  # per-run values computed once (verification's catalog lookup)
         self._memo_lock = threading.Lock()
 
     def memoized(self, key: str, compute):
-        """``memo[key]``, computed once per run (by the first batch to need it, whatever its session)."""
+        """``compute()`` once per run (by the first batch to need it, whatever its session)."""
         with self._memo_lock:
-            if key not in self.memo:
-                self.memo[key] = compute()
-            return self.memo[key]
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
 
     def pacing(self) -> dict:
         """The row's ``pacing``: the sessions the batches ran on and the waits for replica lag."""
@@ -248,9 +243,9 @@ class AuditRun:
             outcome=outcome, error=error, started_at=self.started_at, finished_at=finished_at,
             receipt=Jsonb(receipt_ or self.receipt), pacing=Jsonb(self.pacing())))
 
-    def verification_failed(self, record: BatchRecord, label: str) -> None:
+    def verification_failed(self, label: str) -> None:
         """The batch being run failed its verification at ``label``; ``fail`` records it."""
-        record.failed_check = self._failed_check = label
+        self._failed_check = label
 
     def add_batch(self, conn, record: BatchRecord, batch_counts: dict) -> None:
         """Record one more batch in the batch's own transaction, as its last statements; the run's
@@ -260,8 +255,8 @@ class AuditRun:
         self._lock.acquire()  # pylint: disable=consider-using-with  # released by committed/rolled_back
         record.holds_run_lock = True
         totals = {name: self.counts.get(name, 0) + batch_counts.get(name, 0) for name in self.counts}
-        staged = (receipt.add_batch(self.receipt, record.users, record.tables, record.checks, record.enforced)
-                  if record.staged else self.receipt)
+        staged = (receipt.add_batch(self.receipt, len(record.user_ids), *record.staged)
+                  if record.staged is not None else self.receipt)
         self._write(conn, totals, self.batches + 1, "running", receipt_=staged)
         record.pending = (totals, staged)
 

@@ -213,7 +213,7 @@ def verify_batch(conn, definition, params: dict, counts: dict, run, record) -> N
     remaining = conn.execute(statement, params).fetchone() if found else ()
     for (label, constraint, _check), left in zip(found, remaining):
         if left:
-            run.verification_failed(record, label)
+            run.verification_failed(label)
             raise ErasureNotVerified(label, constraint)
     tables = {}
     for step in definition.steps:
