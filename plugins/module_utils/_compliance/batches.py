@@ -95,8 +95,7 @@ class BatchPlan:
     def next_keys(self, conn, after) -> list:
         """The next batch's keyset rows after ``after`` (not locked), read under the batches'
         ``db_lock_timeout`` and ``db_statement_timeout``."""
-        with conn.transaction():
-            blockers.bounded(conn, self.options["db_lock_timeout"], self.options["db_statement_timeout"])
+        with safety.bounded_transaction(conn, self.options):
             return conn.execute(batch_query(self.scope, after), self.keyset_params(after)).fetchall()
 
 

@@ -31,7 +31,6 @@ import re
 import socket
 import time
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -426,16 +425,6 @@ def _record_failure(conn, run: audit.AuditRun, message: str) -> None:
         pass
 
 
-@contextmanager
-def _bounded_reads(conn, options: dict):
-    """One read transaction under the run's ``db_lock_timeout`` and ``db_statement_timeout``: what
-    a run reads before its first batch (the scope, the dry run's count, the users in scope, the
-    diff sample) is bounded like a batch is."""
-    with conn.transaction():
-        blockers.bounded(conn, options["db_lock_timeout"], options["db_statement_timeout"])
-        yield
-
-
 def _users_in_scope(conn, scope: Scope) -> int:
     """How many users the scope covers now, once at the start: the ``max_users`` check and the
     estimated time left (the scope's own index, as the batches walk it)."""
@@ -479,12 +468,12 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
     locked = False
     summary = None
     try:
-        with _bounded_reads(conn, options):
+        with safety.bounded_transaction(conn, options):
             scope = definition.resolve_scope(conn, options)
         check_scope_parameters(definition, scope)
         base["scope"] = scope.report
         if dry_run:
-            with _bounded_reads(conn, options):
+            with safety.bounded_transaction(conn, options):
                 sample = _sample(conn, definition, scope, sample_size)
                 counts = _run_dry(conn, definition, scope)
                 summary = audit.build_summary(mode="dry-run", counts=counts, finished_at=utc_now(), **base)
@@ -494,7 +483,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             return JobOutcome(summary=summary, sample=sample)
         acquire_job_lock(conn, definition.name, options["lock_timeout"])
         locked = True
-        with _bounded_reads(conn, options):
+        with safety.bounded_transaction(conn, options):
             total_users = _users_in_scope(conn, scope)
             _check_blast_radius(conn, definition, total_users, options, dry_run)
             sample = _sample(conn, definition, scope, sample_size)

@@ -19,6 +19,8 @@ Nothing here imports Ansible or the job mechanics (``job`` imports this).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared import blockers
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.errors import clip
 
@@ -39,6 +41,16 @@ class BatchTimedOut(Exception):
         super().__init__(str(error))
         self.error = error
         self.blockers = list(blocking)
+
+
+@contextmanager
+def bounded_transaction(conn, options: dict):
+    """One transaction under the run's ``db_lock_timeout`` and ``db_statement_timeout`` (``SET
+    LOCAL``): what a run reads before its first batch (the scope, the dry run's count, the users in
+    scope, the diff sample) and the keyset reads of parallel batches are bounded like a batch is."""
+    with conn.transaction():
+        blockers.bounded(conn, options["db_lock_timeout"], options["db_statement_timeout"])
+        yield
 
 
 def safety_options(options: dict) -> dict:
