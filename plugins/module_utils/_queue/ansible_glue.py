@@ -24,7 +24,11 @@ from ansible_collections.skillforge.dataops.plugins.module_utils._queue.worker i
     drain,
     ready_jobs,
 )
-from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import open_database, require
+from ansible_collections.skillforge.dataops.plugins.module_utils._shared.ansible_glue import (
+    open_database,
+    require,
+    show_unless_secret,
+)
 from ansible_collections.skillforge.dataops.plugins.module_utils._shared.redis_connection import QueueError, resolve_redis
 
 # queue_info lists at most this many jobs per state and queue.
@@ -48,10 +52,7 @@ def queue_target(module) -> QueueTarget:
                                  timeout=module.params["redis_timeout"])
     except QueueError as error:
         module.fail_json(msg=str(error))
-    if module.params["redis_url"] and resolved.password is None:
-        # redis_url is no_log, so Ansible would mask every copy of it, including the result's url
-        # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
-        module.no_log_values.discard(module.params["redis_url"])
+    show_unless_secret(module, "redis_url", resolved.password is not None)
     return QueueTarget(resolved, module.params["queue_prefix"])
 
 

@@ -34,13 +34,18 @@ def database_argument_spec() -> dict:
     )
 
 
+def show_unless_secret(module, option: str, has_secret: bool) -> None:
+    """A no_log URL option (``dsn``, ``redis_url``) without a password may be shown as given:
+    Ansible would otherwise mask every copy of it, including the result's url
+    ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"), though there is nothing to hide."""
+    if module.params[option] and not has_secret:
+        module.no_log_values.discard(module.params[option])
+
+
 def _resolve(module):
     """The database the module's options name (DatabaseConfigError when they name none)."""
     resolved = resolve_database(dsn=module.params["dsn"], env=module.params["env"])
-    if module.params["dsn"] and not resolved.has_secret:
-        # dsn is no_log, so Ansible would mask every copy of it, including the result's url
-        # ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"); without a password there is nothing to hide.
-        module.no_log_values.discard(module.params["dsn"])
+    show_unless_secret(module, "dsn", resolved.has_secret)
     return resolved
 
 
