@@ -57,6 +57,9 @@ options:
         audit counts, the run keeps one job lock and one audit row, and the summary and the audit
         row record the number (C(parallel)). A run uses up to 1 + 2 x O(parallel) connections at
         once (each batch's blocker watch, see O(db_lock_timeout), may open one).
+      - A scope of fewer users than O(parallel) full batches of O(batch_size) is cut into
+        O(parallel) smaller batches, so that no session waits idle; O(batch_size) stays the most
+        users one batch takes.
       - The batches of a run stopped by O(max_runtime), a lag pause or a failure may not be a
         prefix of the users in scope; running the job again finishes the rest, as always.
       - Check mode is one read-only statement and ignores it.

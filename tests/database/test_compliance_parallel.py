@@ -7,6 +7,7 @@
 * No deadlock: one job's batches never wait on each other (disjoint users; the audit row is updated
   by one batch at a time): PostgreSQL counts no deadlock. Three jobs with parallel batches on one
   tenant at once all finish exactly: test_compliance_jobs.py, three jobs started together.
+* A scope of fewer than ``parallel`` full batches is cut into ``parallel`` batches.
 * A failing batch: the batches in flight finish on their own, the audit row holds exactly what
   committed, and running again finishes with the serial run's totals.
 """
@@ -33,7 +34,8 @@ JOB_RUNS = {
 
 
 def options_for(conn, job: str, **extra) -> dict:
-    options = dict(JOB_RUNS[job], triggered_by=WHO, batch_size=3, **extra)
+    options = dict(JOB_RUNS[job], triggered_by=WHO, batch_size=3)
+    options.update(extra)
     if job == "data-retention":
         options["before"] = cutoff(conn)
     return options
@@ -101,6 +103,19 @@ def test_a_parallel_run_changes_what_its_dry_run_predicted_and_audits_it_in_one_
         assert sample_data.tenant_fingerprints(conn, "globex") == other_tenants
     assert not run_job(conn, job, options, dry_run=True)["changed"]
     assert not run_job(conn, job, options, dry_run=False)["changed"]
+
+
+@pytest.mark.parametrize("parallel", [2, 3])
+def test_a_scope_smaller_than_parallel_full_batches_is_split_so_that_no_session_idles(conn, parallel):
+    options = options_for(conn, "data-retention", parallel=parallel, batch_size=10000)
+    dry = run_job(conn, "data-retention", options, dry_run=True)
+    users = dry["counts"]["users"]
+    assert users >= 2 * parallel  # so that the split is visible in the number of batches
+
+    done = run_job(conn, "data-retention", options, dry_run=False)
+
+    assert done["counts"] == dry["counts"] and done["batches"] == parallel  # ceil(users / parallel) each
+    assert audit_row(conn, done["audit_id"])[2] == parallel
 
 
 def test_parallel_is_validated_before_anything_runs(conn):

@@ -495,7 +495,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
             raise JobInputError("%s; nothing was changed" % error) from None
         run = audit.AuditRun(counts=dict.fromkeys(definition.count_names(), 0), parallel=options["parallel"], **base)
         try:
-            _run_batches(conn, batches.BatchPlan.build(definition, scope, options), run, pacer)
+            _run_batches(conn, batches.BatchPlan.build(definition, scope, options, total_users), run, pacer)
         except JobInterrupted as interrupted:
             audit.emit(interrupted.summary, log)
             raise
