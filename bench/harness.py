@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import psycopg
+from psycopg import sql
 
 from bench import appdata, common
 from bench.common import COMPLIANCE_JOBS
@@ -374,6 +375,10 @@ class Bench:
         return self.results
 
 
+# What limits the 1M-user figures (docs/PERFORMANCE.md, "What limits N at 1M users"): recorded with each result.
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_buffers")
+
+
 def machine() -> dict:
     info = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     try:
@@ -385,5 +390,6 @@ def machine() -> dict:
         pass
     with psycopg.connect(common.ADMIN_URL) as conn:
         info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-        info["shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]
+        for setting in SERVER_SETTINGS:
+            info[setting] = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(setting))).fetchone()[0]
     return info
