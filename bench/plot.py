@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, SkillForge Data Operations
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Time against users for each job, the collection beside the baseline (docs/performance-scaling.png)."""
+"""Time against users for each job, the collection beside the baseline (docs/performance-scaling.png),
+and the ratio to the SQL against ``parallel`` sessions (docs/performance-parallel.png)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,51 @@ def draw(results: list, png: str) -> None:
         axis.legend(fontsize=7)
     machine = results[-1].get("machine", {}) if results else {}
     figure.suptitle("skillforge.dataops vs hand-written SQL: %s CPUs, PostgreSQL %s" % (
+        machine.get("cpus", "?"), machine.get("postgresql", "?")), fontsize=11)
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)
+
+
+def _label(result: dict) -> str:
+    """"1M users, shared_buffers 6GB (2026-12-06T08:41)": the size, the server's buffers (recorded by
+    every results file; the other settings only by newer ones) and when."""
+    users = result["users"]
+    size = "%gM" % (users / 1e6) if users >= 1000000 else "%gk" % (users / 1e3)
+    return "%s users, shared_buffers %s (%s)" % (size, result.get("machine", {}).get("shared_buffers", "?"),
+                                                 result["date"][:16])
+
+
+def draw_parallel(results: list, png: str) -> None:
+    """One panel per compliance job: its ratio to the hand-written SQL (median of each file's runs)
+    against the number of sessions, one line per results file of ``bench.run --parallel``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = [r for r in results if r.get("sweep") and next(iter(r["sweep"].values())).get("option") == "parallel"]
+    jobs = [short for short in COMPLIANCE_JOBS if any(short in r["sweep"] for r in results)]
+    figure, axes = plt.subplots(1, len(jobs), figsize=(5.5 * len(jobs), 4.2), squeeze=False)
+    for axis, short in zip(axes[0], jobs):
+        for result in sorted(results, key=lambda r: (r["users"], r["date"])):
+            entry = result["sweep"].get(short)
+            if not entry:
+                continue
+            sessions = sorted(entry["ratio"], key=int)
+            axis.plot([int(n) for n in sessions], [entry["ratio"][n] for n in sessions], "o-",
+                      label=_label(result))
+        axis.axhline(1.0, color="grey", linewidth=0.8)
+        axis.axhline(0.8, color="grey", linewidth=0.6, linestyle=":")
+        axis.set_xscale("log", base=2)
+        axis.set_xticks([1, 2, 4])
+        axis.set_xticklabels(["1", "2", "4"])
+        axis.set_xlabel("parallel (sessions)")
+        axis.set_ylabel("collection / hand-written SQL (wall time)")
+        axis.set_title(TITLES.get(short, short), fontsize=10)
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=6)
+    machine = results[-1].get("machine", {}) if results else {}
+    figure.suptitle("parallel batches against one SQL transaction: %s CPUs, PostgreSQL %s (grey: 1.0 and 0.8)" % (
         machine.get("cpus", "?"), machine.get("postgresql", "?")), fontsize=11)
     figure.tight_layout()
     figure.savefig(png, dpi=110)

@@ -73,7 +73,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="results JSON (default bench/results/users-N.json)")
     parser.add_argument("--plot", nargs="+", metavar="RESULTS_JSON", help="only draw the scaling plot from results files")
     parser.add_argument("--markdown", nargs="+", metavar="RESULTS_JSON", help="only print results as Markdown tables")
-    parser.add_argument("--png", default=str(common.REPO_ROOT / "docs" / "performance-scaling.png"))
+    parser.add_argument("--plot-parallel", nargs="+", metavar="RESULTS_JSON",
+                        help="only draw the ratio against parallel sessions from results files of --parallel")
+    parser.add_argument("--png", help="the plot's file (default: docs/performance-scaling.png, "
+                                      "docs/performance-parallel.png with --plot-parallel)")
     parser.add_argument("--cleanup", action="store_true", help="only drop every leftover sf_bench_* database")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -88,10 +91,15 @@ def main(argv=None) -> int:
         if len(args.markdown) > 1:
             print(report.growth_markdown([json.loads(Path(p).read_text()) for p in args.markdown]))
         return 0
-    if args.plot:
+    if args.plot or args.plot_parallel:
         from bench import plot
-        plot.draw([json.loads(Path(p).read_text()) for p in args.plot], args.png)
-        print("wrote %s" % args.png)
+        if args.plot:
+            png = args.png or str(common.REPO_ROOT / "docs" / "performance-scaling.png")
+            plot.draw([json.loads(Path(p).read_text()) for p in args.plot], png)
+        else:
+            png = args.png or str(common.REPO_ROOT / "docs" / "performance-parallel.png")
+            plot.draw_parallel([json.loads(Path(p).read_text()) for p in args.plot_parallel], png)
+        print("wrote %s" % png)
         return 0
     args.jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
     unknown = set(args.jobs) - set(ALL_JOBS)

@@ -170,6 +170,12 @@ def test_parallel_sweep_on_a_kept_template(admin_conninfo, tmp_path):
         assert entry["option"] == "parallel" and entry["counts_match"] is True  # as the hand-written SQL did
         assert entry["batches"]["1"] == entry["batches"]["3"] > 1 and set(entry["ratio"]) == {"1", "3"}
         assert again.results["sweep"][short]["counts"] == entry["counts"]
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench import plot
+    png = tmp_path / "parallel.png"
+    plot.draw_parallel([swept.results, again.results], str(png))  # docs/performance-parallel.png
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_playbook_overhead(admin_conninfo, tmp_path):
