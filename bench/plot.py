@@ -12,15 +12,29 @@ TITLES = {"retention": "Retention purge (data-retention)", "consent": "Consent r
           "segregation": "Partner segregation, large tenant"}
 
 
-def draw(results: list, png: str) -> None:
+def _panels(count: int, width: float):
+    """(pyplot, figure, the row of ``count`` axes), drawn off-screen."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(1, count, figsize=(width * count, 4.2), squeeze=False)
+    return plt, figure, axes[0]
 
+
+def _save(plt, figure, results: list, title: str, png: str) -> None:
+    machine = results[-1].get("machine", {}) if results else {}
+    figure.suptitle("%s: %s CPUs, PostgreSQL %s" % (title, machine.get("cpus", "?"), machine.get("postgresql", "?")),
+                    fontsize=11)
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)
+
+
+def draw(results: list, png: str) -> None:
     results = sorted((r for r in results if r.get("jobs")), key=lambda r: r["users"])
     jobs = [short for short in COMPLIANCE_JOBS if any(short in r["jobs"] for r in results)]
-    figure, axes = plt.subplots(1, len(jobs), figsize=(5 * len(jobs), 4.2), squeeze=False)
-    for axis, short in zip(axes[0], jobs):
+    plt, figure, axes = _panels(len(jobs), 5)
+    for axis, short in zip(axes, jobs):
         points = [(r["users"], r["jobs"][short]) for r in results if short in r["jobs"]]
         users = [u for u, _entry in points]
         series = (("function", "collection (job function)", "o-"), ("playbook", "collection (ansible-playbook)", "s--"),
@@ -40,12 +54,7 @@ def draw(results: list, png: str) -> None:
         axis.set_title(TITLES.get(short, short), fontsize=10)
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=7)
-    machine = results[-1].get("machine", {}) if results else {}
-    figure.suptitle("skillforge.dataops vs hand-written SQL: %s CPUs, PostgreSQL %s" % (
-        machine.get("cpus", "?"), machine.get("postgresql", "?")), fontsize=11)
-    figure.tight_layout()
-    figure.savefig(png, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, results, "skillforge.dataops vs hand-written SQL", png)
 
 
 def _label(result: dict) -> str:
@@ -60,14 +69,11 @@ def _label(result: dict) -> str:
 def draw_parallel(results: list, png: str) -> None:
     """One panel per compliance job: its ratio to the hand-written SQL (median of each file's runs)
     against the number of sessions, one line per results file of ``bench.run --parallel``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     results = [r for r in results if r.get("sweep") and next(iter(r["sweep"].values())).get("option") == "parallel"]
     jobs = [short for short in COMPLIANCE_JOBS if any(short in r["sweep"] for r in results)]
-    figure, axes = plt.subplots(1, len(jobs), figsize=(5.5 * len(jobs), 4.2), squeeze=False)
-    for axis, short in zip(axes[0], jobs):
+    sessions_drawn = sorted({int(n) for r in results for entry in r["sweep"].values() for n in entry["ratio"]})
+    plt, figure, axes = _panels(len(jobs), 5.5)
+    for axis, short in zip(axes, jobs):
         for result in sorted(results, key=lambda r: (r["users"], r["date"])):
             entry = result["sweep"].get(short)
             if not entry:
@@ -78,16 +84,11 @@ def draw_parallel(results: list, png: str) -> None:
         axis.axhline(1.0, color="grey", linewidth=0.8)
         axis.axhline(0.8, color="grey", linewidth=0.6, linestyle=":")
         axis.set_xscale("log", base=2)
-        axis.set_xticks([1, 2, 4])
-        axis.set_xticklabels(["1", "2", "4"])
+        axis.set_xticks(sessions_drawn)
+        axis.set_xticklabels([str(n) for n in sessions_drawn])
         axis.set_xlabel("parallel (sessions)")
         axis.set_ylabel("collection / hand-written SQL (wall time)")
         axis.set_title(TITLES.get(short, short), fontsize=10)
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=6)
-    machine = results[-1].get("machine", {}) if results else {}
-    figure.suptitle("parallel batches against one SQL transaction: %s CPUs, PostgreSQL %s (grey: 1.0 and 0.8)" % (
-        machine.get("cpus", "?"), machine.get("postgresql", "?")), fontsize=11)
-    figure.tight_layout()
-    figure.savefig(png, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, results, "parallel batches against one SQL transaction (grey: 1.0 and 0.8)", png)
