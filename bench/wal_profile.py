@@ -88,7 +88,8 @@ def measured_side(admin, template: str, side: str, job: str, options: dict, wald
 
 
 def waldump_stats(admin, start: str, end: str) -> tuple:
-    """(total record bytes, total FPI bytes, [(combined, record, count, record bytes, FPI bytes)] largest first)."""
+    """(total record bytes, total FPI bytes, [(bytes in all, record type, records, record bytes, FPI bytes)],
+    largest first)."""
     bin_dir = "/usr/lib/postgresql/%d/bin" % (admin.info.server_version // 10000)
     wal_dir = admin.execute("SELECT current_setting('data_directory') || '/pg_wal'").fetchone()[0]
     done = subprocess.run([bin_dir + "/pg_waldump", "--stats=record", "-p", wal_dir, "-s", start, "-e", end],  # nosec B603
