@@ -52,6 +52,8 @@ def start(directory: Path, settings: list) -> str:
 
 
 def stop(directory: Path) -> None:
+    if not (directory / "port").is_file():
+        raise SystemExit("%s holds no cluster started by bench.private_server" % directory)
     cluster = _cluster(directory, int((directory / "port").read_text(encoding="utf-8")))
     cluster.started = True
     cluster.stop()
