@@ -135,9 +135,8 @@ def _in_transaction(conn, plan: BatchPlan, run: "audit.AuditRun", body, after=No
             try:
                 # db_lock_timeout / db_statement_timeout for this transaction only; a second session
                 # notes who blocks it meanwhile, for the message when a wait runs out.
-                with conn.transaction(), blockers.BlockerWatch(conn) as watch:
+                with safety.bounded_transaction(conn, plan.options), blockers.BlockerWatch(conn) as watch:
                     conn.execute(BATCH_PLANNER_SETTINGS)
-                    blockers.bounded(conn, plan.options["db_lock_timeout"], plan.options["db_statement_timeout"])
                     result = body(plan.keyset_params(after), record)
             except BaseException:
                 run.rolled_back(record)
