@@ -517,11 +517,7 @@ def run_definition(conn, definition: JobDefinition, options: dict, dry_run: bool
         return JobOutcome(summary=summary, sample=sample)
     except psycopg.Error as error:  # scope resolution, counting or locking: nothing was changed
         if blockers.is_timeout(error):
-            option = safety.TIMEOUT_OPTIONS.get(error.sqlstate, "db_statement_timeout")
-            raise JobError("%s: %s ran out (SQLSTATE %s, %s %g s) before the first batch; nothing was changed (let the "
-                           "sessions holding locks finish, or raise %s)"
-                           % (definition.name, option[3:], error.sqlstate, option, options[option], option),
-                           summary) from None
+            raise JobError(safety.timeout_before_first_batch_message(definition.name, error, options), summary) from None
         raise JobError("%s: %s; nothing was changed" % (definition.name, safe_error(error)), summary) from None
     finally:
         if locked and not conn.broken:

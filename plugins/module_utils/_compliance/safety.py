@@ -96,10 +96,24 @@ def _percent(users: int, all_users: int) -> str:
     return "%.2f" % (100.0 * users / all_users) if all_users else "100"
 
 
+def _timeout_option(error) -> str:
+    """The option whose wait ``error`` (a lock or statement timeout) ran out."""
+    return TIMEOUT_OPTIONS.get(error.sqlstate, "db_statement_timeout")
+
+
+def timeout_before_first_batch_message(job: str, error, options: dict) -> str:
+    """One line for a wait that ran out before the first batch (the scope, the dry run's count, the
+    users in scope, the diff sample): which one and its option; nothing was changed."""
+    option = _timeout_option(error)
+    return ("%s: %s ran out (SQLSTATE %s, %s %g s) before the first batch; nothing was changed (let the "
+            "sessions holding locks finish, or raise %s)"
+            % (job, option[3:], error.sqlstate, option, options[option], option))
+
+
 def timeout_message(job: str, timed_out: BatchTimedOut, batches: int, options: dict) -> str:
     """One line: which wait ran out and its option, who was blocking, what stays committed, and
     that running the job again continues."""
-    option = TIMEOUT_OPTIONS.get(timed_out.error.sqlstate, "db_statement_timeout")
+    option = _timeout_option(timed_out.error)
     return ("%s: batch %d rolled back: %s (%s %g s); the %d batch(es) before it stay committed: run the job "
             "again once the blocking sessions have finished to continue, or raise %s"
             % (job, batches + 1, blockers.describe_timeout(timed_out.error, timed_out.blockers), option,
