@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     if args.batch_size:
         options["batch_size"] = args.batch_size
     totals, base = [], []
-    print("load average %s" % " ".join(os.getloadavg().__repr__().strip("()").split(", ")))
+    print("load average %s" % " ".join("%.2f" % load for load in os.getloadavg()))
     for run in range(args.runs):
         if args.baseline and run % 2 == 1:
             base.append(baseline_run(args.template, args.job, options))

@@ -18,6 +18,7 @@ records, and how many bytes of full-page images, make up the WAL.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess  # nosec B404 - pg_waldump, with fixed arguments
 import sys
@@ -135,8 +136,7 @@ def main(argv=None) -> int:
     job_options = dict(options, parallel=args.parallel)
     if args.batch_size:
         job_options["batch_size"] = args.batch_size
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        print("load average before: %s" % " ".join(handle.read().split()[:3]))
+    print("load average before: %s" % " ".join("%.2f" % load for load in os.getloadavg()))
     with psycopg.connect(common.ADMIN_URL, autocommit=True) as admin:
         for side in args.sides.split(","):
             report(measured_side(admin, args.template, side, args.job, options if side == "sql" else job_options,
