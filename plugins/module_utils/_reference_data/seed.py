@@ -105,7 +105,8 @@ class _CheckModeRollback(Exception):
 
 # --- SQL building blocks -----------------------------------------------------------------------
 
-def _stage(table) -> "sql.Identifier":
+def stage_table(table) -> "sql.Identifier":
+    """The TEMP staging table of ``table`` (``create_stage``)."""
     return sql.Identifier(STAGE_PREFIX + table.name)
 
 
@@ -136,16 +137,11 @@ def _differs(table, left, right) -> "sql.Composed":
 
 # --- the steps ---------------------------------------------------------------------------------
 
-def stage_table(table) -> "sql.Identifier":
-    """The TEMP staging table of ``table`` (``create_stage``)."""
-    return _stage(table)
-
-
 def create_stage(conn, table, with_lines: bool = False) -> None:
     """``table``'s TEMP staging table (dropped at commit), with ``source_line`` (the line of the
     source file a row came from) for a release the server stages (``text_stage``)."""
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS{}) ON COMMIT DROP").format(
-        _stage(table), sql.Identifier(table.name), sql.SQL(", {} integer").format(sql.Identifier(LINE_COLUMN))
+        stage_table(table), sql.Identifier(table.name), sql.SQL(", {} integer").format(sql.Identifier(LINE_COLUMN))
         if with_lines else sql.SQL("")))
 
 
@@ -161,10 +157,10 @@ def stage_dataset(conn, dataset: Dataset) -> None:
         create_stage(conn, table)
         with conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    _stage(table), column_list(table.column_names))) as copy:
+                    stage_table(table), column_list(table.column_names))) as copy:
                 for row in dataset.rows[table.name]:
                     copy.write_row(row)
-        conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
+        conn.execute(sql.SQL("ANALYZE {}").format(stage_table(table)))
 
 
 def missing_references(conn, dataset: Dataset, prune: bool) -> list:
@@ -187,8 +183,8 @@ def missing_references(conn, dataset: Dataset, prune: bool) -> list:
                 "SELECT DISTINCT ON (s.{col}) s.{col}, {line}, {keys} FROM {stage} s"
                 " WHERE NOT EXISTS (SELECT 1 FROM {ref_stage} r WHERE r.{col} = s.{col}){target_check}"
                 " ORDER BY s.{col}, {line}, {keys} LIMIT %s"
-            ).format(col=sql.Identifier(column), keys=column_list(table.key, "s"), stage=_stage(table),
-                     ref_stage=_stage(referenced), target_check=target_check, line=line)
+            ).format(col=sql.Identifier(column), keys=column_list(table.key, "s"), stage=stage_table(table),
+                     ref_stage=stage_table(referenced), target_check=target_check, line=line)
             for found in conn.execute(query, (MAX_REFERENCE_PROBLEMS,)).fetchall():
                 where = "neither in the dataset nor in the database" if not prune else \
                     "not in the dataset (with prune, every reference must be in the dataset)"
@@ -207,13 +203,13 @@ def count_changes(conn, table, prune: bool) -> dict:
         " count(*) FILTER (WHERE {k} IS NOT NULL AND {differs}),"
         " count(*) FILTER (WHERE {k} IS NOT NULL AND NOT ({differs}))"
         " FROM {stage} s LEFT JOIN {target} t ON {match}"
-    ).format(k=first_key, differs=_differs(table, "s", "t"), stage=_stage(table),
+    ).format(k=first_key, differs=_differs(table, "s", "t"), stage=stage_table(table),
              target=sql.Identifier(table.name), match=_key_match(table, "s", "t"))).fetchone()
     deleted = 0
     if prune:
         deleted = conn.execute(sql.SQL(
             "SELECT count(*) FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-        ).format(target=sql.Identifier(table.name), stage=_stage(table),
+        ).format(target=sql.Identifier(table.name), stage=stage_table(table),
                  match=_key_match(table, "s", "t"))).fetchone()[0]
     return dict(zip(COUNT_KINDS, (row[0], row[1], row[2], deleted)))
 
@@ -226,7 +222,7 @@ def merge_table(conn, table) -> int:
         " LEFT JOIN {target} c ON {match} WHERE c.{k} IS NULL OR {changed}"
         " ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {differs}"
     ).format(
-        target=sql.Identifier(table.name), cols=column_list(names), staged=column_list(names, "s"), stage=_stage(table),
+        target=sql.Identifier(table.name), cols=column_list(names), staged=column_list(names, "s"), stage=stage_table(table),
         match=_key_match(table, "s", "c"), k=sql.Identifier(table.key[0]), changed=_differs(table, "s", "c"),
         keys=column_list(table.key),
         assignments=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(name), sql.Identifier(name))
@@ -239,7 +235,7 @@ def merge_table(conn, table) -> int:
 def prune_table(conn, table) -> int:
     return conn.execute(sql.SQL(
         "DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-    ).format(target=sql.Identifier(table.name), stage=_stage(table),
+    ).format(target=sql.Identifier(table.name), stage=stage_table(table),
              match=_key_match(table, "s", "t"))).rowcount
 
 
@@ -317,7 +313,7 @@ def sample_diff(conn, dataset_tables, prune: bool, limit: int) -> dict:
                                               " ORDER BY {torder} LIMIT %s")))
         for kind, query in queries:
             rows = conn.execute(query.format(
-                cols=column_list(names, "s"), tcols=column_list(names, "t"), stage=_stage(table),
+                cols=column_list(names, "s"), tcols=column_list(names, "t"), stage=stage_table(table),
                 target=sql.Identifier(table.name), match=_key_match(table, "s", "t"),
                 k=sql.Identifier(table.key[0]), order=order, torder=column_list(table.key, "t"),
                 differs=_differs(table, "s", "t")), (limit,)).fetchall()
@@ -419,7 +415,7 @@ def _seed_transaction(conn, dataset: Dataset, versions_of, check_mode: bool, pru
             return result
         if staged:  # ANALYZEd only now: the first seed reads its staging tables whole
             for table in TABLES:
-                conn.execute(sql.SQL("ANALYZE {}").format(_stage(table)))
+                conn.execute(sql.SQL("ANALYZE {}").format(stage_table(table)))
         else:
             stage_dataset(conn, dataset)
         problems = missing_references(conn, dataset, prune)
@@ -511,7 +507,7 @@ def copy_into_empty_tables(conn, dataset: Dataset) -> None:
         if server_staged(dataset):  # the rows are in the staging tables already
             inserted = conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                 sql.Identifier(table.name), column_list(table.column_names), column_list(table.column_names),
-                _stage(table))).rowcount
+                stage_table(table))).rowcount
             _expect(table.name, "inserted", counts[table.name], inserted)
             continue
         with conn.cursor() as cursor:
